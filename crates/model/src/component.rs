@@ -1,0 +1,272 @@
+//! A component: one trigger, its config schema and its handlers.
+
+use std::collections::HashSet;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::config::ConfigSpec;
+use crate::names::{ComponentName, ConfigKey};
+use crate::quantity::Duration;
+use crate::step::{OnError, Step, StepKind};
+
+/// The methods an `http` trigger's handler may be keyed by.
+pub const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// Trigger types this build can run.
+const TRIGGER_TYPES: &[&str] = &["http"];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    pub component: ComponentName,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub trigger: TriggerSpec,
+    #[serde(default)]
+    pub config: IndexMap<ConfigKey, ConfigSpec>,
+    #[serde(default)]
+    pub handlers: IndexMap<String, IndexMap<String, HandlerSpec>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerSpec {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Type-specific settings; strings may be templates over `config`.
+    #[serde(default = "empty_object")]
+    pub with: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+/// The logic run for one channel/event pair.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandlerSpec {
+    pub steps: Vec<Step>,
+    /// Whole-run retries: the handler runs again from its first step.
+    #[serde(default)]
+    pub retry: Option<RetrySpec>,
+    /// At most this many runs of this handler at once; the rest wait in the queue.
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+}
+
+/// Exponential backoff with full jitter: attempt n waits a random time in
+/// `[0, min(max, initial * 2^(n-1))]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    #[serde(default = "RetrySpec::default_attempts")]
+    pub attempts: u32,
+    #[serde(default = "RetrySpec::default_initial")]
+    pub initial: Duration,
+    #[serde(default = "RetrySpec::default_max")]
+    pub max: Duration,
+}
+
+impl RetrySpec {
+    fn default_attempts() -> u32 {
+        5
+    }
+    fn default_initial() -> Duration {
+        Duration::from_secs(1)
+    }
+    fn default_max() -> Duration {
+        Duration::from_secs(300)
+    }
+}
+
+impl Default for RetrySpec {
+    fn default() -> Self {
+        Self { attempts: Self::default_attempts(), initial: Self::default_initial(), max: Self::default_max() }
+    }
+}
+
+/// A problem found after parsing, with the key it concerns so the loader can place it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// A key or value as written in the file, used to find the line.
+    pub near: String,
+    pub message: String,
+}
+
+impl Component {
+    /// Checks what the parser cannot: trigger type, handler keys, step ids, settings.
+    pub fn check(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let kind = self.trigger.kind.as_str();
+        if !TRIGGER_TYPES.contains(&kind) {
+            problems.push(Problem {
+                near: kind.to_string(),
+                message: format!(
+                    "trigger type `{kind}` is not available in this build; available: {}",
+                    TRIGGER_TYPES.join(", ")
+                ),
+            });
+        }
+        if !self.trigger.with.is_object() {
+            problems.push(Problem {
+                near: "with".into(),
+                message: "`trigger.with` is a mapping of the trigger's settings".into(),
+            });
+        }
+        for (channel, events) in &self.handlers {
+            if kind == "http" {
+                if let Err(message) = check_resource_path(channel) {
+                    problems.push(Problem { near: channel.clone(), message });
+                }
+                for method in events.keys() {
+                    if !HTTP_METHODS.contains(&method.as_str()) {
+                        problems.push(Problem {
+                            near: method.clone(),
+                            message: format!(
+                                "handler `{channel}` `{method}`: an http trigger's events are HTTP methods ({})",
+                                HTTP_METHODS.join(", ")
+                            ),
+                        });
+                    }
+                }
+            }
+            for (event, handler) in events {
+                if handler.concurrency == Some(0) {
+                    problems.push(Problem {
+                        near: "concurrency".into(),
+                        message: format!("handler `{channel}` `{event}`: `concurrency` is at least 1"),
+                    });
+                }
+                if let Some(retry) = handler.retry
+                    && retry.attempts == 0
+                {
+                    problems.push(Problem {
+                        near: "attempts".into(),
+                        message: format!("handler `{channel}` `{event}`: `retry.attempts` is at least 1"),
+                    });
+                }
+                let mut seen = HashSet::new();
+                walk_steps(&handler.steps, &mut |step| {
+                    if let Some(id) = &step.id
+                        && !seen.insert(id.clone())
+                    {
+                        problems.push(Problem {
+                            near: format!("id: {id}"),
+                            message: format!(
+                                "handler `{channel}` `{event}`: step id `{id}` is used twice; ids are unique in a handler"
+                            ),
+                        });
+                    }
+                });
+            }
+        }
+        problems
+    }
+
+    /// Every handler as `(channel, event, spec)`, in file order.
+    pub fn handler_list(&self) -> impl Iterator<Item = (&str, &str, &HandlerSpec)> {
+        self.handlers
+            .iter()
+            .flat_map(|(c, events)| events.iter().map(move |(e, h)| (c.as_str(), e.as_str(), h)))
+    }
+}
+
+fn walk_steps<'a>(steps: &'a [Step], f: &mut impl FnMut(&'a Step)) {
+    for step in steps {
+        f(step);
+        match &step.kind {
+            StepKind::If { then, otherwise, .. } => {
+                walk_steps(then, f);
+                walk_steps(otherwise, f);
+            }
+            StepKind::ForEach { steps, .. } => walk_steps(steps, f),
+            _ => {}
+        }
+        if let OnError::Steps(steps) = &step.on_error {
+            walk_steps(steps, f);
+        }
+    }
+}
+
+/// `/`, `/orders`, `/orders/{id}`: literal segments or `{name}` parameters.
+fn check_resource_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err(format!("resource path `{path}` must start with `/` (e.g. `/` or `/orders/{{id}}`)"));
+    }
+    let mut params = HashSet::new();
+    for segment in path[1..].split('/') {
+        if let Some(inner) = segment.strip_prefix('{') {
+            let name = inner.strip_suffix('}').unwrap_or("");
+            if !crate::step::is_identifier(name) {
+                return Err(format!(
+                    "resource path `{path}`: `{segment}` is not a parameter; write `{{name}}` with letters, digits and `_`"
+                ));
+            }
+            if !params.insert(name) {
+                return Err(format!("resource path `{path}`: parameter `{name}` appears twice"));
+            }
+        } else if segment.contains(['{', '}']) {
+            return Err(format!("resource path `{path}`: a parameter takes a whole segment, as in `/orders/{{id}}`"));
+        } else if segment.is_empty() && path != "/" {
+            return Err(format!("resource path `{path}` has an empty segment"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn component(yaml: &str) -> Component {
+        yaml_serde::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn resource_paths() {
+        assert!(check_resource_path("/").is_ok());
+        assert!(check_resource_path("/orders/{id}/items").is_ok());
+        assert!(check_resource_path("orders").is_err());
+        assert!(check_resource_path("/orders/{id}/{id}").is_err());
+        assert!(check_resource_path("/orders/x{id}").is_err());
+        assert!(check_resource_path("/orders//x").is_err());
+    }
+
+    #[test]
+    fn checks_find_every_problem() {
+        let c = component(
+            r#"
+component: orders
+trigger: { type: http }
+handlers:
+  "/":
+    FETCH: { steps: [ { id: a, log: x }, { id: a, log: y } ] }
+  orders:
+    POST: { steps: [], concurrency: 0 }
+"#,
+        );
+        let problems: Vec<_> = c.check().into_iter().map(|p| p.message).collect();
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert!(problems[0].contains("HTTP methods"));
+        assert!(problems[1].contains("used twice"));
+        assert!(problems[2].contains("must start with `/`"));
+        assert!(problems[3].contains("at least 1"));
+    }
+
+    #[test]
+    fn unknown_trigger_types_are_named() {
+        let c = component("component: x\ntrigger: { type: carrier-pigeon }\n");
+        assert!(c.check()[0].message.contains("`carrier-pigeon` is not available"));
+    }
+
+    #[test]
+    fn retry_defaults() {
+        let c = component(
+            "component: x\ntrigger: { type: http }\nhandlers: { /: { POST: { steps: [], retry: { attempts: 2 } } } }\n",
+        );
+        let retry = c.handlers["/"]["POST"].retry.unwrap();
+        assert_eq!(retry, RetrySpec { attempts: 2, ..RetrySpec::default() });
+    }
+}

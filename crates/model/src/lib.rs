@@ -1,0 +1,17 @@
+//! The component format: project manifest, components, config schema, handlers and steps.
+//!
+//! Parsing only; no I/O beyond reading the project directory in [`project`], no async.
+
+mod component;
+mod config;
+mod names;
+mod project;
+mod quantity;
+mod step;
+
+pub use component::{Component, HTTP_METHODS, HandlerSpec, Problem, RetrySpec, TriggerSpec};
+pub use config::{ConfigSpec, ConfigType};
+pub use names::{ComponentName, ConfigKey, NameError};
+pub use project::{LoadError, Manifest, Project, SourceFile, parse_component};
+pub use quantity::{ByteSize, Duration, QuantityError};
+pub use step::{LogLevel, LogSpec, OnError, Step, StepKind};
