@@ -1,1 +1,19 @@
+//! Runs one handler's steps for one event.
+//!
+//! A component is compiled once per build ([`CompiledComponent::compile`]); a run only evaluates.
+//! Connectors are behind the [`Connectors`] trait, so the engine needs no network in tests.
 
+mod compile;
+mod connector;
+mod record;
+mod run;
+mod scope;
+
+pub use compile::{CompileError, CompiledComponent, CompiledHandler};
+pub use connector::{CallError, Connectors, NoConnectors};
+pub use record::{MAX_RECORDED_BYTES, StepRecord, StepStatus};
+pub use run::{RunFailure, RunInput, RunOutcome, backoff};
+pub use onset_expr::{Value, from_json, to_json};
+
+#[cfg(test)]
+mod tests;

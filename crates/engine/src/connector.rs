@@ -1,0 +1,43 @@
+//! The seam between steps and the outside world.
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// A connector operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct CallError {
+    pub message: String,
+    /// Worth trying again later (network errors, 5xx, 408, 429).
+    pub retryable: bool,
+}
+
+pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<serde_json::Value, CallError>> + Send + 'a>>;
+
+/// The operations `call:` steps can reach, such as `http.request`.
+pub trait Connectors: Send + Sync {
+    /// Whether `operation` exists; unknown operations are refused when a component is compiled.
+    fn knows(&self, operation: &str) -> bool;
+    /// Performs `operation` with its rendered `with:` input.
+    fn call<'a>(
+        &'a self,
+        operation: &'a str,
+        input: serde_json::Value,
+        account: Option<serde_json::Value>,
+    ) -> CallFuture<'a>;
+}
+
+/// No operations at all: for components that make no calls, and for tests.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoConnectors;
+
+impl Connectors for NoConnectors {
+    fn knows(&self, _: &str) -> bool {
+        false
+    }
+    fn call<'a>(&'a self, operation: &'a str, _: serde_json::Value, _: Option<serde_json::Value>) -> CallFuture<'a> {
+        Box::pin(async move {
+            Err(CallError { message: format!("no connector provides `{operation}`"), retryable: false })
+        })
+    }
+}
