@@ -10,7 +10,7 @@ mod run;
 mod scope;
 
 pub use compile::{CompileError, CompiledComponent, CompiledHandler};
-pub use connector::{CallError, Connectors, NoConnectors};
+pub use connector::{CallError, CallFuture, Connectors, NoConnectors};
 pub use record::{MAX_RECORDED_BYTES, StepRecord, StepStatus};
 pub use run::{RunFailure, RunInput, RunOutcome, backoff};
 pub use onset_expr::{Value, from_json, to_json};
