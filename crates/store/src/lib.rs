@@ -1,1 +1,28 @@
+//! Durable state: events, runs (which are also the job queue), step records, deployments.
+//!
+//! The SQLite implementation writes through one thread that commits everything queued while
+//! the previous commit ran (group commit); reads use a separate pool of connections.
 
+mod rows;
+mod sqlite;
+mod time;
+
+pub use rows::*;
+pub use sqlite::{Durability, EventForRun, Store, StoreOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The write queue is full: the caller should answer 503 and let the sender retry.
+    #[error("the write queue is full")]
+    Busy,
+    #[error("the store is shut down")]
+    Closed,
+    #[error("another onset process uses {0}; stop it or choose another --data-dir")]
+    Locked(String),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}

@@ -1,0 +1,241 @@
+//! What goes in and comes out of the store. Output rows serialise to the API's JSON shapes.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+/// Run states. `failed` = not retryable; `dead` = retries exhausted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Retrying,
+    Failed,
+    Dead,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Succeeded,
+        RunStatus::Retrying,
+        RunStatus::Failed,
+        RunStatus::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Retrying => "retrying",
+            RunStatus::Failed => "failed",
+            RunStatus::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// A run to create with its event.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: String,
+    pub channel: String,
+    pub event: String,
+    /// How the handler is named in the API: `POST /orders`, `IssuesService.onOpened`.
+    pub handler: String,
+    pub deployment_id: String,
+    pub max_attempts: u32,
+}
+
+/// An accepted event with the runs it starts, written in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: String,
+    pub component: String,
+    pub environment: String,
+    pub channel: String,
+    pub event: String,
+    pub delivery_id: Option<String>,
+    pub received_at: i64,
+    /// JSON text.
+    pub headers: String,
+    pub query: String,
+    pub params: String,
+    /// JSON text, shared without copying between ingest and workers.
+    pub payload: bytes::Bytes,
+    pub runs: Vec<NewRun>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Stored,
+    /// The delivery id was seen before: this is the original event's id.
+    Duplicate { event_id: String },
+}
+
+/// A run ready for a worker (as queued, or as recovered at start).
+#[derive(Debug, Clone)]
+pub struct PendingRun {
+    pub id: String,
+    pub event_id: String,
+    pub component: String,
+    pub environment: String,
+    pub channel: String,
+    pub event: String,
+    pub deployment_id: String,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub run_at: i64,
+}
+
+/// The end of one attempt.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub run_id: String,
+    pub attempt: u32,
+    pub status: RunStatus,
+    pub finished_at: i64,
+    pub error: Option<String>,
+    pub error_step: Option<String>,
+    /// For `retrying`: when the next attempt is due.
+    pub next_run_at: Option<i64>,
+    pub steps: Vec<NewStep>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewStep {
+    pub path: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub kind: &'static str,
+    pub status: &'static str,
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub started_at: i64,
+    pub duration_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRef {
+    pub id: String,
+    pub handler: String,
+    pub status: RunStatus,
+    pub deployment_id: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    pub id: String,
+    pub component: String,
+    pub environment: String,
+    pub channel: String,
+    pub event: String,
+    pub delivery_id: Option<String>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub received_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Box<RawValue>>,
+    pub status: String,
+    pub runs: Vec<RunRef>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRow {
+    pub id: String,
+    pub event_id: String,
+    pub component: String,
+    pub environment: String,
+    pub channel: String,
+    pub event: String,
+    pub handler: String,
+    pub deployment_id: String,
+    pub status: RunStatus,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: i64,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub started_at: Option<i64>,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub finished_at: Option<i64>,
+    /// When the next attempt is due, while `retrying` or `queued`.
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub next_attempt_at: Option<i64>,
+    pub error: Option<String>,
+    pub error_step: Option<String>,
+    pub replay_of: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<StepRow>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRow {
+    pub path: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub attempt: u32,
+    pub status: String,
+    pub input: Option<Box<RawValue>>,
+    pub output: Option<Box<RawValue>>,
+    pub error: Option<String>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub started_at: i64,
+    pub duration_ms: f64,
+}
+
+/// Filters of list queries; `before` is the cursor (an id: ids sort by time).
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub component: Option<String>,
+    pub environment: Option<String>,
+    pub status: Option<String>,
+    pub before: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDeployment {
+    pub id: String,
+    pub component: String,
+    pub environment: String,
+    pub build: String,
+    pub source: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Activation {
+    pub component: String,
+    pub environment: String,
+    pub deployment_id: String,
+    pub paused: bool,
+}
+
+/// Counts by status, for gauges at start.
+#[derive(Debug, Clone, Default)]
+pub struct QueueCounts {
+    pub queued: u64,
+    pub running: u64,
+    pub retrying: u64,
+}

@@ -1,0 +1,145 @@
+//! SQLite: WAL, one writer thread with group commit, a pool of readers.
+
+mod read;
+pub use read::EventForRun;
+mod write;
+mod writer;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+use writer::Writer;
+
+/// How far a commit goes before the sender is acknowledged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: survives a crash of the process, not a power cut.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is on disk before the acknowledgement.
+    Full,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub data_dir: PathBuf,
+    pub durability: Durability,
+    /// Writes waiting for the writer beyond this are refused with [`StoreError::Busy`].
+    pub queue_capacity: usize,
+}
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn take(&self) -> Result<Connection, StoreError> {
+        if let Some(c) = self.idle.lock().map_err(|_| StoreError::Closed)?.pop() {
+            return Ok(c);
+        }
+        let c = Connection::open(&self.path)?;
+        c.busy_timeout(std::time::Duration::from_secs(5))?;
+        c.pragma_update(None, "query_only", true)?;
+        Ok(c)
+    }
+
+    fn give_back(&self, c: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < 8
+        {
+            idle.push(c);
+        }
+    }
+}
+
+/// The store. Cheap to clone; every clone talks to the same writer and readers.
+#[derive(Clone)]
+pub struct Store {
+    writer: Writer,
+    readers: Arc<Readers>,
+    /// Held for the life of the store: one process per data directory.
+    _lock: Arc<File>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.readers.path).finish_non_exhaustive()
+    }
+}
+
+fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", if durability == Durability::Full { "FULL" } else { "NORMAL" })?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (version, sql) in MIGRATIONS {
+        if *version > current {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", version)?;
+            tx.commit()?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir`, takes the directory lock, and
+    /// applies migrations.
+    pub fn open(options: &StoreOptions) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(&options.data_dir)?;
+        let lock_path = options.data_dir.join("onset.lock");
+        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path)?;
+        if lock.try_lock().is_err() {
+            return Err(StoreError::Locked(options.data_dir.display().to_string()));
+        }
+        let path = options.data_dir.join("onset.db");
+        let mut conn = Connection::open(&path)?;
+        configure(&conn, options.durability)?;
+        migrate(&mut conn)?;
+        let writer = Writer::start(conn, options.queue_capacity)?;
+        Ok(Store {
+            writer,
+            readers: Arc::new(Readers { path, idle: Mutex::new(Vec::new()) }),
+            _lock: Arc::new(lock),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.readers.path
+    }
+
+    /// Runs a read on a pooled connection, off the async runtime.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.take()?;
+            let out = f(&conn);
+            readers.give_back(conn);
+            out
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+}
+
+#[cfg(test)]
+mod tests;

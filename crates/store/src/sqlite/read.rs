@@ -1,0 +1,315 @@
+//! Read queries, on the reader pool.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::value::RawValue;
+
+use super::Store;
+use crate::{Activation, EventRow, ListFilter, Page, QueueCounts, RunRef, RunRow, RunStatus, StepRow, StoreError};
+
+fn raw(text: Option<String>) -> Result<Option<Box<RawValue>>, StoreError> {
+    text.map(|t| RawValue::from_string(t).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+}
+
+fn status(s: &str) -> Result<RunStatus, rusqlite::Error> {
+    RunStatus::parse(s).ok_or_else(|| rusqlite::Error::InvalidColumnType(0, s.to_string(), rusqlite::types::Type::Text))
+}
+
+const RUN_COLUMNS: &str = "id, event_id, component, environment, channel, event, handler, deployment_id, status,
+     attempt, max_attempts, created_at, started_at, finished_at, run_at, error, error_step, replay_of";
+
+fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
+    let st = status(&r.get::<_, String>(8)?)?;
+    let run_at: i64 = r.get(14)?;
+    Ok(RunRow {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        component: r.get(2)?,
+        environment: r.get(3)?,
+        channel: r.get(4)?,
+        event: r.get(5)?,
+        handler: r.get(6)?,
+        deployment_id: r.get(7)?,
+        status: st,
+        attempt: r.get(9)?,
+        max_attempts: r.get(10)?,
+        created_at: r.get(11)?,
+        started_at: r.get(12)?,
+        finished_at: r.get(13)?,
+        next_attempt_at: matches!(st, RunStatus::Retrying | RunStatus::Queued).then_some(run_at),
+        error: r.get(15)?,
+        error_step: r.get(16)?,
+        replay_of: r.get(17)?,
+        steps: None,
+    })
+}
+
+fn runs_of_event(conn: &Connection, event_id: &str) -> Result<Vec<RunRef>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, handler, status, deployment_id FROM runs WHERE event_id = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([event_id], |r| {
+        Ok(RunRef { id: r.get(0)?, handler: r.get(1)?, status: status(&r.get::<_, String>(2)?)?, deployment_id: r.get(3)? })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// `WHERE` clauses and parameters for a list filter.
+fn filter_sql(f: &ListFilter, with_status: bool) -> (String, Vec<String>) {
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+    for (column, value) in [
+        ("component", &f.component),
+        ("environment", &f.environment),
+        ("status", if with_status { &f.status } else { &None }),
+    ] {
+        if let Some(v) = value {
+            values.push(v.clone());
+            clauses.push(format!("{column} = ?{}", values.len()));
+        }
+    }
+    if let Some(before) = &f.before {
+        values.push(before.clone());
+        clauses.push(format!("id < ?{}", values.len()));
+    }
+    let sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+    (sql, values)
+}
+
+fn page<T>(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> &str) -> Page<T> {
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|i| id(i).to_string())
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+/// What a worker needs of an event to run a handler.
+#[derive(Debug, Clone)]
+pub struct EventForRun {
+    pub payload: bytes::Bytes,
+    pub headers: String,
+    pub query: String,
+    pub params: String,
+    pub delivery_id: Option<String>,
+    pub received_at: i64,
+}
+
+impl Store {
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+
+    /// One event with its payload, headers and runs.
+    pub async fn event(&self, id: String) -> Result<Option<EventRow>, StoreError> {
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(
+                    "SELECT id, component, environment, channel, event, delivery_id, received_at, headers, query,
+                            params, payload, status
+                     FROM events WHERE id = ?1",
+                )?
+                .query_row([&id], |r| {
+                    Ok((
+                        EventRow {
+                            id: r.get(0)?,
+                            component: r.get(1)?,
+                            environment: r.get(2)?,
+                            channel: r.get(3)?,
+                            event: r.get(4)?,
+                            delivery_id: r.get(5)?,
+                            received_at: r.get(6)?,
+                            headers: None,
+                            query: None,
+                            params: None,
+                            payload: None,
+                            status: r.get(11)?,
+                            runs: Vec::new(),
+                        },
+                        [r.get::<_, String>(7)?, r.get(8)?, r.get(9)?, r.get(10)?],
+                    ))
+                })
+                .optional()?;
+            let Some((mut event, [headers, query, params, payload])) = row else { return Ok(None) };
+            event.headers = raw(Some(headers))?;
+            event.query = raw(Some(query))?;
+            event.params = raw(Some(params))?;
+            event.payload = raw(Some(payload))?;
+            event.runs = runs_of_event(c, &event.id)?;
+            Ok(Some(event))
+        })
+        .await
+    }
+
+    /// Newest first, without payloads and headers.
+    pub async fn events(&self, filter: ListFilter) -> Result<Page<EventRow>, StoreError> {
+        self.read(move |c| {
+            let (where_sql, values) = filter_sql(&filter, false);
+            let sql = format!(
+                "SELECT id, component, environment, channel, event, delivery_id, received_at, status FROM events
+                 {where_sql} ORDER BY id DESC LIMIT {}",
+                filter.limit + 1
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                Ok(EventRow {
+                    id: r.get(0)?,
+                    component: r.get(1)?,
+                    environment: r.get(2)?,
+                    channel: r.get(3)?,
+                    event: r.get(4)?,
+                    delivery_id: r.get(5)?,
+                    received_at: r.get(6)?,
+                    headers: None,
+                    query: None,
+                    params: None,
+                    payload: None,
+                    status: r.get(7)?,
+                    runs: Vec::new(),
+                })
+            })?;
+            let mut items = rows.collect::<Result<Vec<_>, _>>()?;
+            for e in &mut items {
+                e.runs = runs_of_event(c, &e.id)?;
+            }
+            Ok(page(items, filter.limit, |e| &e.id))
+        })
+        .await
+    }
+
+    /// One run with its steps, in execution order across attempts.
+    pub async fn run(&self, id: String) -> Result<Option<RunRow>, StoreError> {
+        self.read(move |c| {
+            let Some(mut run) = c
+                .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?
+                .query_row([&id], run_row)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut stmt = c.prepare_cached(
+                "SELECT path, step_id, name, type, attempt, status, input, output, error, started_at, duration_ms
+                 FROM steps WHERE run_id = ?1 ORDER BY attempt, seq",
+            )?;
+            let rows = stmt.query_map([&id], |r| {
+                Ok((
+                    StepRow {
+                        path: r.get(0)?,
+                        id: r.get(1)?,
+                        name: r.get(2)?,
+                        kind: r.get(3)?,
+                        attempt: r.get(4)?,
+                        status: r.get(5)?,
+                        input: None,
+                        output: None,
+                        error: r.get(8)?,
+                        started_at: r.get(9)?,
+                        duration_ms: r.get(10)?,
+                    },
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                ))
+            })?;
+            let mut steps = Vec::new();
+            for row in rows {
+                let (mut step, input, output) = row?;
+                step.input = raw(input)?;
+                step.output = raw(output)?;
+                steps.push(step);
+            }
+            run.steps = Some(steps);
+            Ok(Some(run))
+        })
+        .await
+    }
+
+    /// Newest first, without steps.
+    pub async fn runs(&self, filter: ListFilter) -> Result<Page<RunRow>, StoreError> {
+        self.read(move |c| {
+            let (where_sql, values) = filter_sql(&filter, true);
+            let sql = format!("SELECT {RUN_COLUMNS} FROM runs {where_sql} ORDER BY id DESC LIMIT {}", filter.limit + 1);
+            let mut stmt = c.prepare(&sql)?;
+            let items = stmt.query_map(rusqlite::params_from_iter(values.iter()), run_row)?.collect::<Result<Vec<_>, _>>()?;
+            Ok(page(items, filter.limit, |r| &r.id))
+        })
+        .await
+    }
+
+    /// The parts of an event a run needs (when the payload did not come with the job).
+    pub async fn event_for_run(&self, id: String) -> Result<Option<EventForRun>, StoreError> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT payload, headers, query, params, delivery_id, received_at FROM events WHERE id = ?1",
+            )?
+            .query_row([&id], |r| {
+                Ok(EventForRun {
+                    payload: bytes::Bytes::from(r.get::<_, String>(0)?),
+                    headers: r.get(1)?,
+                    query: r.get(2)?,
+                    params: r.get(3)?,
+                    delivery_id: r.get(4)?,
+                    received_at: r.get(5)?,
+                })
+            })
+            .optional()?)
+        })
+        .await
+    }
+
+    pub async fn activations(&self) -> Result<Vec<Activation>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT component, environment, deployment_id, paused FROM activations")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Activation { component: r.get(0)?, environment: r.get(1)?, deployment_id: r.get(2)?, paused: r.get(3)? })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// The source of a deployment, to rebuild it for retries after a restart.
+    pub async fn deployment_source(&self, id: String) -> Result<Option<(String, String)>, StoreError> {
+        self.read(move |c| {
+            Ok(c.query_row("SELECT component, source FROM deployments WHERE id = ?1", [&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Dead-lettered runs not yet replayed: `(run id, event id, channel, event)`.
+    pub async fn dead_runs(
+        &self,
+        component: String,
+        environment: String,
+    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, event_id, channel, event FROM runs
+                 WHERE component = ?1 AND environment = ?2 AND status = 'dead' AND replayed = 0 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![component, environment], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn queue_counts(&self) -> Result<QueueCounts, StoreError> {
+        self.read(|c| {
+            let mut counts = QueueCounts::default();
+            let mut stmt = c.prepare(
+                "SELECT status, COUNT(*) FROM runs WHERE status IN ('queued', 'retrying', 'running') GROUP BY status",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
+            for row in rows {
+                let (s, n) = row?;
+                match s.as_str() {
+                    "queued" => counts.queued = n,
+                    "retrying" => counts.retrying = n,
+                    _ => counts.running = n,
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+}

@@ -1,0 +1,298 @@
+//! Write operations. Each runs in the writer's batch transaction inside its own savepoint and
+//! is answered after the commit.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use tokio::sync::oneshot;
+
+use super::Store;
+use super::writer::Op;
+use crate::{Completion, IngestOutcome, NewDeployment, NewEvent, NewRun, PendingRun, RunStatus, StoreError};
+
+type Answer<T> = oneshot::Receiver<Result<T, StoreError>>;
+
+/// Wraps `f` as a writer operation whose result is delivered after the commit.
+fn op<T, F>(f: F) -> (Op, Answer<T>)
+where
+    T: Send + 'static,
+    F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    let op: Op = Box::new(move |t| {
+        let result = in_savepoint(t, f);
+        Box::new(move |committed| {
+            let _ = tx.send(if committed { result } else { Err(StoreError::Corrupt("the commit failed".into())) });
+        })
+    });
+    (op, rx)
+}
+
+fn in_savepoint<T>(
+    t: &Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    t.execute_batch("SAVEPOINT op")?;
+    match f(t) {
+        Ok(v) => {
+            t.execute_batch("RELEASE op")?;
+            Ok(v)
+        }
+        Err(e) => {
+            t.execute_batch("ROLLBACK TO op; RELEASE op")?;
+            Err(e)
+        }
+    }
+}
+
+async fn answer<T>(rx: Answer<T>) -> Result<T, StoreError> {
+    rx.await.map_err(|_| StoreError::Closed)?
+}
+
+fn insert_run(t: &Transaction<'_>, e: RunParent<'_>, run: &NewRun, now: i64, replay_of: Option<&str>) -> Result<(), StoreError> {
+    t.prepare_cached(
+        "INSERT INTO runs (id, event_id, component, environment, channel, event, handler, deployment_id,
+                           status, attempt, max_attempts, run_at, created_at, replay_of)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', 1, ?9, ?10, ?10, ?11)",
+    )?
+    .execute(params![
+        run.id,
+        e.event_id,
+        e.component,
+        e.environment,
+        run.channel,
+        run.event,
+        run.handler,
+        run.deployment_id,
+        run.max_attempts,
+        now,
+        replay_of
+    ])?;
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+struct RunParent<'a> {
+    event_id: &'a str,
+    component: &'a str,
+    environment: &'a str,
+}
+
+impl Store {
+    /// Stores an event and its runs, answering once committed. A known delivery id stores
+    /// nothing and answers with the original event. `Busy` when the write queue is full.
+    pub async fn ingest(&self, event: NewEvent) -> Result<IngestOutcome, StoreError> {
+        let (op, rx) = op(move |t| {
+            if let Some(delivery) = &event.delivery_id {
+                let existing: Option<String> = t
+                    .prepare_cached("SELECT id FROM events WHERE component = ?1 AND environment = ?2 AND delivery_id = ?3")?
+                    .query_row(params![event.component, event.environment, delivery], |r| r.get(0))
+                    .optional()?;
+                if let Some(event_id) = existing {
+                    return Ok(IngestOutcome::Duplicate { event_id });
+                }
+            }
+            let status = if event.runs.is_empty() { "unhandled" } else { "handled" };
+            t.prepare_cached(
+                "INSERT INTO events (id, component, environment, channel, event, delivery_id, received_at,
+                                     headers, query, params, payload, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                event.id,
+                event.component,
+                event.environment,
+                event.channel,
+                event.event,
+                event.delivery_id,
+                event.received_at,
+                event.headers,
+                event.query,
+                event.params,
+                std::str::from_utf8(&event.payload).map_err(|_| StoreError::Corrupt("payload is not UTF-8".into()))?,
+                status
+            ])?;
+            let parent = RunParent { event_id: &event.id, component: &event.component, environment: &event.environment };
+            for run in &event.runs {
+                insert_run(t, parent, run, event.received_at, None)?;
+            }
+            Ok(IngestOutcome::Stored)
+        });
+        self.writer.try_submit(op)?;
+        answer(rx).await
+    }
+
+    /// Marks runs as taken by a worker until `lease_until`. Not awaited: a crash before the
+    /// commit only means the runs are still `queued`, which recovery treats the same way.
+    pub async fn mark_running(&self, run_ids: Vec<String>, started_at: i64, lease_until: i64) -> Result<(), StoreError> {
+        let (op, _rx) = op(move |t| {
+            let mut stmt = t.prepare_cached(
+                "UPDATE runs SET status = 'running', started_at = ?2, lease_until = ?3 WHERE id = ?1",
+            )?;
+            for id in &run_ids {
+                stmt.execute(params![id, started_at, lease_until])?;
+            }
+            Ok(())
+        });
+        self.writer.submit(op).await
+    }
+
+    /// Extends the leases of runs still in progress.
+    pub async fn extend_leases(&self, run_ids: Vec<String>, lease_until: i64) -> Result<(), StoreError> {
+        let (op, _rx) = op(move |t| {
+            let mut stmt =
+                t.prepare_cached("UPDATE runs SET lease_until = ?2 WHERE id = ?1 AND status = 'running'")?;
+            for id in &run_ids {
+                stmt.execute(params![id, lease_until])?;
+            }
+            Ok(())
+        });
+        self.writer.submit(op).await
+    }
+
+    /// Records the end of an attempt with its steps.
+    pub async fn complete(&self, c: Completion) -> Result<(), StoreError> {
+        let (op, rx) = op(move |t| {
+            let mut insert = t.prepare_cached(
+                "INSERT OR REPLACE INTO steps (run_id, attempt, seq, path, step_id, name, type, status, input, output,
+                                               error, started_at, duration_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?;
+            for (seq, s) in c.steps.iter().enumerate() {
+                insert.execute(params![
+                    c.run_id,
+                    c.attempt,
+                    seq as i64,
+                    s.path,
+                    s.id,
+                    s.name,
+                    s.kind,
+                    s.status,
+                    s.input,
+                    s.output,
+                    s.error,
+                    s.started_at,
+                    s.duration_ms
+                ])?;
+            }
+            let finished = !matches!(c.status, RunStatus::Retrying);
+            t.prepare_cached(
+                "UPDATE runs SET status = ?2, attempt = ?3, finished_at = ?4, error = ?5, error_step = ?6,
+                                 run_at = COALESCE(?7, run_at), lease_until = NULL
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                c.run_id,
+                c.status.as_str(),
+                if finished { c.attempt } else { c.attempt + 1 },
+                if finished { Some(c.finished_at) } else { None },
+                c.error,
+                c.error_step,
+                c.next_run_at
+            ])?;
+            Ok(())
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    /// Puts runs left `running` by a previous process back in the queue and returns every run
+    /// waiting to be executed. Called once at start, before workers begin.
+    pub async fn recover(&self) -> Result<Vec<PendingRun>, StoreError> {
+        let (op, rx) = op(|t| {
+            let reclaimed = t.execute(
+                "UPDATE runs SET status = 'queued', lease_until = NULL WHERE status = 'running'",
+                [],
+            )?;
+            if reclaimed > 0 {
+                tracing::info!(runs = reclaimed, "re-queued runs interrupted by the previous process");
+            }
+            let mut stmt = t.prepare(
+                "SELECT id, event_id, component, environment, channel, event, deployment_id, attempt, max_attempts, run_at
+                 FROM runs WHERE status IN ('queued', 'retrying') ORDER BY run_at, id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(PendingRun {
+                    id: r.get(0)?,
+                    event_id: r.get(1)?,
+                    component: r.get(2)?,
+                    environment: r.get(3)?,
+                    channel: r.get(4)?,
+                    event: r.get(5)?,
+                    deployment_id: r.get(6)?,
+                    attempt: r.get(7)?,
+                    max_attempts: r.get(8)?,
+                    run_at: r.get(9)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    /// Records a deployment and makes it the active one, keeping the paused flag.
+    pub async fn activate(&self, d: NewDeployment) -> Result<(), StoreError> {
+        let (op, rx) = op(move |t| {
+            t.execute(
+                "INSERT INTO deployments (id, component, environment, build, source, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![d.id, d.component, d.environment, d.build, d.source, d.created_at],
+            )?;
+            t.execute(
+                "INSERT INTO activations (component, environment, deployment_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (component, environment) DO UPDATE SET deployment_id = excluded.deployment_id",
+                params![d.component, d.environment, d.id],
+            )?;
+            Ok(())
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    /// Pauses or resumes a component's runs. `false` when it is not deployed there.
+    pub async fn set_paused(&self, component: String, environment: String, paused: bool) -> Result<bool, StoreError> {
+        let (op, rx) = op(move |t| {
+            let n = t.execute(
+                "UPDATE activations SET paused = ?3 WHERE component = ?1 AND environment = ?2",
+                params![component, environment, paused],
+            )?;
+            Ok(n > 0)
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    /// Creates new runs for an existing event (a replay). With `replaces`, each old run is
+    /// marked replayed, and a run already replayed is skipped: the ids created are returned.
+    pub async fn add_runs(
+        &self,
+        event_id: String,
+        runs: Vec<(NewRun, Option<String>)>,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let (op, rx) = op(move |t| {
+            let (component, environment): (String, String) = t
+                .prepare_cached("SELECT component, environment FROM events WHERE id = ?1")?
+                .query_row([&event_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let parent = RunParent { event_id: &event_id, component: &component, environment: &environment };
+            let mut created = Vec::new();
+            for (run, replaces) in &runs {
+                if let Some(old) = replaces {
+                    let n = t.execute("UPDATE runs SET replayed = 1 WHERE id = ?1 AND replayed = 0", [old])?;
+                    if n == 0 {
+                        continue;
+                    }
+                }
+                insert_run(t, parent, run, now, replaces.as_deref())?;
+                created.push(run.id.clone());
+            }
+            Ok(created)
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    /// Operations waiting for the writer (a gauge).
+    pub fn write_queue_depth(&self) -> usize {
+        self.writer.depth()
+    }
+}
