@@ -1,1 +1,149 @@
-fn main() {}
+//! `onset`: the command line.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use onset_server::{Durability, ServerConfig};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "onset", version, about = "Event-driven integrations: receive, store, run, retry, observe")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DurabilityArg {
+    /// Survives a crash of the process (SQLite synchronous=NORMAL).
+    Normal,
+    /// Survives a power cut too (synchronous=FULL); slower.
+    Full,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Receive events, run handlers and serve the control plane, all in one process.
+    Serve {
+        /// Project directory (onset.yaml + components/); deployed to `development` on start and on change.
+        #[arg(long)]
+        project: Option<PathBuf>,
+        /// Where the state lives (SQLite).
+        #[arg(long, default_value = ".onset", env = "ONSET_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080", env = "ONSET_LISTEN")]
+        listen: String,
+        /// Largest accepted request body, with a unit (e.g. 25MiB).
+        #[arg(long, default_value = "25MiB")]
+        max_body: String,
+        /// How long SIGTERM waits for runs in flight, with a unit (e.g. 30s).
+        #[arg(long, default_value = "30s")]
+        shutdown_timeout: String,
+        /// Refuse calls to private and loopback networks (cloud metadata is always refused).
+        #[arg(long)]
+        deny_private_networks: bool,
+        #[arg(long, value_enum, default_value = "normal")]
+        durability: DurabilityArg,
+        /// Runs executing at once.
+        #[arg(long, default_value_t = 64)]
+        workers: usize,
+        /// Do not re-deploy the project when its files change.
+        #[arg(long)]
+        no_watch: bool,
+    },
+}
+
+fn parse<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse::<T>().map_err(|e| format!("--{flag}: {e}"))
+}
+
+async fn serve(cmd: Command) -> Result<(), String> {
+    let Command::Serve {
+        project,
+        data_dir,
+        listen,
+        max_body,
+        shutdown_timeout,
+        deny_private_networks,
+        durability,
+        workers,
+        no_watch,
+    } = cmd;
+    let max_body: onset_model::ByteSize = parse("max-body", &max_body)?;
+    let shutdown_timeout: onset_model::Duration = parse("shutdown-timeout", &shutdown_timeout)?;
+    let mut config = ServerConfig::new(data_dir);
+    config.project = project;
+    config.max_body = max_body.0;
+    config.shutdown_timeout = shutdown_timeout.as_std();
+    config.deny_private_networks = deny_private_networks;
+    config.durability = match durability {
+        DurabilityArg::Normal => Durability::Normal,
+        DurabilityArg::Full => Durability::Full,
+    };
+    config.workers = workers;
+    config.watch = !no_watch;
+    config.config_env = std::env::vars().filter(|(k, _)| k.starts_with("ONSET_CONFIG__")).collect::<HashMap<_, _>>();
+
+    let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: intake closed, waiting for runs in flight");
+        signal.cancel();
+    });
+    onset_server::run(config, listener, shutdown).await.map_err(|e| e.to_string())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            // Without signal handlers the process still stops on the default action.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ONSET_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            cmd @ Command::Serve { .. } => serve(cmd).await,
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

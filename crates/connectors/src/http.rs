@@ -74,8 +74,7 @@ fn fail(message: impl Into<String>, retryable: bool) -> CallError {
 
 impl HttpConnector {
     pub fn new(options: HttpConnectorOptions) -> Result<Self, String> {
-        // The process uses ring; installing twice is harmless (the first one stays).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_crypto_provider();
         let policy = options.policy;
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(GuardedResolver(policy)))

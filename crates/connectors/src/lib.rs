@@ -9,6 +9,12 @@ pub use network::NetworkPolicy;
 use onset_engine::{CallError, Connectors};
 use onset_engine::CallFuture;
 
+/// Makes ring the process's TLS provider (idempotent). Call before building any HTTP client.
+pub fn install_crypto_provider() {
+    // Err means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Every connector of this build, by operation name.
 #[derive(Debug, Clone)]
 pub struct Registry {

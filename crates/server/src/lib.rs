@@ -1,1 +1,141 @@
+//! The Onset server: ingress, workers and control plane in one process.
+//!
+//! [`run`] takes its listener and a shutdown token, so tests boot the whole server on
+//! `127.0.0.1:0` in-process.
 
+mod api;
+mod app;
+mod deploy;
+mod error;
+mod ingress;
+mod metrics;
+mod routing;
+mod scheduler;
+mod watch;
+mod worker;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::routing::{any, get, post};
+use onset_connectors::{HttpConnector, HttpConnectorOptions, NetworkPolicy, Registry};
+use onset_store::{Store, StoreOptions};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use app::ServerConfig;
+pub use onset_connectors::install_crypto_provider;
+pub use deploy::config_env_name;
+pub use onset_store::Durability;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    Store(#[from] onset_store::StoreError),
+    /// The project has problems; each line names the file, place and fix.
+    #[error("the project cannot be deployed:\n{}", .0.join("\n"))]
+    Project(Vec<String>),
+    #[error("{0}")]
+    Start(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/hooks/{environment}/{component}", any(ingress::receive))
+        .route("/hooks/{environment}/{component}/{*resource}", any(ingress::receive))
+        .route("/api/v1/components", get(api::components))
+        .route("/api/v1/components/{name}/pause", post(api::pause))
+        .route("/api/v1/components/{name}/resume", post(api::resume))
+        .route("/api/v1/components/{name}/dead/replay", post(api::replay_dead))
+        .route("/api/v1/events", get(api::events))
+        .route("/api/v1/events/{id}", get(api::event))
+        .route("/api/v1/events/{id}/replay", post(api::replay_event))
+        .route("/api/v1/runs", get(api::runs))
+        .route("/api/v1/runs/{id}", get(api::run))
+        .route("/livez", get(api::livez))
+        .route("/readyz", get(api::readyz))
+        .route("/metrics", get(api::metrics))
+        .fallback(api::not_found)
+        .with_state(app)
+}
+
+use app::App;
+
+/// Deploys the project's components to `development`; every problem in every file is reported.
+async fn deploy_project(app: &App, dir: &std::path::Path) -> Result<(), ServerError> {
+    let project = onset_model::Project::load(dir)
+        .map_err(|errs| ServerError::Project(errs.iter().map(ToString::to_string).collect()))?;
+    let mut errors = Vec::new();
+    for (_, file) in &project.components {
+        if let Err(mut errs) = app.deploy(app::DEVELOPMENT, file).await {
+            errors.append(&mut errs);
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(ServerError::Project(errors)) }
+}
+
+/// Runs the server until `shutdown` is cancelled, then stops intake, lets runs in flight finish
+/// within the shutdown timeout, and returns.
+pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServerError> {
+    let store = Store::open(&StoreOptions {
+        data_dir: config.data_dir.clone(),
+        durability: config.durability,
+        queue_capacity: config.ingest_queue,
+    })?;
+    let http = HttpConnector::new(HttpConnectorOptions {
+        policy: NetworkPolicy { deny_private: config.deny_private_networks },
+        ..HttpConnectorOptions::default()
+    })
+    .map_err(ServerError::Start)?;
+    let app = Arc::new(App::new(config, store, Registry::new(http), shutdown.clone()));
+
+    app.restore_activations().await.map_err(ServerError::Start)?;
+    if let Some(dir) = app.config.project.clone() {
+        deploy_project(&app, &dir).await?;
+    }
+    let pending = app.store.recover().await?;
+    let now = app::now_ms();
+    for run in pending {
+        app.scheduler.enqueue(scheduler::Job { run, event: None }, now);
+    }
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(worker::dispatch(app.clone()));
+    tasks.spawn(worker::keep_leases(app.clone()));
+    if app.config.watch
+        && let Some(dir) = app.config.project.clone()
+    {
+        tasks.spawn(watch::watch_project(app.clone(), dir));
+    }
+
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %app.config.data_dir.display(), "onset is serving");
+    let intake = app.clone();
+    let serve = axum::serve(listener, router(app.clone())).with_graceful_shutdown(async move {
+        intake.shutdown.cancelled().await;
+        intake.intake_open.store(false, Ordering::Relaxed);
+    });
+    let server = tokio::spawn(async move { serve.await });
+
+    shutdown.cancelled().await;
+    app.intake_open.store(false, Ordering::Relaxed);
+    let deadline = tokio::time::Instant::now() + app.config.shutdown_timeout;
+    while app.scheduler.running() > 0 {
+        let finished = app.scheduler.finished.notified();
+        if app.scheduler.running() == 0 {
+            break;
+        }
+        if tokio::time::timeout_at(deadline, finished).await.is_err() {
+            tracing::warn!(runs = app.scheduler.running(), "shutdown timeout: runs still in flight will run again at the next start");
+            break;
+        }
+    }
+    // Connections still open after the runs are done are not waited for.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), server).await;
+    tasks.abort_all();
+    tracing::info!("onset stopped");
+    Ok(())
+}

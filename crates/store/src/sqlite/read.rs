@@ -268,10 +268,13 @@ impl Store {
     }
 
     /// The source of a deployment, to rebuild it for retries after a restart.
+    /// `(environment, source)` of a deployment.
     pub async fn deployment_source(&self, id: String) -> Result<Option<(String, String)>, StoreError> {
         self.read(move |c| {
-            Ok(c.query_row("SELECT component, source FROM deployments WHERE id = ?1", [&id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?)
+            Ok(c.query_row("SELECT environment, source FROM deployments WHERE id = ?1", [&id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?)
         })
         .await
     }

@@ -1,0 +1,224 @@
+//! The server's shared state: store, active deployments, scheduler, connectors, metrics.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use onset_connectors::Registry;
+use onset_model::SourceFile;
+use onset_store::{NewDeployment, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::deploy::Deployed;
+use crate::metrics::Metrics;
+use crate::scheduler::{HandlerKey, Scheduler};
+
+/// The environment `serve --project` deploys to.
+pub const DEVELOPMENT: &str = "development";
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub project: Option<PathBuf>,
+    /// Larger request bodies are refused with 413.
+    pub max_body: u64,
+    /// How long SIGTERM waits for runs in flight.
+    pub shutdown_timeout: Duration,
+    pub deny_private_networks: bool,
+    pub durability: onset_store::Durability,
+    /// Runs executing at once.
+    pub workers: usize,
+    /// Writes waiting for the database beyond this are refused with 503.
+    pub ingest_queue: usize,
+    /// A running run's lease; it is extended while the run goes on.
+    pub lease: Duration,
+    /// `ONSET_CONFIG__…` variables, read once at start.
+    pub config_env: HashMap<String, String>,
+    /// Re-deploy the project when its files change.
+    pub watch: bool,
+}
+
+impl ServerConfig {
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            project: None,
+            max_body: 25 << 20,
+            shutdown_timeout: Duration::from_secs(30),
+            deny_private_networks: false,
+            durability: onset_store::Durability::Normal,
+            workers: 64,
+            ingest_queue: 8192,
+            lease: Duration::from_secs(300),
+            config_env: HashMap::new(),
+            watch: true,
+        }
+    }
+}
+
+pub struct App {
+    pub config: ServerConfig,
+    pub store: Store,
+    pub scheduler: Scheduler,
+    pub connectors: Registry,
+    pub metrics: Metrics,
+    /// `(environment, component)` → the active deployment.
+    active: RwLock<HashMap<(String, String), Arc<Deployed>>>,
+    /// Every deployment loaded in this process, by id (retries run on their own build).
+    builds: RwLock<HashMap<String, Arc<Deployed>>>,
+    /// False once shutdown began: ingress answers 503.
+    pub intake_open: AtomicBool,
+    /// Unix ms of the dispatcher's last loop (readiness).
+    pub dispatcher_beat: AtomicI64,
+    pub shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("data_dir", &self.config.data_dir).finish_non_exhaustive()
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn sha256_hex(text: &str) -> String {
+    use std::fmt::Write as _;
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes());
+    digest.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+impl App {
+    pub fn new(config: ServerConfig, store: Store, connectors: Registry, shutdown: CancellationToken) -> Self {
+        Self {
+            scheduler: Scheduler::new(config.workers),
+            config,
+            store,
+            connectors,
+            metrics: Metrics::new(),
+            active: RwLock::new(HashMap::new()),
+            builds: RwLock::new(HashMap::new()),
+            intake_open: AtomicBool::new(true),
+            dispatcher_beat: AtomicI64::new(now_ms()),
+            shutdown,
+        }
+    }
+
+    pub fn active(&self, environment: &str, component: &str) -> Option<Arc<Deployed>> {
+        let map = self.active.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&(environment.to_string(), component.to_string())).cloned()
+    }
+
+    pub fn active_all(&self) -> Vec<Arc<Deployed>> {
+        let map = self.active.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut all: Vec<_> = map.values().cloned().collect();
+        all.sort_by(|a, b| (a.name(), &a.environment).cmp(&(b.name(), &b.environment)));
+        all
+    }
+
+    pub fn knows_environment(&self, environment: &str) -> bool {
+        environment == DEVELOPMENT
+            || self
+                .active
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .keys()
+                .any(|(e, _)| e == environment)
+    }
+
+    fn install(&self, deployed: Arc<Deployed>) {
+        for handler in deployed.compiled.handlers() {
+            let key = HandlerKey::new(deployed.name(), &deployed.environment, &handler.channel, &handler.event);
+            self.scheduler.set_limit(key, handler.concurrency);
+        }
+        self.builds
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(deployed.id.clone(), deployed.clone());
+        self.active
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((deployed.environment.clone(), deployed.name().to_string()), deployed);
+    }
+
+    fn build(&self, id: String, environment: &str, file: &SourceFile) -> Result<Deployed, Vec<String>> {
+        let component = onset_model::parse_component(file).map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+        Deployed::build(id, environment, component, file.text.clone(), &self.config.config_env, &self.connectors)
+    }
+
+    /// Deploys one component file to an environment and activates it. The same source as the
+    /// active deployment keeps that deployment (and its id).
+    pub async fn deploy(&self, environment: &str, file: &SourceFile) -> Result<Arc<Deployed>, Vec<String>> {
+        let probe = onset_model::parse_component(file).map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+        if let Some(current) = self.active(environment, probe.component.as_str())
+            && current.source == file.text
+        {
+            return Ok(current);
+        }
+        let deployed = Arc::new(self.build(new_id(), environment, file)?);
+        self.store
+            .activate(NewDeployment {
+                id: deployed.id.clone(),
+                component: deployed.name().to_string(),
+                environment: environment.to_string(),
+                build: sha256_hex(&file.text),
+                source: file.text.clone(),
+                created_at: now_ms(),
+            })
+            .await
+            .map_err(|e| vec![format!("cannot record the deployment: {e}")])?;
+        self.install(deployed.clone());
+        tracing::info!(component = deployed.name(), environment, deployment = %deployed.id, "deployed");
+        Ok(deployed)
+    }
+
+    /// A deployment by id: loaded in this process, or rebuilt from its stored source.
+    pub async fn build_by_id(&self, id: &str) -> Result<Arc<Deployed>, String> {
+        if let Some(d) = self.builds.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(id) {
+            return Ok(d.clone());
+        }
+        let (environment, source) = self
+            .store
+            .deployment_source(id.to_string())
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("deployment {id} is not in the store"))?;
+        let file = SourceFile { path: PathBuf::from(format!("deployment {id}")), text: source };
+        let built = Arc::new(self.build(id.to_string(), &environment, &file).map_err(|e| e.join("; "))?);
+        self.builds
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.to_string(), built.clone());
+        Ok(built)
+    }
+
+    /// Re-activates what the store says is active (a restart without `--project`, or
+    /// components the project no longer has).
+    pub async fn restore_activations(&self) -> Result<(), String> {
+        for a in self.store.activations().await.map_err(|e| e.to_string())? {
+            self.scheduler.set_paused(&a.component, &a.environment, a.paused);
+            match self.build_by_id(&a.deployment_id).await {
+                Ok(d) => self.install(d),
+                Err(e) => tracing::error!(component = %a.component, environment = %a.environment, error = %e,
+                    "the active deployment cannot be rebuilt; its events are refused until it is deployed again"),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn dispatcher_alive(&self) -> bool {
+        now_ms() - self.dispatcher_beat.load(Ordering::Relaxed) < 5_000
+    }
+}

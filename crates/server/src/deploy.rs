@@ -1,0 +1,241 @@
+//! Building a deployment: resolve config, compile handlers, render the trigger's settings,
+//! prepare the verifier. Everything that can be wrong with a component is found here, before
+//! it receives a single event.
+
+use std::collections::HashMap;
+
+use onset_engine::{CompiledComponent, Connectors};
+use onset_expr::{Compiled, Compiler, Program};
+use onset_model::{Component, ConfigType};
+use onset_sources::{Redactor, Verifier};
+use serde_json::{Map, Value};
+
+use crate::routing::{Route, Routes};
+
+/// Settings an `http` trigger understands.
+const HTTP_SETTINGS: &[&str] = &["verify", "delivery_id", "redact_headers"];
+
+/// A component built for one environment, ready to receive and run events.
+pub struct Deployed {
+    pub id: String,
+    pub environment: String,
+    pub component: Component,
+    pub source: String,
+    pub compiled: CompiledComponent,
+    pub verifier: Verifier,
+    pub redactor: Redactor,
+    /// `with.delivery_id`, evaluated per request against `meta`.
+    pub delivery_id: Option<(Program, Compiled)>,
+    pub routes: Routes,
+}
+
+impl std::fmt::Debug for Deployed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployed")
+            .field("id", &self.id)
+            .field("component", &self.component.component)
+            .field("environment", &self.environment)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `ONSET_CONFIG__<COMPONENT>__<KEY>`, upper case, `-` → `_`.
+pub fn config_env_name(component: &str, key: &str) -> String {
+    format!("ONSET_CONFIG__{}__{}", component.to_ascii_uppercase().replace('-', "_"), key.to_ascii_uppercase())
+}
+
+fn typed(kind: ConfigType, text: &str) -> Result<Value, String> {
+    Ok(match kind {
+        ConfigType::String | ConfigType::Secret | ConfigType::Account => Value::String(text.to_string()),
+        ConfigType::Number => {
+            let n: f64 = text.trim().parse().map_err(|_| "is not a number".to_string())?;
+            serde_json::Number::from_f64(n).map(Value::Number).ok_or("is not a finite number")?
+        }
+        ConfigType::Integer => Value::from(text.trim().parse::<i64>().map_err(|_| "is not an integer".to_string())?),
+        ConfigType::Boolean => match text.trim() {
+            "true" | "1" | "yes" => Value::Bool(true),
+            "false" | "0" | "no" => Value::Bool(false),
+            _ => return Err("is not a boolean (true or false)".into()),
+        },
+        ConfigType::Json => serde_json::from_str(text).map_err(|e| format!("is not JSON ({e})"))?,
+    })
+}
+
+/// Config values in order: values set for the environment (none yet in this build), the
+/// environment variable, the schema's default. Reports every missing or malformed key.
+pub fn resolve_config(component: &Component, env: &HashMap<String, String>) -> Result<Value, Vec<String>> {
+    let name = component.component.as_str();
+    let mut values = Map::new();
+    let mut errors = Vec::new();
+    for (key, spec) in &component.config {
+        let var = config_env_name(name, key.as_str());
+        if let Some(text) = env.get(&var) {
+            match typed(spec.kind, text) {
+                Ok(v) => {
+                    values.insert(key.to_string(), v);
+                }
+                Err(why) => errors.push(format!("component `{name}`: config `{key}`: {var} {why}")),
+            }
+        } else if let Some(default) = &spec.default {
+            values.insert(key.to_string(), default.clone());
+        } else if spec.is_required() {
+            let about = spec.description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+            errors.push(format!(
+                "component `{name}`: config `{key}`{about} is required and has no value; set it with {var}=…"
+            ));
+        }
+    }
+    if errors.is_empty() { Ok(Value::Object(values)) } else { Err(errors) }
+}
+
+impl Deployed {
+    pub fn build(
+        id: String,
+        environment: &str,
+        component: Component,
+        source: String,
+        config_env: &HashMap<String, String>,
+        connectors: &dyn Connectors,
+    ) -> Result<Deployed, Vec<String>> {
+        let name = component.component.to_string();
+        let config = resolve_config(&component, config_env)?;
+        let compiled = CompiledComponent::compile(&component, &config, connectors)
+            .map_err(|errs| errs.into_iter().map(|e| format!("component `{name}`: {e}")).collect::<Vec<_>>())?;
+
+        let mut with = component.trigger.with.as_object().cloned().unwrap_or_default();
+        if component.trigger.kind == "http"
+            && let Some(unknown) = with.keys().find(|k| !HTTP_SETTINGS.contains(&k.as_str()))
+        {
+            return Err(vec![format!(
+                "component `{name}`: trigger setting `{unknown}` is not an http setting ({})",
+                HTTP_SETTINGS.join(", ")
+            )]);
+        }
+        let delivery_template = with.remove("delivery_id");
+        let rendered = render_settings(&Value::Object(with), &config)
+            .map_err(|e| vec![format!("component `{name}`: trigger.with: {e}")])?;
+
+        let verifier = Verifier::from_json(rendered.get("verify")).map_err(|e| vec![format!("component `{name}`: {e}")])?;
+        let redact: Vec<String> = match rendered.get("redact_headers") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(list)) => list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            Some(_) => return Err(vec![format!("component `{name}`: trigger.with.redact_headers is a list of header names")]),
+        };
+        let delivery_id = match delivery_template {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) => {
+                let mut c = Compiler::new();
+                let compiled = c.string(&t).map_err(|e| vec![format!("component `{name}`: trigger.with.delivery_id: {e}")])?;
+                let program = c.finish().map_err(|e| vec![format!("component `{name}`: {e}")])?;
+                Some((program, compiled))
+            }
+            Some(_) => return Err(vec![format!("component `{name}`: trigger.with.delivery_id is a template string")]),
+        };
+        let routes = Routes::new(
+            component
+                .handlers
+                .iter()
+                .map(|(channel, events)| Route::new(channel, events.keys().cloned().collect()))
+                .collect(),
+        );
+        Ok(Deployed {
+            id,
+            environment: environment.to_string(),
+            component,
+            source,
+            compiled,
+            verifier,
+            redactor: Redactor::new(redact),
+            delivery_id,
+            routes,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        self.component.component.as_str()
+    }
+
+    /// How runs of a handler are named in the API.
+    pub fn handler_name(&self, channel: &str, event: &str) -> String {
+        if self.component.trigger.kind == "http" { format!("{event} {channel}") } else { format!("{channel}.{event}") }
+    }
+}
+
+/// Renders every template in the trigger settings against `config`.
+fn render_settings(with: &Value, config: &Value) -> Result<Value, String> {
+    let mut c = Compiler::new();
+    let compiled = c.value(with).map_err(|e| e.to_string())?;
+    let program = c.finish().map_err(|e| e.to_string())?;
+    let scope = onset_expr::from_json(&serde_json::json!({ "config": config }));
+    program.eval(&compiled, &scope).map(|v| onset_expr::to_json(&v)).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onset_engine::NoConnectors;
+
+    fn component(yaml: &str) -> Component {
+        yaml_serde::from_str(yaml).unwrap()
+    }
+
+    const ORDERS: &str = r#"
+component: my-orders
+trigger:
+  type: http
+  with:
+    verify: { scheme: token, header: x-token, secret: "{{ config.secret }}" }
+    delivery_id: "{{ meta.headers['x-request-id'] }}"
+config:
+  secret: { type: secret, description: shared token }
+  limit: { type: integer, default: 3 }
+  flag: { type: boolean, required: false }
+handlers:
+  /:
+    POST: { steps: [ { log: "{{ config.limit }}" } ] }
+"#;
+
+    #[test]
+    fn config_comes_from_the_environment_then_defaults() {
+        let c = component(ORDERS);
+        let env = HashMap::from([("ONSET_CONFIG__MY_ORDERS__SECRET".to_string(), "s".to_string())]);
+        let config = resolve_config(&c, &env).unwrap();
+        assert_eq!(config, serde_json::json!({ "secret": "s", "limit": 3 }));
+        let env = HashMap::from([
+            ("ONSET_CONFIG__MY_ORDERS__SECRET".to_string(), "s".to_string()),
+            ("ONSET_CONFIG__MY_ORDERS__LIMIT".to_string(), "9".to_string()),
+        ]);
+        assert_eq!(resolve_config(&c, &env).unwrap()["limit"], 9);
+    }
+
+    #[test]
+    fn missing_and_malformed_values_are_all_named() {
+        let c = component(ORDERS);
+        let env = HashMap::from([("ONSET_CONFIG__MY_ORDERS__LIMIT".to_string(), "many".to_string())]);
+        let errors = resolve_config(&c, &env).unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].contains("config `secret` (shared token) is required"), "{}", errors[0]);
+        assert!(errors[0].contains("ONSET_CONFIG__MY_ORDERS__SECRET=…"));
+        assert!(errors[1].contains("ONSET_CONFIG__MY_ORDERS__LIMIT is not an integer"), "{}", errors[1]);
+    }
+
+    #[test]
+    fn builds_verifier_from_rendered_settings() {
+        let env = HashMap::from([("ONSET_CONFIG__MY_ORDERS__SECRET".to_string(), "tok".to_string())]);
+        let d = Deployed::build("d1".into(), "development", component(ORDERS), String::new(), &env, &NoConnectors)
+            .unwrap();
+        let mut h = http::HeaderMap::new();
+        h.insert("x-token", "tok".parse().unwrap());
+        assert!(d.verifier.verify(&h, b"", 0).is_ok());
+        assert!(d.delivery_id.is_some());
+        assert_eq!(d.handler_name("/", "POST"), "POST /");
+    }
+
+    #[test]
+    fn unknown_trigger_settings_are_refused() {
+        let c = component("component: x\ntrigger: { type: http, with: { verfy: {} } }\n");
+        let err = Deployed::build("d".into(), "development", c, String::new(), &HashMap::new(), &NoConnectors)
+            .unwrap_err();
+        assert!(err[0].contains("`verfy` is not an http setting"), "{err:?}");
+    }
+}

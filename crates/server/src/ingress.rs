@@ -1,0 +1,250 @@
+//! `/hooks/{environment}/{component}{resource}`: verify, store, acknowledge, hand off.
+//!
+//! Rejections are checked in the order DESIGN §5 fixes and store nothing: 404 unknown
+//! environment/component/resource, 405 method without handler, 413 too large, 401
+//! verification, 400 malformed, 503 overloaded.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use onset_store::{EventForRun, IngestOutcome, NewEvent, NewRun, PendingRun, StoreError};
+use serde_json::{Map, Value, json};
+
+use crate::app::{App, new_id, now_ms};
+use crate::error::ApiError;
+use crate::scheduler::Job;
+
+/// `/hooks/dev/orders/a/b?x=1` → `("dev", "orders", "/a/b")`.
+fn split_path(path: &str) -> Option<(&str, &str, &str)> {
+    let rest = path.strip_prefix("/hooks/")?;
+    let (environment, rest) = rest.split_once('/')?;
+    let (component, resource) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    Some((environment, component, resource))
+}
+
+fn query_json(uri: &Uri) -> Map<String, Value> {
+    let mut map = Map::new();
+    if let Some(q) = uri.query() {
+        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+            map.insert(k.into_owned(), Value::String(v.into_owned()));
+        }
+    }
+    map
+}
+
+fn unix_seconds() -> i64 {
+    now_ms() / 1000
+}
+
+pub async fn receive(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+    let Some((environment, component, resource)) = split_path(uri.path()) else {
+        return ApiError::not_found("unknown_component", "ingress paths are /hooks/{environment}/{component}[/resource]")
+            .into_response();
+    };
+    match accept(&app, environment, component, resource, method, &uri, &headers, body).await {
+        Ok((outcome, response)) => {
+            app.metrics.event_received(component, environment, outcome);
+            response
+        }
+        Err((outcome, err)) => {
+            app.metrics.event_received(component, environment, outcome);
+            err.into_response()
+        }
+    }
+}
+
+type Rejection = (&'static str, ApiError);
+
+#[allow(clippy::too_many_arguments)]
+async fn accept(
+    app: &Arc<App>,
+    environment: &str,
+    component: &str,
+    resource: &str,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(&'static str, Response), Rejection> {
+    if !app.intake_open.load(Ordering::Relaxed) {
+        let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down; retry");
+        e.retry_after = Some(5);
+        return Err(("overloaded", e));
+    }
+    if !app.knows_environment(environment) {
+        return Err((
+            "not_found",
+            ApiError::not_found("unknown_environment", format!("there is no environment `{environment}`")).at("path"),
+        ));
+    }
+    let Some(deployed) = app.active(environment, component) else {
+        return Err((
+            "not_found",
+            ApiError::not_found(
+                "unknown_component",
+                format!("no component `{component}` is deployed to `{environment}`"),
+            )
+            .at("path"),
+        ));
+    };
+    let Some((route, params)) = deployed.routes.find(resource) else {
+        return Err((
+            "not_found",
+            ApiError::not_found("unknown_resource", format!("component `{component}` has no handler for `{resource}`"))
+                .at("path"),
+        ));
+    };
+    if !route.methods.iter().any(|m| m == method.as_str()) {
+        let mut e = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("`{}` has handlers for {}, not {method}", route.pattern, route.methods.join(", ")),
+        )
+        .at("method");
+        e.allow = Some(route.methods.join(", "));
+        return Err(("method_not_allowed", e));
+    }
+
+    let limit = app.config.max_body;
+    let too_large = || {
+        (
+            "too_large",
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body is over the limit of {limit} bytes (set with --max-body)"),
+            )
+            .at("body"),
+        )
+    };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let raw: Bytes = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX)).await.map_err(|_| too_large())?;
+
+    deployed.verifier.verify(headers, &raw, unix_seconds()).map_err(|e| {
+        ("unauthorized", ApiError::new(StatusCode::UNAUTHORIZED, e.code, e.message).at(e.location))
+    })?;
+
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let payload = onset_sources::normalize_payload(content_type, raw)
+        .map_err(|e| ("malformed", ApiError::bad_request("malformed_body", e.message).at("body")))?;
+
+    let received_at = now_ms();
+    let headers_json = deployed.redactor.to_json(headers);
+    let query = query_json(uri);
+    let params: Map<String, Value> = params.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    let channel = route.pattern.clone();
+    let event_name = method.as_str().to_string();
+
+    let delivery_id = match &deployed.delivery_id {
+        Some((program, template)) => {
+            let scope = onset_expr::from_json(&json!({ "meta": {
+                "headers": headers_json, "query": query, "params": params,
+                "channel": channel, "event": event_name, "component": component, "environment": environment,
+            }}));
+            let v = program.eval(template, &scope).map_err(|e| {
+                ("malformed", ApiError::bad_request("delivery_id_unavailable", format!("trigger.with.delivery_id: {e}")))
+            })?;
+            v.as_str().map_or_else(|| (!v.is_none()).then(|| onset_expr::to_json(&v).to_string()), |s| Some(s.to_string()))
+                .filter(|s| !s.is_empty())
+        }
+        None => deployed
+            .verifier
+            .delivery_id_header()
+            .and_then(|h| headers.get(h))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    };
+
+    let event_id = new_id();
+    let headers_text = Value::Object(headers_json).to_string();
+    let query_text = Value::Object(query).to_string();
+    let params_text = Value::Object(params).to_string();
+    let handler = deployed.compiled.handler(&channel, &event_name);
+    let runs: Vec<NewRun> = handler
+        .iter()
+        .map(|h| NewRun {
+            id: new_id(),
+            channel: channel.clone(),
+            event: event_name.clone(),
+            handler: deployed.handler_name(&channel, &event_name),
+            deployment_id: deployed.id.clone(),
+            max_attempts: h.retry.attempts,
+        })
+        .collect();
+    let new_event = NewEvent {
+        id: event_id.clone(),
+        component: component.to_string(),
+        environment: environment.to_string(),
+        channel: channel.clone(),
+        event: event_name.clone(),
+        delivery_id: delivery_id.clone(),
+        received_at,
+        headers: headers_text.clone(),
+        query: query_text.clone(),
+        params: params_text.clone(),
+        payload: payload.clone(),
+        runs: runs.clone(),
+    };
+    match app.store.ingest(new_event).await {
+        Ok(IngestOutcome::Stored) => {
+            let now = now_ms();
+            for run in runs {
+                let job = Job {
+                    run: PendingRun {
+                        id: run.id,
+                        event_id: event_id.clone(),
+                        component: component.to_string(),
+                        environment: environment.to_string(),
+                        channel: run.channel,
+                        event: run.event,
+                        deployment_id: run.deployment_id,
+                        attempt: 1,
+                        max_attempts: run.max_attempts,
+                        run_at: received_at,
+                    },
+                    event: Some(EventForRun {
+                        payload: payload.clone(),
+                        headers: headers_text.clone(),
+                        query: query_text.clone(),
+                        params: params_text.clone(),
+                        delivery_id: delivery_id.clone(),
+                        received_at,
+                    }),
+                };
+                app.scheduler.enqueue(job, now);
+            }
+            let body = json!({ "event_id": event_id, "duplicate": false });
+            Ok(("accepted", (StatusCode::ACCEPTED, axum::Json(body)).into_response()))
+        }
+        Ok(IngestOutcome::Duplicate { event_id }) => {
+            let body = json!({ "event_id": event_id, "duplicate": true });
+            Ok(("duplicate", (StatusCode::OK, axum::Json(body)).into_response()))
+        }
+        Err(StoreError::Busy) => Err(("overloaded", ApiError::overloaded())),
+        Err(e) => Err(("error", ApiError::internal(e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_split_into_environment_component_resource() {
+        assert_eq!(split_path("/hooks/development/orders"), Some(("development", "orders", "/")));
+        assert_eq!(split_path("/hooks/development/orders/"), Some(("development", "orders", "/")));
+        assert_eq!(split_path("/hooks/production/orders/a/b"), Some(("production", "orders", "/a/b")));
+        assert_eq!(split_path("/hooks/development"), None);
+    }
+}

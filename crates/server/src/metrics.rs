@@ -1,0 +1,83 @@
+//! Prometheus metrics, recorded into a recorder owned by the server (no global recorder, so
+//! several servers can live in one process, as tests do).
+
+use metrics::{Recorder, counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+const SECONDS_BUCKETS: &[f64] =
+    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let builder = PrometheusBuilder::new();
+        let builder = ["onset_run_duration_seconds", "onset_step_duration_seconds"]
+            .into_iter()
+            .try_fold(builder, |b, name| b.set_buckets_for_metric(Matcher::Full(name.into()), SECONDS_BUCKETS))
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let m = Self { recorder, handle };
+        m.with(|| {
+            metrics::describe_counter!("onset_events_received_total", "Requests to trigger ingress, by outcome");
+            metrics::describe_counter!("onset_runs_total", "Finished run attempts, by status");
+            metrics::describe_histogram!("onset_run_duration_seconds", "Time from a run's start to its end");
+            metrics::describe_histogram!("onset_step_duration_seconds", "Time a step took, by step type");
+            metrics::describe_gauge!("onset_queue_depth", "Runs waiting to be executed (queued or retrying)");
+            metrics::describe_counter!("onset_retries_total", "Run attempts that failed and were scheduled again");
+            metrics::describe_counter!("onset_dead_letters_total", "Runs that exhausted their retries");
+        });
+        m
+    }
+
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(&self.recorder as &dyn Recorder, f)
+    }
+
+    pub fn event_received(&self, component: &str, environment: &str, outcome: &'static str) {
+        self.with(|| {
+            counter!("onset_events_received_total", "component" => component.to_string(),
+                "environment" => environment.to_string(), "outcome" => outcome)
+            .increment(1);
+        });
+    }
+
+    pub fn run_finished(&self, component: &str, environment: &str, status: &'static str, seconds: f64) {
+        self.with(|| {
+            counter!("onset_runs_total", "component" => component.to_string(),
+                "environment" => environment.to_string(), "status" => status)
+            .increment(1);
+            histogram!("onset_run_duration_seconds").record(seconds);
+            match status {
+                "retrying" => counter!("onset_retries_total").increment(1),
+                "dead" => counter!("onset_dead_letters_total").increment(1),
+                _ => {}
+            }
+        });
+    }
+
+    pub fn steps(&self, steps: &[onset_engine::StepRecord]) {
+        self.with(|| {
+            for s in steps {
+                histogram!("onset_step_duration_seconds", "type" => s.kind).record(s.duration_ms / 1000.0);
+            }
+        });
+    }
+
+    /// Prometheus text, with the queue depth as of now.
+    pub fn render(&self, queue_depth: usize) -> String {
+        self.with(|| gauge!("onset_queue_depth").set(queue_depth as f64));
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+}

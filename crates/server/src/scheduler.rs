@@ -1,0 +1,282 @@
+//! The in-memory side of the queue: which runs are ready, which wait for a retry time, and
+//! which may start now given worker slots, per-handler `concurrency` and paused components.
+//!
+//! The database stays the record: a run is written before it is enqueued here, and at start
+//! every unfinished run is enqueued again from the database.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use onset_store::{EventForRun, PendingRun};
+use tokio::sync::Notify;
+
+/// A run waiting for a worker, with its event when ingress still had it in memory.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub run: PendingRun,
+    pub event: Option<EventForRun>,
+}
+
+/// Which handler a run belongs to: the unit of `concurrency`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HandlerKey(Arc<(String, String, String, String)>);
+
+impl HandlerKey {
+    pub fn new(component: &str, environment: &str, channel: &str, event: &str) -> Self {
+        Self(Arc::new((component.into(), environment.into(), channel.into(), event.into())))
+    }
+    pub fn of(run: &PendingRun) -> Self {
+        Self::new(&run.component, &run.environment, &run.channel, &run.event)
+    }
+    fn component_env(&self) -> (&str, &str) {
+        (&self.0.0, &self.0.1)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    queues: HashMap<HandlerKey, VecDeque<Job>>,
+    /// Keys whose queue is not empty, visited round-robin so one busy handler cannot starve
+    /// the others.
+    ring: VecDeque<HandlerKey>,
+    ready: usize,
+    delayed: BinaryHeap<Reverse<(i64, u64)>>,
+    delayed_jobs: HashMap<u64, Job>,
+    seq: u64,
+    in_flight: HashMap<HandlerKey, u32>,
+    running_ids: HashSet<String>,
+    limits: HashMap<HandlerKey, u32>,
+    paused: HashSet<(String, String)>,
+}
+
+pub struct Scheduler {
+    state: Mutex<State>,
+    /// Wakes the dispatcher: new work, a free slot, a resume.
+    pub wake: Notify,
+    /// Woken whenever a run finishes (shutdown waits on it).
+    pub finished: Notify,
+    slots: usize,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler").field("slots", &self.slots).finish_non_exhaustive()
+    }
+}
+
+impl Scheduler {
+    pub fn new(slots: usize) -> Self {
+        Self { state: Mutex::new(State::default()), wake: Notify::new(), finished: Notify::new(), slots: slots.max(1) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock would be a bug in this module; the state stays usable.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds a run; it becomes ready at its `run_at`.
+    pub fn enqueue(&self, job: Job, now: i64) {
+        let mut s = self.lock();
+        if job.run.run_at > now {
+            s.seq += 1;
+            let seq = s.seq;
+            s.delayed.push(Reverse((job.run.run_at, seq)));
+            s.delayed_jobs.insert(seq, job);
+        } else {
+            push_ready(&mut s, job);
+        }
+        drop(s);
+        self.wake.notify_one();
+    }
+
+    pub fn set_paused(&self, component: &str, environment: &str, paused: bool) {
+        let key = (component.to_string(), environment.to_string());
+        let mut s = self.lock();
+        if paused {
+            s.paused.insert(key);
+        } else {
+            s.paused.remove(&key);
+        }
+        drop(s);
+        self.wake.notify_one();
+    }
+
+    pub fn is_paused(&self, component: &str, environment: &str) -> bool {
+        self.lock().paused.contains(&(component.to_string(), environment.to_string()))
+    }
+
+    /// Sets (or clears) the `concurrency` of a handler.
+    pub fn set_limit(&self, key: HandlerKey, limit: Option<u32>) {
+        let mut s = self.lock();
+        match limit {
+            Some(n) => s.limits.insert(key, n),
+            None => s.limits.remove(&key),
+        };
+        drop(s);
+        self.wake.notify_one();
+    }
+
+    /// Takes every run that may start now, marking it in flight.
+    pub fn take(&self, now: i64) -> Vec<Job> {
+        let mut s = self.lock();
+        while let Some(Reverse((at, seq))) = s.delayed.peek().copied() {
+            if at > now {
+                break;
+            }
+            s.delayed.pop();
+            if let Some(job) = s.delayed_jobs.remove(&seq) {
+                push_ready(&mut s, job);
+            }
+        }
+        let mut taken = Vec::new();
+        let mut skipped = 0;
+        while s.running_ids.len() < self.slots && skipped < s.ring.len() {
+            let Some(key) = s.ring.pop_front() else { break };
+            let (component, environment) = key.component_env();
+            let paused = s.paused.contains(&(component.to_string(), environment.to_string()));
+            let busy = s.limits.get(&key).is_some_and(|limit| s.in_flight.get(&key).copied().unwrap_or(0) >= *limit);
+            if paused || busy {
+                s.ring.push_back(key);
+                skipped += 1;
+                continue;
+            }
+            skipped = 0;
+            let job = s.queues.get_mut(&key).and_then(VecDeque::pop_front);
+            let empty = s.queues.get(&key).is_none_or(VecDeque::is_empty);
+            if empty {
+                s.queues.remove(&key);
+            } else {
+                s.ring.push_back(key.clone());
+            }
+            if let Some(job) = job {
+                s.ready -= 1;
+                *s.in_flight.entry(key).or_insert(0) += 1;
+                s.running_ids.insert(job.run.id.clone());
+                taken.push(job);
+            }
+        }
+        taken
+    }
+
+    /// A run taken with [`take`](Self::take) has ended.
+    pub fn done(&self, run: &PendingRun) {
+        let key = HandlerKey::of(run);
+        let mut s = self.lock();
+        s.running_ids.remove(&run.id);
+        if let Some(n) = s.in_flight.get_mut(&key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                s.in_flight.remove(&key);
+            }
+        }
+        drop(s);
+        self.wake.notify_one();
+        self.finished.notify_waiters();
+    }
+
+    /// Milliseconds until the next delayed run is due.
+    pub fn next_due_in(&self, now: i64) -> Option<u64> {
+        self.lock().delayed.peek().map(|Reverse((at, _))| (*at - now).max(0) as u64)
+    }
+
+    /// Runs waiting (ready or delayed), for the queue-depth gauge.
+    pub fn depth(&self) -> usize {
+        let s = self.lock();
+        s.ready + s.delayed_jobs.len()
+    }
+
+    pub fn running_ids(&self) -> Vec<String> {
+        self.lock().running_ids.iter().cloned().collect()
+    }
+
+    pub fn running(&self) -> usize {
+        self.lock().running_ids.len()
+    }
+}
+
+fn push_ready(s: &mut State, job: Job) {
+    let key = HandlerKey::of(&job.run);
+    let queue = s.queues.entry(key.clone()).or_default();
+    if queue.is_empty() {
+        s.ring.push_back(key);
+    }
+    queue.push_back(job);
+    s.ready += 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(id: &str, component: &str, run_at: i64) -> Job {
+        Job {
+            run: PendingRun {
+                id: id.into(),
+                event_id: "e".into(),
+                component: component.into(),
+                environment: "development".into(),
+                channel: "/".into(),
+                event: "POST".into(),
+                deployment_id: "d".into(),
+                attempt: 1,
+                max_attempts: 1,
+                run_at,
+            },
+            event: None,
+        }
+    }
+
+    fn ids(jobs: &[Job]) -> Vec<&str> {
+        jobs.iter().map(|j| j.run.id.as_str()).collect()
+    }
+
+    #[test]
+    fn slots_bound_what_runs_at_once() {
+        let s = Scheduler::new(2);
+        for i in 0..5 {
+            s.enqueue(job(&format!("r{i}"), "a", 0), 0);
+        }
+        let first = s.take(0);
+        assert_eq!(ids(&first), ["r0", "r1"]);
+        assert!(s.take(0).is_empty());
+        s.done(&first[0].run);
+        assert_eq!(ids(&s.take(0)), ["r2"]);
+        assert_eq!(s.depth(), 2);
+    }
+
+    #[test]
+    fn concurrency_limits_one_handler_not_others() {
+        let s = Scheduler::new(10);
+        s.set_limit(HandlerKey::new("a", "development", "/", "POST"), Some(1));
+        for i in 0..3 {
+            s.enqueue(job(&format!("a{i}"), "a", 0), 0);
+            s.enqueue(job(&format!("b{i}"), "b", 0), 0);
+        }
+        let taken = s.take(0);
+        assert_eq!(ids(&taken), ["a0", "b0", "b1", "b2"]);
+        s.done(&taken[0].run);
+        assert_eq!(ids(&s.take(0)), ["a1"]);
+    }
+
+    #[test]
+    fn paused_components_keep_their_runs_until_resumed() {
+        let s = Scheduler::new(10);
+        s.set_paused("a", "development", true);
+        s.enqueue(job("a0", "a", 0), 0);
+        s.enqueue(job("b0", "b", 0), 0);
+        assert_eq!(ids(&s.take(0)), ["b0"]);
+        assert!(s.take(0).is_empty());
+        s.set_paused("a", "development", false);
+        assert_eq!(ids(&s.take(0)), ["a0"]);
+    }
+
+    #[test]
+    fn delayed_runs_wait_for_their_time() {
+        let s = Scheduler::new(10);
+        s.enqueue(job("later", "a", 100), 0);
+        assert!(s.take(50).is_empty());
+        assert_eq!(s.next_due_in(50), Some(50));
+        assert_eq!(ids(&s.take(100)), ["later"]);
+    }
+}

@@ -1,0 +1,44 @@
+//! Re-deploying the project when its files change (polling: no platform watcher needed).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::app::App;
+
+/// Paths, sizes and modification times of the project's YAML files.
+fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+    let mut out = Vec::new();
+    let mut visit = |p: PathBuf| {
+        if let Ok(meta) = std::fs::metadata(&p) {
+            out.push((p, meta.len(), meta.modified().ok()));
+        }
+    };
+    visit(dir.join("onset.yaml"));
+    if let Ok(entries) = std::fs::read_dir(dir.join("components")) {
+        for e in entries.flatten() {
+            visit(e.path());
+        }
+    }
+    out.sort();
+    out
+}
+
+pub async fn watch_project(app: Arc<App>, dir: PathBuf) {
+    let mut last = fingerprint(&dir);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = app.shutdown.cancelled() => break,
+        }
+        let now = fingerprint(&dir);
+        if now == last {
+            continue;
+        }
+        last = now;
+        match crate::deploy_project(&app, &dir).await {
+            Ok(()) => tracing::info!("project re-deployed after a change"),
+            Err(e) => tracing::error!("the changed project was not deployed; the previous build stays active:\n{e}"),
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Executing runs: the dispatcher hands ready runs to tasks; each task runs the handler on its
+//! deployment, records the attempt, and schedules a retry or dead-letters it.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use minijinja::Value;
+use onset_engine::{RunInput, StepRecord, backoff};
+use onset_store::{Completion, EventForRun, NewStep, PendingRun, RunStatus};
+
+use crate::app::{App, now_ms};
+use crate::scheduler::Job;
+
+/// Takes ready runs and starts them until shutdown.
+pub async fn dispatch(app: Arc<App>) {
+    loop {
+        let now = now_ms();
+        app.dispatcher_beat.store(now, Ordering::Relaxed);
+        if app.shutdown.is_cancelled() {
+            break;
+        }
+        let jobs = app.scheduler.take(now);
+        if !jobs.is_empty() {
+            let ids = jobs.iter().map(|j| j.run.id.clone()).collect();
+            let lease_until = now + app.config.lease.as_millis() as i64;
+            if let Err(e) = app.store.mark_running(ids, now, lease_until).await {
+                tracing::warn!(error = %e, "cannot mark runs as running");
+            }
+            for job in jobs {
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let run = job.run.clone();
+                    execute(&app, job).await;
+                    app.scheduler.done(&run);
+                });
+            }
+        }
+        let wait = app.scheduler.next_due_in(now_ms()).map_or(1_000, |ms| ms.min(1_000));
+        tokio::select! {
+            () = app.scheduler.wake.notified() => {}
+            () = tokio::time::sleep(Duration::from_millis(wait)) => {}
+            () = app.shutdown.cancelled() => {}
+        }
+    }
+}
+
+/// Extends the leases of runs in flight, so a long run is not taken for a crashed one.
+pub async fn keep_leases(app: Arc<App>) {
+    let every = app.config.lease / 3;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = app.shutdown.cancelled() => break,
+        }
+        let ids = app.scheduler.running_ids();
+        if !ids.is_empty() {
+            let until = now_ms() + app.config.lease.as_millis() as i64;
+            if let Err(e) = app.store.extend_leases(ids, until).await {
+                tracing::warn!(error = %e, "cannot extend leases");
+            }
+        }
+    }
+}
+
+fn json_value(text: &str) -> Value {
+    serde_json::from_str::<Value>(text).unwrap_or(Value::UNDEFINED)
+}
+
+fn meta(app_kind: &str, run: &PendingRun, ev: &EventForRun) -> Value {
+    let mut m = indexmap::IndexMap::with_capacity(10);
+    let mut put = |k: &str, v: Value| {
+        m.insert(Value::from(k), v);
+    };
+    put("trigger", Value::from(app_kind));
+    put("component", Value::from(run.component.as_str()));
+    put("environment", Value::from(run.environment.as_str()));
+    put("channel", Value::from(run.channel.as_str()));
+    put("event", Value::from(run.event.as_str()));
+    put("delivery_id", Value::from(ev.delivery_id.clone()));
+    put("received_at", Value::from(jiff::Timestamp::from_millisecond(ev.received_at).map(|t| t.to_string()).unwrap_or_default()));
+    put("headers", json_value(&ev.headers));
+    put("query", json_value(&ev.query));
+    put("params", json_value(&ev.params));
+    put("run_id", Value::from(run.id.as_str()));
+    put("event_id", Value::from(run.event_id.as_str()));
+    put("attempt", Value::from(run.attempt));
+    Value::from(m)
+}
+
+fn step_rows(records: Vec<StepRecord>) -> Vec<NewStep> {
+    records
+        .into_iter()
+        .map(|r| NewStep {
+            path: r.path,
+            id: r.id,
+            name: r.name,
+            kind: r.kind,
+            status: r.status.as_str(),
+            input: r.input,
+            output: r.output,
+            error: r.error,
+            started_at: r.started_at,
+            duration_ms: r.duration_ms,
+        })
+        .collect()
+}
+
+/// Ends a run that cannot start (its build or event is gone): recorded as `failed`.
+async fn fail_early(app: &App, run: &PendingRun, message: String) {
+    tracing::error!(run = %run.id, error = %message, "run cannot start");
+    let completion = Completion {
+        run_id: run.id.clone(),
+        attempt: run.attempt,
+        status: RunStatus::Failed,
+        finished_at: now_ms(),
+        error: Some(message),
+        error_step: None,
+        next_run_at: None,
+        steps: Vec::new(),
+    };
+    if let Err(e) = app.store.complete(completion).await {
+        tracing::error!(run = %run.id, error = %e, "cannot record the failure");
+    }
+    app.metrics.run_finished(&run.component, &run.environment, "failed", 0.0);
+}
+
+async fn execute(app: &Arc<App>, job: Job) {
+    let run = job.run;
+    let deployed = match app.build_by_id(&run.deployment_id).await {
+        Ok(d) => d,
+        Err(e) => return fail_early(app, &run, format!("the build {} cannot be loaded: {e}", run.deployment_id)).await,
+    };
+    let Some(handler) = deployed.compiled.handler(&run.channel, &run.event) else {
+        let message = format!("deployment {} has no handler for {} {}", deployed.id, run.channel, run.event);
+        return fail_early(app, &run, message).await;
+    };
+    let ev = match job.event {
+        Some(ev) => ev,
+        None => match app.store.event_for_run(run.event_id.clone()).await {
+            Ok(Some(ev)) => ev,
+            Ok(None) => return fail_early(app, &run, format!("event {} is not in the store", run.event_id)).await,
+            Err(e) => {
+                // The store is unreachable: leave the run to recovery rather than lose it.
+                tracing::error!(run = %run.id, error = %e, "cannot load the event; the run stays queued");
+                return;
+            }
+        },
+    };
+    let event = match serde_json::from_slice::<Value>(&ev.payload) {
+        Ok(v) => v,
+        Err(e) => return fail_early(app, &run, format!("the stored payload is not JSON: {e}")).await,
+    };
+    let input = RunInput { event, meta: meta(&deployed.component.trigger.kind, &run, &ev), attempt: run.attempt };
+    let started = Instant::now();
+    let outcome = deployed.compiled.run(handler, input, &app.connectors).await;
+    let seconds = started.elapsed().as_secs_f64();
+    app.metrics.steps(&outcome.steps);
+
+    let now = now_ms();
+    let (status, error, error_step, next_run_at) = match &outcome.result {
+        Ok(()) => (RunStatus::Succeeded, None, None, None),
+        Err(f) if f.retryable && run.attempt < run.max_attempts => {
+            let wait = backoff(&handler.retry, run.attempt);
+            (RunStatus::Retrying, Some(f.message.clone()), Some(f.step.clone()), Some(now + wait.as_millis() as i64))
+        }
+        Err(f) if f.retryable => (RunStatus::Dead, Some(f.message.clone()), Some(f.step.clone()), None),
+        Err(f) => (RunStatus::Failed, Some(f.message.clone()), Some(f.step.clone()), None),
+    };
+    if let Some(e) = &error {
+        tracing::info!(run = %run.id, component = %run.component, status = status.as_str(), attempt = run.attempt, error = %e, "run did not succeed");
+    }
+    let completion = Completion {
+        run_id: run.id.clone(),
+        attempt: run.attempt,
+        status,
+        finished_at: now,
+        error,
+        error_step,
+        next_run_at,
+        steps: step_rows(outcome.steps),
+    };
+    if let Err(e) = app.store.complete(completion).await {
+        // Not recorded: the run stays `running` in the store and is run again after a restart.
+        tracing::error!(run = %run.id, error = %e, "cannot record the run's end");
+        return;
+    }
+    app.metrics.run_finished(&run.component, &run.environment, status.as_str(), seconds);
+    if let Some(at) = next_run_at {
+        let retry = PendingRun { attempt: run.attempt + 1, run_at: at, ..run };
+        app.scheduler.enqueue(Job { run: retry, event: None }, now_ms());
+    }
+}

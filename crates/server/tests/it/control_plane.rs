@@ -1,0 +1,91 @@
+//! API shapes, list filters, health and metrics.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const HELLO: &str = "component: hello\ntrigger: { type: http }\nhandlers:\n  /:\n    POST: { steps: [ { log: \"hi {{ event.name }}\" } ] }\n";
+const OTHER: &str = "component: other\ntrigger: { type: http }\nhandlers:\n  /:\n    POST: { steps: [ { fail: nope } ] }\n";
+
+#[tokio::test]
+async fn lists_filter_and_page() {
+    let s = start(&[("hello.yaml", HELLO), ("other.yaml", OTHER)]).await;
+    let mut hello_ids = Vec::new();
+    for i in 0..3 {
+        let r = s.post_json("/hooks/development/hello", &json!({ "name": i })).await;
+        hello_ids.push(r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string());
+    }
+    let r = s.post_json("/hooks/development/other", &json!({})).await;
+    let other = r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string();
+    s.wait_run_status(&other, "failed").await;
+    for id in &hello_ids {
+        s.wait_run_status(id, "succeeded").await;
+    }
+
+    let page = s.get("/api/v1/events?component=hello&limit=2").await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["id"], hello_ids[2].as_str(), "newest first");
+    assert!(items[0].get("payload").is_none(), "lists leave out payloads");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let rest = s.get(&format!("/api/v1/events?component=hello&limit=2&cursor={cursor}")).await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["next_cursor"], Value::Null);
+
+    let failed = s.get("/api/v1/runs?status=failed").await;
+    assert_eq!(failed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(failed["items"][0]["component"], "other");
+    let hello_runs = s.get("/api/v1/runs?component=hello&status=succeeded").await;
+    assert_eq!(hello_runs["items"].as_array().unwrap().len(), 3);
+
+    let r = s.client.get(s.url("/api/v1/runs?status=weird")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "invalid_status");
+    let r = s.client.get(s.url("/api/v1/events?limit=501")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = s.client.get(s.url("/api/v1/events/does-not-exist")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "unknown_event");
+
+    let components = s.get("/api/v1/components").await;
+    let names: Vec<&str> = components["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["hello", "other"]);
+    assert_eq!(components["items"][0]["handlers"][0]["name"], "POST /");
+    assert_eq!(components["items"][0]["ingress"], "/hooks/development/hello");
+}
+
+#[tokio::test]
+async fn health_and_metrics() {
+    let s = start(&[("hello.yaml", HELLO)]).await;
+    assert_eq!(s.get("/livez").await["status"], "ok");
+    assert_eq!(s.get("/readyz").await, json!({ "store": true, "workers": true }));
+    let r = s.post_json("/hooks/development/hello", &json!({ "name": "x" })).await;
+    let id = r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string();
+    s.wait_run_status(&id, "succeeded").await;
+    s.client.post(s.url("/hooks/development/nope")).send().await.unwrap();
+    let text = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for needle in [
+        r#"onset_events_received_total{component="hello",environment="development",outcome="accepted"} 1"#,
+        r#"onset_events_received_total{component="nope",environment="development",outcome="not_found"} 1"#,
+        r#"onset_runs_total{component="hello",environment="development",status="succeeded"} 1"#,
+        "onset_run_duration_seconds_bucket",
+        r#"onset_step_duration_seconds_bucket{type="log""#,
+        "onset_queue_depth 0",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn restarts_keep_deployments_and_history() {
+    let s = start(&[("hello.yaml", HELLO)]).await;
+    let r = s.post_json("/hooks/development/hello", &json!({ "name": "x" })).await;
+    let id = r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string();
+    let before = s.wait_run_status(&id, "succeeded").await;
+    let s = s.restart(&Options::new(&[("hello.yaml", HELLO)])).await;
+    let after = s.get(&format!("/api/v1/runs/{}", before["id"].as_str().unwrap())).await;
+    assert_eq!(after["status"], "succeeded");
+    let components = s.get("/api/v1/components").await;
+    assert_eq!(components["items"][0]["deployment_id"], before["deployment_id"], "the same source keeps its deployment");
+}

@@ -1,0 +1,8 @@
+//! The server end to end: real HTTP, real SQLite, a local sink for outbound calls.
+
+mod control_plane;
+mod flow_control;
+mod ingress;
+mod runs;
+mod support;
+mod verification;

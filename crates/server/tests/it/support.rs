@@ -1,0 +1,249 @@
+//! A server booted in-process on 127.0.0.1:0 with its own project and data directory, a local
+//! HTTP sink that records what handlers send it, and helpers to wait for runs.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::any;
+use onset_server::ServerConfig;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub shutdown: CancellationToken,
+    handle: Option<tokio::task::JoinHandle<Result<(), onset_server::ServerError>>>,
+    data: Option<tempfile::TempDir>,
+    project: Option<tempfile::TempDir>,
+}
+
+pub struct Options {
+    pub files: Vec<(String, String)>,
+    pub env: HashMap<String, String>,
+    pub max_body: u64,
+    pub ingest_queue: usize,
+    pub workers: usize,
+}
+
+impl Options {
+    pub fn new(files: &[(&str, &str)]) -> Self {
+        Self {
+            files: files.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect(),
+            env: HashMap::new(),
+            max_body: 25 << 20,
+            ingest_queue: 8192,
+            workers: 16,
+        }
+    }
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.insert(k.to_string(), v.to_string());
+        self
+    }
+}
+
+pub async fn start(files: &[(&str, &str)]) -> TestServer {
+    start_with(Options::new(files)).await
+}
+
+pub async fn start_with(options: Options) -> TestServer {
+    onset_server::install_crypto_provider();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("onset.yaml"), "name: test\n").unwrap();
+    std::fs::create_dir_all(project.path().join("components")).unwrap();
+    for (path, text) in &options.files {
+        std::fs::write(project.path().join("components").join(path), text).unwrap();
+    }
+    let data = tempfile::tempdir().unwrap();
+    boot(data, project, &options).await
+}
+
+async fn boot(data: tempfile::TempDir, project: tempfile::TempDir, options: &Options) -> TestServer {
+    let mut config = ServerConfig::new(data.path().to_path_buf());
+    config.project = Some(project.path().to_path_buf());
+    config.watch = false;
+    config.max_body = options.max_body;
+    config.ingest_queue = options.ingest_queue;
+    config.workers = options.workers;
+    config.config_env = options.env.clone();
+    config.shutdown_timeout = Duration::from_secs(5);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(onset_server::run(config, listener, shutdown.clone()));
+    let mut server = TestServer {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        shutdown,
+        handle: Some(handle),
+        data: Some(data),
+        project: Some(project),
+    };
+    for _ in 0..200 {
+        if let Ok(r) = server.client.get(format!("{}/readyz", server.base)).send().await
+            && r.status().is_success()
+        {
+            return server;
+        }
+        if server.handle.as_ref().is_some_and(|h| h.is_finished()) {
+            let result = server.handle.take().unwrap().await.unwrap();
+            panic!("the server stopped at start: {result:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the server did not become ready");
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
+    }
+
+    pub async fn events(&self) -> Vec<Value> {
+        self.get("/api/v1/events?limit=500").await["items"].as_array().unwrap().clone()
+    }
+
+    /// Waits until `check` holds for the event's runs (each status as listed).
+    pub async fn wait_event<F: Fn(&Value) -> bool>(&self, event_id: &str, check: F) -> Value {
+        for _ in 0..500 {
+            let e = self.get(&format!("/api/v1/events/{event_id}")).await;
+            if check(&e) {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("event {event_id} never reached the expected state: {}", self.get(&format!("/api/v1/events/{event_id}")).await);
+    }
+
+    pub async fn wait_run_status(&self, event_id: &str, status: &str) -> Value {
+        let e = self.wait_event(event_id, |e| e["runs"].as_array().is_some_and(|r| !r.is_empty() && r.iter().all(|r| r["status"] == status))).await;
+        let run_id = e["runs"][0]["id"].as_str().unwrap().to_string();
+        self.get(&format!("/api/v1/runs/{run_id}")).await
+    }
+
+    /// Stops the server as SIGTERM would and returns its directories for a restart.
+    pub async fn stop(mut self) -> (tempfile::TempDir, tempfile::TempDir) {
+        self.shutdown.cancel();
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap().unwrap();
+        }
+        // The store's writer thread releases the directory lock when its last handle is gone.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (self.data.take().unwrap(), self.project.take().unwrap())
+    }
+
+    pub async fn restart(self, options: &Options) -> TestServer {
+        let (data, project) = self.stop().await;
+        boot(data, project, options).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// What the sink does with each request, in order; the last entry repeats.
+#[derive(Clone)]
+pub struct SinkPlan(pub Vec<(u16, u64)>);
+
+#[derive(Clone)]
+pub struct Sink {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<(HashMap<String, String>, Value)>>>,
+    pub in_flight: Arc<Mutex<(usize, usize)>>,
+}
+
+impl Sink {
+    pub async fn start(plan: SinkPlan) -> Sink {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let in_flight = Arc::new(Mutex::new((0usize, 0usize)));
+        let state = (plan, received.clone(), in_flight.clone(), Arc::new(Mutex::new(0usize)));
+        type St = (SinkPlan, Arc<Mutex<Vec<(HashMap<String, String>, Value)>>>, Arc<Mutex<(usize, usize)>>, Arc<Mutex<usize>>);
+        async fn handle(State(st): State<St>, headers: axum::http::HeaderMap, body: String) -> StatusCode {
+            let (plan, received, in_flight, count) = st;
+            let n = {
+                let mut c = count.lock().unwrap();
+                *c += 1;
+                *c - 1
+            };
+            {
+                let mut f = in_flight.lock().unwrap();
+                f.0 += 1;
+                f.1 = f.1.max(f.0);
+            }
+            let (status, delay) = plan.0[n.min(plan.0.len() - 1)];
+            if delay > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+            }
+            let h = headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+            received.lock().unwrap().push((h, serde_json::from_str(&body).unwrap_or(Value::String(body))));
+            in_flight.lock().unwrap().0 -= 1;
+            StatusCode::from_u16(status).unwrap()
+        }
+        let app = Router::new().fallback(any(handle)).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Sink { addr, received, in_flight }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    pub fn bodies(&self) -> Vec<Value> {
+        self.received.lock().unwrap().iter().map(|(_, b)| b.clone()).collect()
+    }
+
+    pub fn max_concurrent(&self) -> usize {
+        self.in_flight.lock().unwrap().1
+    }
+}
+
+/// Standard Webhooks headers made by the official Python library (`standardwebhooks`).
+pub fn official_signature(secret: &str, msg_id: &str, timestamp: i64, body: &str) -> String {
+    let script = r#"
+import sys, datetime
+from standardwebhooks.webhooks import Webhook
+secret, msg_id, ts, body = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.stdin.read()
+print(Webhook(secret).sign(msg_id, datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc), body))
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script, secret, msg_id, &timestamp.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is needed to sign with the official Standard Webhooks library");
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the standardwebhooks Python package signs test payloads (pip install standardwebhooks): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
