@@ -103,7 +103,8 @@ impl HttpConnector {
         let Value::Object(input) = input else {
             return Err(fail("http.request takes `with: { method, url, headers, body }`", false));
         };
-        let url_text = input.get("url").and_then(Value::as_str).ok_or_else(|| fail("http.request needs `url`", false))?;
+        let url_text =
+            input.get("url").and_then(Value::as_str).ok_or_else(|| fail("http.request needs `url`", false))?;
         let url = reqwest::Url::parse(url_text).map_err(|e| fail(format!("`{url_text}` is not a URL: {e}"), false))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(fail(format!("`{url_text}`: only http and https URLs can be called"), false));
@@ -173,11 +174,8 @@ impl HttpConnector {
         for (name, value) in resp.headers() {
             headers.insert(name.as_str().to_string(), Value::String(String::from_utf8_lossy(value.as_bytes()).into()));
         }
-        let is_json = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.contains("json"));
+        let is_json =
+            resp.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("json"));
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| fail(format!("{url_text}: {}", describe(&e)), true))? {
             if body.len() + chunk.len() > MAX_RESPONSE_BYTES {

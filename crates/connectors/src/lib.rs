@@ -6,8 +6,8 @@ mod network;
 pub use http::{HttpConnector, HttpConnectorOptions};
 pub use network::NetworkPolicy;
 
-use onset_engine::{CallError, Connectors};
 use onset_engine::CallFuture;
+use onset_engine::{CallError, Connectors};
 
 /// Makes ring the process's TLS provider (idempotent). Call before building any HTTP client.
 pub fn install_crypto_provider() {

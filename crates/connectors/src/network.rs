@@ -76,7 +76,9 @@ mod tests {
     #[test]
     fn metadata_and_link_local_are_always_refused() {
         let open = NetworkPolicy::default();
-        for s in ["169.254.169.254", "169.254.1.1", "fd00:ec2::254", "fe80::1", "::ffff:169.254.169.254", "100.100.100.200"] {
+        for s in
+            ["169.254.169.254", "169.254.1.1", "fd00:ec2::254", "fe80::1", "::ffff:169.254.169.254", "100.100.100.200"]
+        {
             assert!(open.check_ip(ip(s)).is_err(), "{s}");
         }
         assert!(open.check_host("metadata.google.internal.").is_err());

@@ -179,7 +179,7 @@ impl CompiledComponent {
             ctx.channel = channel;
             ctx.event = event;
             let steps = ctx.steps(&spec.steps, "");
-            handlers.entry(channel.to_string()).or_insert_with(IndexMap::new).insert(
+            handlers.entry(channel.to_string()).or_default().insert(
                 event.to_string(),
                 CompiledHandler {
                     channel: channel.to_string(),
@@ -194,7 +194,12 @@ impl CompiledComponent {
             return Err(ctx.errors);
         }
         let program = ctx.compiler.finish().map_err(|e| {
-            vec![CompileError { channel: String::new(), event: String::new(), path: String::new(), message: e.to_string() }]
+            vec![CompileError {
+                channel: String::new(),
+                event: String::new(),
+                path: String::new(),
+                message: e.to_string(),
+            }]
         })?;
         Ok(Self { program, handlers, config: onset_expr::from_json(config) })
     }

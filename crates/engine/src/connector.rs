@@ -36,8 +36,8 @@ impl Connectors for NoConnectors {
         false
     }
     fn call<'a>(&'a self, operation: &'a str, _: serde_json::Value, _: Option<serde_json::Value>) -> CallFuture<'a> {
-        Box::pin(async move {
-            Err(CallError { message: format!("no connector provides `{operation}`"), retryable: false })
-        })
+        Box::pin(
+            async move { Err(CallError { message: format!("no connector provides `{operation}`"), retryable: false }) },
+        )
     }
 }

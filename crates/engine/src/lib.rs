@@ -11,9 +11,9 @@ mod scope;
 
 pub use compile::{CompileError, CompiledComponent, CompiledHandler};
 pub use connector::{CallError, CallFuture, Connectors, NoConnectors};
+pub use onset_expr::{Value, from_json, to_json};
 pub use record::{MAX_RECORDED_BYTES, StepRecord, StepStatus};
 pub use run::{RunFailure, RunInput, RunOutcome, backoff};
-pub use onset_expr::{Value, from_json, to_json};
 
 #[cfg(test)]
 mod tests;

@@ -98,9 +98,11 @@ impl CompiledComponent {
         let mut records = Vec::with_capacity(handler.steps.len());
         let result = exec.steps(&handler.steps, "", &mut frame, &mut records).await;
         RunOutcome {
-            result: result
-                .map(|_| ())
-                .map_err(|f| RunFailure { message: f.message, step: f.path, retryable: f.retryable }),
+            result: result.map(|_| ()).map_err(|f| RunFailure {
+                message: f.message,
+                step: f.path,
+                retryable: f.retryable,
+            }),
             steps: records,
         }
     }
@@ -174,10 +176,8 @@ impl Exec<'_> {
             record.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
             record.input = input.as_ref().map(recorded_json);
             if attempts > 1 {
-                record.name = Some(format!(
-                    "{} (try {attempt} of {attempts})",
-                    step.name.as_deref().unwrap_or(step.type_name)
-                ));
+                record.name =
+                    Some(format!("{} (try {attempt} of {attempts})", step.name.as_deref().unwrap_or(step.type_name)));
             }
             match result {
                 Ok(output) => {

@@ -109,7 +109,8 @@ async fn loops_in_branches_in_loops() {
 "#,
         &fake,
     );
-    let o = run_with(&c, &fake, json!({ "groups": [{ "name": "a", "items": [1, 2] }, { "name": "b", "items": [] }] })).await;
+    let o = run_with(&c, &fake, json!({ "groups": [{ "name": "a", "items": [1, 2] }, { "name": "b", "items": [] }] }))
+        .await;
     assert!(o.result.is_ok(), "{:?}", o.result);
     let paths: Vec<_> = o.steps.iter().map(|s| s.path.as_str()).collect();
     assert_eq!(
@@ -169,7 +170,12 @@ async fn step_retry_repeats_only_that_step() {
     let statuses: Vec<_> = o.steps.iter().map(|s| (s.path.as_str(), s.status)).collect();
     assert_eq!(
         statuses,
-        [("0", StepStatus::Succeeded), ("1", StepStatus::Failed), ("1", StepStatus::Failed), ("1", StepStatus::Succeeded)]
+        [
+            ("0", StepStatus::Succeeded),
+            ("1", StepStatus::Failed),
+            ("1", StepStatus::Failed),
+            ("1", StepStatus::Succeeded)
+        ]
     );
 }
 
@@ -198,7 +204,10 @@ async fn timeouts_and_on_error() {
 #[tokio::test]
 async fn for_each_with_concurrency_keeps_order() {
     let fake = Fake::default();
-    let c = compile("- for_each: \"{{ range(6) | list }}\"\n  concurrency: 3\n  do: [ { call: test.echo, with: { n: \"{{ item }}\" } } ]\n", &fake);
+    let c = compile(
+        "- for_each: \"{{ range(6) | list }}\"\n  concurrency: 3\n  do: [ { call: test.echo, with: { n: \"{{ item }}\" } } ]\n",
+        &fake,
+    );
     let o = run_with(&c, &fake, json!({})).await;
     let out = outputs(&o);
     assert_eq!(out[0].1, json!([{ "n": 0 }, { "n": 1 }, { "n": 2 }, { "n": 3 }, { "n": 4 }, { "n": 5 }]));

@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use minijinja::{Environment, Expression, Template, UndefinedBehavior};
 pub use minijinja::Value;
+use minijinja::{Environment, Expression, Template, UndefinedBehavior};
 use self_cell::self_cell;
 
 /// Instructions one evaluation may spend before it is stopped.
@@ -322,8 +322,8 @@ mod tests {
 
     #[test]
     fn runaway_templates_run_out_of_fuel() {
-        let err = run(json!("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"))
-            .unwrap_err();
+        let err =
+            run(json!("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}")).unwrap_err();
         assert!(err.message.contains("fuel"), "{err}");
     }
 }

@@ -167,9 +167,7 @@ impl Component {
 
     /// Every handler as `(channel, event, spec)`, in file order.
     pub fn handler_list(&self) -> impl Iterator<Item = (&str, &str, &HandlerSpec)> {
-        self.handlers
-            .iter()
-            .flat_map(|(c, events)| events.iter().map(move |(e, h)| (c.as_str(), e.as_str(), h)))
+        self.handlers.iter().flat_map(|(c, events)| events.iter().map(move |(e, h)| (c.as_str(), e.as_str(), h)))
     }
 }
 

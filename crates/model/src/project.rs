@@ -235,7 +235,11 @@ mod tests {
             "components/a.yaml",
             "component: a\ntrigger: { type: http }\nhandlers:\n  /:\n    POST:\n      steps:\n        - lgo: hi\n",
         );
-        write(&dir, "components/b.yaml", "component: b\ntrigger: { type: http }\nhandlers:\n  /:\n    FETCH: { steps: [] }\n");
+        write(
+            &dir,
+            "components/b.yaml",
+            "component: b\ntrigger: { type: http }\nhandlers:\n  /:\n    FETCH: { steps: [] }\n",
+        );
         let errors = Project::load(&dir).unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:#?}");
         let a = errors[0].to_string();

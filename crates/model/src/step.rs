@@ -29,9 +29,22 @@ pub enum StepKind {
     Set(IndexMap<String, serde_json::Value>),
     /// `map: <value>` builds a value (usually an object) from templates.
     Map(serde_json::Value),
-    If { condition: String, then: Vec<Step>, otherwise: Vec<Step> },
-    ForEach { items: serde_json::Value, as_name: String, steps: Vec<Step>, concurrency: Option<u32> },
-    Call { operation: String, with: serde_json::Value, account: Option<serde_json::Value> },
+    If {
+        condition: String,
+        then: Vec<Step>,
+        otherwise: Vec<Step>,
+    },
+    ForEach {
+        items: serde_json::Value,
+        as_name: String,
+        steps: Vec<Step>,
+        concurrency: Option<u32>,
+    },
+    Call {
+        operation: String,
+        with: serde_json::Value,
+        account: Option<serde_json::Value>,
+    },
     Fail(serde_json::Value),
 }
 
@@ -212,10 +225,9 @@ impl TryFrom<RawStep> for Step {
         };
 
         let kind = match action {
-            "log" => StepKind::Log(LogSpec {
-                message: raw.log.unwrap_or_default(),
-                level: raw.level.unwrap_or_default(),
-            }),
+            "log" => {
+                StepKind::Log(LogSpec { message: raw.log.unwrap_or_default(), level: raw.level.unwrap_or_default() })
+            }
             "set" => StepKind::Set(raw.set.unwrap_or_default()),
             "map" => StepKind::Map(raw.map.unwrap_or_default()),
             "if" => {

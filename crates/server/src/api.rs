@@ -26,8 +26,11 @@ fn list_filter(q: &HashMap<String, String>, statuses: bool) -> Result<ListFilter
         Some(text) => match text.parse::<u32>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
             _ => {
-                return Err(ApiError::bad_request("invalid_limit", format!("limit is a whole number from 1 to {MAX_LIMIT}"))
-                    .at("query limit"));
+                return Err(ApiError::bad_request(
+                    "invalid_limit",
+                    format!("limit is a whole number from 1 to {MAX_LIMIT}"),
+                )
+                .at("query limit"));
             }
         },
     };
@@ -92,7 +95,11 @@ pub async fn events(State(app): State<Arc<App>>, Query(q): Params) -> Result<Jso
 }
 
 pub async fn event(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let event = app.store.event(id.clone()).await?.ok_or_else(|| ApiError::not_found("unknown_event", format!("no event `{id}`")))?;
+    let event = app
+        .store
+        .event(id.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_event", format!("no event `{id}`")))?;
     Ok(Json(serde_json::to_value(event).map_err(ApiError::internal)?))
 }
 
@@ -101,7 +108,8 @@ pub async fn runs(State(app): State<Arc<App>>, Query(q): Params) -> Result<Json<
 }
 
 pub async fn run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let run = app.store.run(id.clone()).await?.ok_or_else(|| ApiError::not_found("unknown_run", format!("no run `{id}`")))?;
+    let run =
+        app.store.run(id.clone()).await?.ok_or_else(|| ApiError::not_found("unknown_run", format!("no run `{id}`")))?;
     Ok(Json(serde_json::to_value(run).map_err(ApiError::internal)?))
 }
 
@@ -132,7 +140,11 @@ fn enqueue_new(app: &App, event_id: &str, component: &str, environment: &str, ru
 
 /// Runs the event again on the active deployment: one new run per matching handler.
 pub async fn replay_event(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let event = app.store.event(id.clone()).await?.ok_or_else(|| ApiError::not_found("unknown_event", format!("no event `{id}`")))?;
+    let event = app
+        .store
+        .event(id.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_event", format!("no event `{id}`")))?;
     let deployed = app.active(&event.environment, &event.component).ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -176,16 +188,28 @@ async fn set_paused(app: &App, name: &str, environment: String, paused: bool) ->
     Ok(Json(json!({ "component": name, "environment": environment, "paused": paused })))
 }
 
-pub async fn pause(State(app): State<Arc<App>>, Path(name): Path<String>, Query(q): Params) -> Result<Json<Value>, ApiError> {
+pub async fn pause(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(q): Params,
+) -> Result<Json<Value>, ApiError> {
     set_paused(&app, &name, environment_of(&q), true).await
 }
 
-pub async fn resume(State(app): State<Arc<App>>, Path(name): Path<String>, Query(q): Params) -> Result<Json<Value>, ApiError> {
+pub async fn resume(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(q): Params,
+) -> Result<Json<Value>, ApiError> {
     set_paused(&app, &name, environment_of(&q), false).await
 }
 
 /// Replays every dead-lettered run of a component on its active deployment.
-pub async fn replay_dead(State(app): State<Arc<App>>, Path(name): Path<String>, Query(q): Params) -> Result<Response, ApiError> {
+pub async fn replay_dead(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(q): Params,
+) -> Result<Response, ApiError> {
     let environment = environment_of(&q);
     let deployed = app.active(&environment, &name).ok_or_else(|| {
         ApiError::not_found("unknown_component", format!("no component `{name}` is deployed to `{environment}`"))
@@ -210,7 +234,8 @@ pub async fn replay_dead(State(app): State<Arc<App>>, Path(name): Path<String>, 
         enqueue_new(&app, &event_id, &name, &environment, std::slice::from_ref(&run), &created);
         replayed.extend(created);
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({ "replayed": replayed.len(), "runs": replayed, "skipped": skipped }))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(json!({ "replayed": replayed.len(), "runs": replayed, "skipped": skipped })))
+        .into_response())
 }
 
 pub async fn livez() -> Json<Value> {
@@ -221,7 +246,11 @@ pub async fn readyz(State(app): State<Arc<App>>) -> Response {
     let store = app.store.ping().await.is_ok();
     let workers = app.dispatcher_alive();
     let body = Json(json!({ "store": store, "workers": workers }));
-    if store && workers { (StatusCode::OK, body).into_response() } else { (StatusCode::SERVICE_UNAVAILABLE, body).into_response() }
+    if store && workers {
+        (StatusCode::OK, body).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    }
 }
 
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {

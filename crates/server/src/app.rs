@@ -154,14 +154,16 @@ impl App {
     }
 
     fn build(&self, id: String, environment: &str, file: &SourceFile) -> Result<Deployed, Vec<String>> {
-        let component = onset_model::parse_component(file).map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+        let component = onset_model::parse_component(file)
+            .map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>())?;
         Deployed::build(id, environment, component, file.text.clone(), &self.config.config_env, &self.connectors)
     }
 
     /// Deploys one component file to an environment and activates it. The same source as the
     /// active deployment keeps that deployment (and its id).
     pub async fn deploy(&self, environment: &str, file: &SourceFile) -> Result<Arc<Deployed>, Vec<String>> {
-        let probe = onset_model::parse_component(file).map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+        let probe = onset_model::parse_component(file)
+            .map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>())?;
         if let Some(current) = self.active(environment, probe.component.as_str())
             && current.source == file.text
         {
@@ -197,10 +199,7 @@ impl App {
             .ok_or_else(|| format!("deployment {id} is not in the store"))?;
         let file = SourceFile { path: PathBuf::from(format!("deployment {id}")), text: source };
         let built = Arc::new(self.build(id.to_string(), &environment, &file).map_err(|e| e.join("; "))?);
-        self.builds
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(id.to_string(), built.clone());
+        self.builds.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.to_string(), built.clone());
         Ok(built)
     }
 

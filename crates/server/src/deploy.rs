@@ -115,17 +115,21 @@ impl Deployed {
         let rendered = render_settings(&Value::Object(with), &config)
             .map_err(|e| vec![format!("component `{name}`: trigger.with: {e}")])?;
 
-        let verifier = Verifier::from_json(rendered.get("verify")).map_err(|e| vec![format!("component `{name}`: {e}")])?;
+        let verifier =
+            Verifier::from_json(rendered.get("verify")).map_err(|e| vec![format!("component `{name}`: {e}")])?;
         let redact: Vec<String> = match rendered.get("redact_headers") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(list)) => list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
-            Some(_) => return Err(vec![format!("component `{name}`: trigger.with.redact_headers is a list of header names")]),
+            Some(_) => {
+                return Err(vec![format!("component `{name}`: trigger.with.redact_headers is a list of header names")]);
+            }
         };
         let delivery_id = match delivery_template {
             None | Some(Value::Null) => None,
             Some(Value::String(t)) => {
                 let mut c = Compiler::new();
-                let compiled = c.string(&t).map_err(|e| vec![format!("component `{name}`: trigger.with.delivery_id: {e}")])?;
+                let compiled =
+                    c.string(&t).map_err(|e| vec![format!("component `{name}`: trigger.with.delivery_id: {e}")])?;
                 let program = c.finish().map_err(|e| vec![format!("component `{name}`: {e}")])?;
                 Some((program, compiled))
             }
@@ -222,8 +226,8 @@ handlers:
     #[test]
     fn builds_verifier_from_rendered_settings() {
         let env = HashMap::from([("ONSET_CONFIG__MY_ORDERS__SECRET".to_string(), "tok".to_string())]);
-        let d = Deployed::build("d1".into(), "development", component(ORDERS), String::new(), &env, &NoConnectors)
-            .unwrap();
+        let d =
+            Deployed::build("d1".into(), "development", component(ORDERS), String::new(), &env, &NoConnectors).unwrap();
         let mut h = http::HeaderMap::new();
         h.insert("x-token", "tok".parse().unwrap());
         assert!(d.verifier.verify(&h, b"", 0).is_ok());
@@ -234,8 +238,8 @@ handlers:
     #[test]
     fn unknown_trigger_settings_are_refused() {
         let c = component("component: x\ntrigger: { type: http, with: { verfy: {} } }\n");
-        let err = Deployed::build("d".into(), "development", c, String::new(), &HashMap::new(), &NoConnectors)
-            .unwrap_err();
+        let err =
+            Deployed::build("d".into(), "development", c, String::new(), &HashMap::new(), &NoConnectors).unwrap_err();
         assert!(err[0].contains("`verfy` is not an http setting"), "{err:?}");
     }
 }

@@ -65,8 +65,9 @@ impl From<onset_store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&Body { code: self.code, message: &self.message, location: self.location.as_deref() })
-            .unwrap_or_default();
+        let body =
+            serde_json::to_vec(&Body { code: self.code, message: &self.message, location: self.location.as_deref() })
+                .unwrap_or_default();
         let mut resp = (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
         if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
             resp.headers_mut().insert(header::ALLOW, allow);

@@ -44,10 +44,19 @@ fn unix_seconds() -> i64 {
     now_ms() / 1000
 }
 
-pub async fn receive(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+pub async fn receive(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let Some((environment, component, resource)) = split_path(uri.path()) else {
-        return ApiError::not_found("unknown_component", "ingress paths are /hooks/{environment}/{component}[/resource]")
-            .into_response();
+        return ApiError::not_found(
+            "unknown_component",
+            "ingress paths are /hooks/{environment}/{component}[/resource]",
+        )
+        .into_response();
     };
     match accept(&app, environment, component, resource, method, &uri, &headers, body).await {
         Ok((outcome, response)) => {
@@ -75,7 +84,8 @@ async fn accept(
     body: Body,
 ) -> Result<(&'static str, Response), Rejection> {
     if !app.intake_open.load(Ordering::Relaxed) {
-        let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down; retry");
+        let mut e =
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down; retry");
         e.retry_after = Some(5);
         return Err(("overloaded", e));
     }
@@ -125,15 +135,18 @@ async fn accept(
             .at("body"),
         )
     };
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let raw: Bytes = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX)).await.map_err(|_| too_large())?;
+    let raw: Bytes =
+        axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX)).await.map_err(|_| too_large())?;
 
-    deployed.verifier.verify(headers, &raw, unix_seconds()).map_err(|e| {
-        ("unauthorized", ApiError::new(StatusCode::UNAUTHORIZED, e.code, e.message).at(e.location))
-    })?;
+    deployed
+        .verifier
+        .verify(headers, &raw, unix_seconds())
+        .map_err(|e| ("unauthorized", ApiError::new(StatusCode::UNAUTHORIZED, e.code, e.message).at(e.location)))?;
 
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let payload = onset_sources::normalize_payload(content_type, raw)
@@ -153,9 +166,13 @@ async fn accept(
                 "channel": channel, "event": event_name, "component": component, "environment": environment,
             }}));
             let v = program.eval(template, &scope).map_err(|e| {
-                ("malformed", ApiError::bad_request("delivery_id_unavailable", format!("trigger.with.delivery_id: {e}")))
+                (
+                    "malformed",
+                    ApiError::bad_request("delivery_id_unavailable", format!("trigger.with.delivery_id: {e}")),
+                )
             })?;
-            v.as_str().map_or_else(|| (!v.is_none()).then(|| onset_expr::to_json(&v).to_string()), |s| Some(s.to_string()))
+            v.as_str()
+                .map_or_else(|| (!v.is_none()).then(|| onset_expr::to_json(&v).to_string()), |s| Some(s.to_string()))
                 .filter(|s| !s.is_empty())
         }
         None => deployed

@@ -25,8 +25,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use app::ServerConfig;
-pub use onset_connectors::install_crypto_provider;
 pub use deploy::config_env_name;
+pub use onset_connectors::install_crypto_provider;
 pub use onset_store::Durability;
 
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +129,10 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
             break;
         }
         if tokio::time::timeout_at(deadline, finished).await.is_err() {
-            tracing::warn!(runs = app.scheduler.running(), "shutdown timeout: runs still in flight will run again at the next start");
+            tracing::warn!(
+                runs = app.scheduler.running(),
+                "shutdown timeout: runs still in flight will run again at the next start"
+            );
             break;
         }
     }

@@ -78,7 +78,10 @@ fn meta(app_kind: &str, run: &PendingRun, ev: &EventForRun) -> Value {
     put("channel", Value::from(run.channel.as_str()));
     put("event", Value::from(run.event.as_str()));
     put("delivery_id", Value::from(ev.delivery_id.clone()));
-    put("received_at", Value::from(jiff::Timestamp::from_millisecond(ev.received_at).map(|t| t.to_string()).unwrap_or_default()));
+    put(
+        "received_at",
+        Value::from(jiff::Timestamp::from_millisecond(ev.received_at).map(|t| t.to_string()).unwrap_or_default()),
+    );
     put("headers", json_value(&ev.headers));
     put("query", json_value(&ev.query));
     put("params", json_value(&ev.params));

@@ -11,4 +11,4 @@ mod verify;
 pub use payload::{PayloadError, normalize_payload};
 pub use redact::{REDACTED, Redactor};
 pub use secret::Secret;
-pub use verify::{VerifyError, VerifySpec, Verifier, VerifierBuildError};
+pub use verify::{Verifier, VerifierBuildError, VerifyError, VerifySpec};

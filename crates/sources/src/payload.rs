@@ -28,9 +28,7 @@ pub fn normalize_payload(content_type: Option<&str>, body: Bytes) -> Result<Byte
         return match serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
             Ok(_) => Ok(body),
             Err(e) => Err(PayloadError {
-                message: format!(
-                    "the body is not valid JSON ({e}); send JSON or change the content-type header"
-                ),
+                message: format!("the body is not valid JSON ({e}); send JSON or change the content-type header"),
             }),
         };
     }
@@ -69,7 +67,10 @@ mod tests {
         assert_eq!(norm(Some("application/json"), r#"{"a": 1}"#).unwrap(), r#"{"a": 1}"#);
         assert_eq!(norm(Some("application/cloudevents+json; charset=utf-8"), "[1]").unwrap(), "[1]");
         assert!(norm(Some("application/json"), "{nope").unwrap_err().message.contains("not valid JSON"));
-        assert_eq!(norm(Some("application/x-www-form-urlencoded"), "a=1&b=x+y&a=2").unwrap(), r#"{"a":["1","2"],"b":"x y"}"#);
+        assert_eq!(
+            norm(Some("application/x-www-form-urlencoded"), "a=1&b=x+y&a=2").unwrap(),
+            r#"{"a":["1","2"],"b":"x y"}"#
+        );
         assert_eq!(norm(Some("text/plain"), "hi").unwrap(), r#""hi""#);
         assert_eq!(norm(None, "hi").unwrap(), r#""hi""#);
         assert_eq!(norm(Some("application/json"), "").unwrap(), "null");

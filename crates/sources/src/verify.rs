@@ -147,11 +147,12 @@ fn parse_signed(template: &str) -> Result<Vec<SignedPart>, VerifierBuildError> {
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         if start > 0 {
-            parts.push(SignedPart::Text(rest[..start].as_bytes().to_vec()));
+            parts.push(SignedPart::Text(rest.as_bytes()[..start].to_vec()));
         }
-        let end = rest[start..].find('}').ok_or_else(|| {
-            VerifierBuildError(format!("verify.signed `{template}` has an unclosed `{{`"))
-        })? + start;
+        let end = rest[start..]
+            .find('}')
+            .ok_or_else(|| VerifierBuildError(format!("verify.signed `{template}` has an unclosed `{{`")))?
+            + start;
         parts.push(match &rest[start + 1..end] {
             "timestamp" => SignedPart::Timestamp,
             "body" => SignedPart::Body,
@@ -257,7 +258,11 @@ impl Verifier {
                 let given = header_str(headers, header)?;
                 let given = given.trim();
                 let given = given.strip_prefix(prefix.as_str()).ok_or_else(|| {
-                    VerifyError::new("signature_mismatch", header, format!("the signature does not start with `{prefix}`"))
+                    VerifyError::new(
+                        "signature_mismatch",
+                        header,
+                        format!("the signature does not start with `{prefix}`"),
+                    )
                 })?;
                 let given = match encoding {
                     Encoding::Hex => hex::decode(given.trim().to_ascii_lowercase()),
@@ -357,9 +362,9 @@ fn header_str<'a>(headers: &'a http::HeaderMap, name: &str) -> Result<&'a str, V
 }
 
 fn check_timestamp(ts: &str, header: &str, now: i64, tolerance: i64) -> Result<(), VerifyError> {
-    let ts: i64 = ts.parse().map_err(|_| {
-        VerifyError::new("timestamp_invalid", header, "the timestamp is not whole unix seconds")
-    })?;
+    let ts: i64 = ts
+        .parse()
+        .map_err(|_| VerifyError::new("timestamp_invalid", header, "the timestamp is not whole unix seconds"))?;
     if (now - ts).abs() > tolerance {
         let which = if ts < now { "too old" } else { "too far in the future" };
         return Err(VerifyError::new(
@@ -451,7 +456,8 @@ mod tests {
 
     #[test]
     fn standard_webhooks_window_and_rotation() {
-        let v = verifier(json!({ "scheme": "standard-webhooks", "secret": ["whsec_b2xkb2xkb2xkb2xkb2xkb2xk", SW_SECRET] }));
+        let v =
+            verifier(json!({ "scheme": "standard-webhooks", "secret": ["whsec_b2xkb2xkb2xkb2xkb2xkb2xk", SW_SECRET] }));
         assert!(v.verify(&sw_headers(SW_SIG), SW_BODY, SW_TS + 299).is_ok());
         let err = v.verify(&sw_headers(SW_SIG), SW_BODY, SW_TS + 301).unwrap_err();
         assert_eq!(err.code, "timestamp_out_of_tolerance");
@@ -498,12 +504,14 @@ mod tests {
         let h = headers(&[("x-sig", &sig), ("x-ts", "1000")]);
         assert!(v.verify(&h, body, 1059).is_ok());
         assert_eq!(v.verify(&h, body, 1061).unwrap_err().code, "timestamp_out_of_tolerance");
-        assert!(Verifier::from_json(Some(&json!({
-            "scheme": "hmac", "header": "x", "secret": "s", "signed": "{nonce}.{body}"
-        })))
-        .unwrap_err()
-        .0
-        .contains("unknown placeholder"));
+        assert!(
+            Verifier::from_json(Some(&json!({
+                "scheme": "hmac", "header": "x", "secret": "s", "signed": "{nonce}.{body}"
+            })))
+            .unwrap_err()
+            .0
+            .contains("unknown placeholder")
+        );
     }
 
     #[test]

@@ -76,7 +76,9 @@ pub struct NewEvent {
 pub enum IngestOutcome {
     Stored,
     /// The delivery id was seen before: this is the original event's id.
-    Duplicate { event_id: String },
+    Duplicate {
+        event_id: String,
+    },
 }
 
 /// A run ready for a worker (as queued, or as recovered at start).

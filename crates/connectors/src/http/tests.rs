@@ -91,19 +91,15 @@ async fn metadata_is_refused_and_private_networks_on_request() {
     // By IP literal and by a name that resolves to loopback.
     let e = connector(true).request(json!({ "url": format!("http://{addr}/echo") })).await.unwrap_err();
     assert!(e.message.contains("--deny-private-networks"), "{}", e.message);
-    let e = connector(true)
-        .request(json!({ "url": format!("http://localhost:{}/echo", addr.port()) }))
-        .await
-        .unwrap_err();
+    let e =
+        connector(true).request(json!({ "url": format!("http://localhost:{}/echo", addr.port()) })).await.unwrap_err();
     assert!(!e.retryable && e.message.contains("--deny-private-networks"), "{}", e.message);
 }
 
 #[tokio::test]
 async fn redirects_to_forbidden_addresses_are_refused() {
-    let app = Router::new().route(
-        "/go",
-        any(|| async { (StatusCode::FOUND, [("location", "http://169.254.169.254/latest")], "") }),
-    );
+    let app = Router::new()
+        .route("/go", any(|| async { (StatusCode::FOUND, [("location", "http://169.254.169.254/latest")], "") }));
     let addr = serve(app).await;
     let e = connector(false).request(json!({ "url": format!("http://{addr}/go") })).await.unwrap_err();
     assert!(e.message.contains("always refused"), "{}", e.message);

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 const HELLO: &str = "component: hello\ntrigger: { type: http }\nhandlers:\n  /:\n    POST: { steps: [ { log: \"hi {{ event.name }}\" } ] }\n";
-const OTHER: &str = "component: other\ntrigger: { type: http }\nhandlers:\n  /:\n    POST: { steps: [ { fail: nope } ] }\n";
+const OTHER: &str =
+    "component: other\ntrigger: { type: http }\nhandlers:\n  /:\n    POST: { steps: [ { fail: nope } ] }\n";
 
 #[tokio::test]
 async fn lists_filter_and_page() {
@@ -49,7 +50,8 @@ async fn lists_filter_and_page() {
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "unknown_event");
 
     let components = s.get("/api/v1/components").await;
-    let names: Vec<&str> = components["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        components["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["hello", "other"]);
     assert_eq!(components["items"][0]["handlers"][0]["name"], "POST /");
     assert_eq!(components["items"][0]["ingress"], "/hooks/development/hello");
@@ -87,5 +89,8 @@ async fn restarts_keep_deployments_and_history() {
     let after = s.get(&format!("/api/v1/runs/{}", before["id"].as_str().unwrap())).await;
     assert_eq!(after["status"], "succeeded");
     let components = s.get("/api/v1/components").await;
-    assert_eq!(components["items"][0]["deployment_id"], before["deployment_id"], "the same source keeps its deployment");
+    assert_eq!(
+        components["items"][0]["deployment_id"], before["deployment_id"],
+        "the same source keeps its deployment"
+    );
 }

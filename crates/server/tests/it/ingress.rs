@@ -84,11 +84,17 @@ async fn each_rejection_stores_nothing() {
     assert_eq!((st, body["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
 
     let big = format!(r#"{{"pad": "{}"}}"#, "x".repeat(2000));
-    let (st, body) = error_body(signed(c, &s.url("/hooks/development/orders"), &big, "msg_big").send().await.unwrap()).await;
+    let (st, body) =
+        error_body(signed(c, &s.url("/hooks/development/orders"), &big, "msg_big").send().await.unwrap()).await;
     assert_eq!((st, body["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large")));
 
     let (st, body) = error_body(
-        c.post(s.url("/hooks/development/orders")).header("content-type", "application/json").body("{}").send().await.unwrap(),
+        c.post(s.url("/hooks/development/orders"))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!((st, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("signature_missing")));
@@ -108,7 +114,8 @@ async fn each_rejection_stores_nothing() {
     .await;
     assert_eq!((st, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("signature_mismatch")));
 
-    let (st, body) = error_body(signed(c, &s.url("/hooks/development/orders"), "{not json", "msg_bad").send().await.unwrap()).await;
+    let (st, body) =
+        error_body(signed(c, &s.url("/hooks/development/orders"), "{not json", "msg_bad").send().await.unwrap()).await;
     assert_eq!((st, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed_body")));
     assert!(body["message"].as_str().unwrap().contains("not valid JSON"));
 
@@ -126,7 +133,13 @@ async fn rejections_follow_the_fixed_order() {
     let r = c.post(s.url("/hooks/development/orders")).body("x".repeat(5000)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     // Malformed and unsigned: 401 before 400.
-    let r = c.post(s.url("/hooks/development/orders")).header("content-type", "application/json").body("{").send().await.unwrap();
+    let r = c
+        .post(s.url("/hooks/development/orders"))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(s.events().await.is_empty());
 }
@@ -146,7 +159,12 @@ async fn a_full_ingest_queue_answers_503_and_loses_nothing_it_accepted() {
         let c = s.client.clone();
         let url = s.url("/hooks/development/open");
         tasks.push(tokio::spawn(async move {
-            c.post(url).header("content-type", "application/json").body(format!(r#"{{"n": {i}}}"#)).send().await.unwrap()
+            c.post(url)
+                .header("content-type", "application/json")
+                .body(format!(r#"{{"n": {i}}}"#))
+                .send()
+                .await
+                .unwrap()
         }));
     }
     let (mut accepted, mut refused) = (0, 0);
@@ -180,7 +198,14 @@ async fn bodies_become_payloads_by_content_type() {
         ("application/json", "", json!(null)),
     ];
     for (ct, body, expected) in cases {
-        let r = s.client.post(s.url("/hooks/development/open?x=1")).header("content-type", ct).body(body).send().await.unwrap();
+        let r = s
+            .client
+            .post(s.url("/hooks/development/open?x=1"))
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::ACCEPTED, "{ct}");
         let id = r.json::<serde_json::Value>().await.unwrap()["event_id"].as_str().unwrap().to_string();
         let event = s.get(&format!("/api/v1/events/{id}")).await;

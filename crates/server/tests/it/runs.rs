@@ -48,13 +48,16 @@ async fn send(s: &TestServer, path: &str, body: Value) -> String {
 async fn a_run_records_every_step_and_calls_out_with_json() {
     let sink = Sink::start(SinkPlan(vec![(200, 0)])).await;
     let s = server(&sink, "{ attempts: 1 }").await;
-    let id = send(&s, "/hooks/development/orders", json!({ "id": "o-1", "items": [{ "price": 2 }, { "price": 3.5 }] })).await;
+    let id = send(&s, "/hooks/development/orders", json!({ "id": "o-1", "items": [{ "price": 2 }, { "price": 3.5 }] }))
+        .await;
     let run = s.wait_run_status(&id, "succeeded").await;
     assert_eq!(sink.bodies(), vec![json!({ "order": "o-1", "total": 5.5 })]);
 
     let steps = run["steps"].as_array().unwrap();
-    let shape: Vec<(&str, &str, &str)> =
-        steps.iter().map(|s| (s["path"].as_str().unwrap(), s["type"].as_str().unwrap(), s["status"].as_str().unwrap())).collect();
+    let shape: Vec<(&str, &str, &str)> = steps
+        .iter()
+        .map(|s| (s["path"].as_str().unwrap(), s["type"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
     assert_eq!(shape, [("0", "map", "succeeded"), ("1", "if", "succeeded"), ("1.then.0", "call", "succeeded")]);
     assert_eq!(steps[0]["id"], "shaped");
     assert_eq!(steps[0]["output"], json!({ "order": "o-1", "total": 5.5 }));
@@ -81,7 +84,13 @@ async fn a_run_records_every_step_and_calls_out_with_json() {
 async fn path_parameters_reach_meta_params() {
     let sink = Sink::start(SinkPlan(vec![(200, 0)])).await;
     let s = server(&sink, "{ attempts: 1 }").await;
-    let r = s.client.put(s.url("/hooks/development/orders/orders/A-17")).json(&json!({ "status": "shipped" })).send().await.unwrap();
+    let r = s
+        .client
+        .put(s.url("/hooks/development/orders/orders/A-17"))
+        .json(&json!({ "status": "shipped" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let id = r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string();
     let run = s.wait_run_status(&id, "succeeded").await;
@@ -122,10 +131,15 @@ async fn exhausted_retries_dead_letter_and_replay_runs_them_again() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["replayed"], 1);
     let new_run = body["runs"][0].as_str().unwrap().to_string();
-    let event = s.wait_event(&id, |e| e["runs"].as_array().unwrap().iter().any(|r| r["id"] == new_run.as_str() && r["status"] == "succeeded")).await;
+    let event = s
+        .wait_event(&id, |e| {
+            e["runs"].as_array().unwrap().iter().any(|r| r["id"] == new_run.as_str() && r["status"] == "succeeded")
+        })
+        .await;
     assert_eq!(event["runs"].as_array().unwrap().len(), 2);
     // A second dead-letter replay has nothing left to replay.
-    let body: Value = s.client.post(s.url("/api/v1/components/orders/dead/replay")).send().await.unwrap().json().await.unwrap();
+    let body: Value =
+        s.client.post(s.url("/api/v1/components/orders/dead/replay")).send().await.unwrap().json().await.unwrap();
     assert_eq!(body["replayed"], 0);
 }
 
@@ -151,7 +165,12 @@ async fn replaying_an_event_runs_it_again_on_the_active_deployment() {
     let first = s.wait_run_status(&id, "succeeded").await;
     let r = s.client.post(s.url(&format!("/api/v1/events/{id}/replay"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let event = s.wait_event(&id, |e| e["runs"].as_array().unwrap().len() == 2 && e["runs"].as_array().unwrap().iter().all(|r| r["status"] == "succeeded")).await;
+    let event = s
+        .wait_event(&id, |e| {
+            e["runs"].as_array().unwrap().len() == 2
+                && e["runs"].as_array().unwrap().iter().all(|r| r["status"] == "succeeded")
+        })
+        .await;
     assert_eq!(event["runs"][1]["deployment_id"], first["deployment_id"]);
     assert_eq!(sink.bodies().len(), 2);
     let r = s.client.post(s.url("/api/v1/events/nope/replay")).send().await.unwrap();

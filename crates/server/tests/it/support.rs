@@ -127,11 +127,18 @@ impl TestServer {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("event {event_id} never reached the expected state: {}", self.get(&format!("/api/v1/events/{event_id}")).await);
+        panic!(
+            "event {event_id} never reached the expected state: {}",
+            self.get(&format!("/api/v1/events/{event_id}")).await
+        );
     }
 
     pub async fn wait_run_status(&self, event_id: &str, status: &str) -> Value {
-        let e = self.wait_event(event_id, |e| e["runs"].as_array().is_some_and(|r| !r.is_empty() && r.iter().all(|r| r["status"] == status))).await;
+        let e = self
+            .wait_event(event_id, |e| {
+                e["runs"].as_array().is_some_and(|r| !r.is_empty() && r.iter().all(|r| r["status"] == status))
+            })
+            .await;
         let run_id = e["runs"][0]["id"].as_str().unwrap().to_string();
         self.get(&format!("/api/v1/runs/{run_id}")).await
     }
@@ -159,49 +166,62 @@ impl Drop for TestServer {
     }
 }
 
-/// What the sink does with each request, in order; the last entry repeats.
+/// What the sink does with each request, in order: `(status, delay ms)`; the last repeats.
 #[derive(Clone)]
 pub struct SinkPlan(pub Vec<(u16, u64)>);
 
+/// A request the sink received: headers and body.
+type Received = (HashMap<String, String>, Value);
+
+struct SinkState {
+    plan: SinkPlan,
+    received: Mutex<Vec<Received>>,
+    /// (now, most at once)
+    in_flight: Mutex<(usize, usize)>,
+    count: Mutex<usize>,
+}
+
+/// A local HTTP endpoint for handlers to call.
 #[derive(Clone)]
 pub struct Sink {
     pub addr: SocketAddr,
-    pub received: Arc<Mutex<Vec<(HashMap<String, String>, Value)>>>,
-    pub in_flight: Arc<Mutex<(usize, usize)>>,
+    state: Arc<SinkState>,
+}
+
+async fn sink_handler(State(st): State<Arc<SinkState>>, headers: axum::http::HeaderMap, body: String) -> StatusCode {
+    let n = {
+        let mut c = st.count.lock().unwrap();
+        *c += 1;
+        *c - 1
+    };
+    {
+        let mut f = st.in_flight.lock().unwrap();
+        f.0 += 1;
+        f.1 = f.1.max(f.0);
+    }
+    let (status, delay) = st.plan.0[n.min(st.plan.0.len() - 1)];
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let h = headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    st.received.lock().unwrap().push((h, serde_json::from_str(&body).unwrap_or(Value::String(body))));
+    st.in_flight.lock().unwrap().0 -= 1;
+    StatusCode::from_u16(status).unwrap()
 }
 
 impl Sink {
     pub async fn start(plan: SinkPlan) -> Sink {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let in_flight = Arc::new(Mutex::new((0usize, 0usize)));
-        let state = (plan, received.clone(), in_flight.clone(), Arc::new(Mutex::new(0usize)));
-        type St = (SinkPlan, Arc<Mutex<Vec<(HashMap<String, String>, Value)>>>, Arc<Mutex<(usize, usize)>>, Arc<Mutex<usize>>);
-        async fn handle(State(st): State<St>, headers: axum::http::HeaderMap, body: String) -> StatusCode {
-            let (plan, received, in_flight, count) = st;
-            let n = {
-                let mut c = count.lock().unwrap();
-                *c += 1;
-                *c - 1
-            };
-            {
-                let mut f = in_flight.lock().unwrap();
-                f.0 += 1;
-                f.1 = f.1.max(f.0);
-            }
-            let (status, delay) = plan.0[n.min(plan.0.len() - 1)];
-            if delay > 0 {
-                tokio::time::sleep(Duration::from_millis(delay)).await;
-            }
-            let h = headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
-            received.lock().unwrap().push((h, serde_json::from_str(&body).unwrap_or(Value::String(body))));
-            in_flight.lock().unwrap().0 -= 1;
-            StatusCode::from_u16(status).unwrap()
-        }
-        let app = Router::new().fallback(any(handle)).with_state(state);
+        let state = Arc::new(SinkState {
+            plan,
+            received: Mutex::new(Vec::new()),
+            in_flight: Mutex::new((0, 0)),
+            count: Mutex::new(0),
+        });
+        let app = Router::new().fallback(any(sink_handler)).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Sink { addr, received, in_flight }
+        Sink { addr, state }
     }
 
     pub fn url(&self) -> String {
@@ -209,11 +229,11 @@ impl Sink {
     }
 
     pub fn bodies(&self) -> Vec<Value> {
-        self.received.lock().unwrap().iter().map(|(_, b)| b.clone()).collect()
+        self.state.received.lock().unwrap().iter().map(|(_, b)| b.clone()).collect()
     }
 
     pub fn max_concurrent(&self) -> usize {
-        self.in_flight.lock().unwrap().1
+        self.state.in_flight.lock().unwrap().1
     }
 }
 
@@ -246,4 +266,3 @@ print(Webhook(secret).sign(msg_id, datetime.datetime.fromtimestamp(ts, tz=dateti
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
-

@@ -26,7 +26,9 @@ async fn standard_webhooks_from_the_official_library_and_rotation() {
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     )
     .await;
-    for (i, secret) in ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_c2Vjb25kLXNlY3JldC1rZXktdmFsdWU="].iter().enumerate() {
+    for (i, secret) in
+        ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_c2Vjb25kLXNlY3JldC1rZXktdmFsdWU="].iter().enumerate()
+    {
         let body = format!(r#"{{"type":"contact.created","n":{i}}}"#);
         let id = format!("msg_{i}");
         let ts = now_secs();
@@ -77,7 +79,11 @@ async fn standard_webhooks_from_the_official_library_and_rotation() {
 
 #[tokio::test]
 async fn hmac_github_style_and_header_redaction() {
-    let s = server(r#"{ scheme: hmac, header: X-Hub-Signature-256, prefix: "sha256=", secret: "{{ config.secret }}" }"#, "It's a Secret to Everybody").await;
+    let s = server(
+        r#"{ scheme: hmac, header: X-Hub-Signature-256, prefix: "sha256=", secret: "{{ config.secret }}" }"#,
+        "It's a Secret to Everybody",
+    )
+    .await;
     let body = r#"{"zen":"Keep it logically awesome."}"#;
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"It's a Secret to Everybody").unwrap();
     mac.update(body.as_bytes());
@@ -117,15 +123,24 @@ async fn hmac_github_style_and_header_redaction() {
 async fn token_and_basic() {
     let s = server(r#"{ scheme: token, header: X-Gitlab-Token, secret: "{{ config.secret }}" }"#, "tok-123").await;
     let url = s.url("/hooks/development/hook");
-    assert_eq!(s.client.post(&url).header("x-gitlab-token", "tok-123").send().await.unwrap().status(), StatusCode::ACCEPTED);
-    assert_eq!(s.client.post(&url).header("x-gitlab-token", "tok-124").send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s.client.post(&url).header("x-gitlab-token", "tok-123").send().await.unwrap().status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        s.client.post(&url).header("x-gitlab-token", "tok-124").send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     let s = server(r#"{ scheme: basic, username: ci, password: "{{ config.secret }}" }"#, "pw").await;
     let url = s.url("/hooks/development/hook");
     let good = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("ci:pw"));
     let bad = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("ci:px"));
     assert_eq!(s.client.post(&url).header("authorization", good).send().await.unwrap().status(), StatusCode::ACCEPTED);
-    assert_eq!(s.client.post(&url).header("authorization", bad).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s.client.post(&url).header("authorization", bad).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
     let events = s.events().await;
     assert_eq!(events.len(), 1);
 }
@@ -135,12 +150,20 @@ async fn a_missing_secret_is_a_clear_deploy_error() {
     let project = tempfile::tempdir().unwrap();
     std::fs::write(project.path().join("onset.yaml"), "name: t\n").unwrap();
     std::fs::create_dir_all(project.path().join("components")).unwrap();
-    std::fs::write(project.path().join("components/hook.yaml"), component("{ scheme: token, header: x-t, secret: \"{{ config.secret }}\" }")).unwrap();
+    std::fs::write(
+        project.path().join("components/hook.yaml"),
+        component("{ scheme: token, header: x-t, secret: \"{{ config.secret }}\" }"),
+    )
+    .unwrap();
     let data = tempfile::tempdir().unwrap();
     let mut config = onset_server::ServerConfig::new(data.path().to_path_buf());
     config.project = Some(project.path().to_path_buf());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = onset_server::run(config, listener, tokio_util::sync::CancellationToken::new()).await.unwrap_err().to_string();
-    assert!(err.contains("component `hook`: config `secret` (secret)") || err.contains("component `hook`: config `secret`"), "{err}");
+    let err =
+        onset_server::run(config, listener, tokio_util::sync::CancellationToken::new()).await.unwrap_err().to_string();
+    assert!(
+        err.contains("component `hook`: config `secret` (secret)") || err.contains("component `hook`: config `secret`"),
+        "{err}"
+    );
     assert!(err.contains("ONSET_CONFIG__HOOK__SECRET"), "{err}");
 }

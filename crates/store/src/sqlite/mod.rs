@@ -112,11 +112,7 @@ impl Store {
         configure(&conn, options.durability)?;
         migrate(&mut conn)?;
         let writer = Writer::start(conn, options.queue_capacity)?;
-        Ok(Store {
-            writer,
-            readers: Arc::new(Readers { path, idle: Mutex::new(Vec::new()) }),
-            _lock: Arc::new(lock),
-        })
+        Ok(Store { writer, readers: Arc::new(Readers { path, idle: Mutex::new(Vec::new()) }), _lock: Arc::new(lock) })
     }
 
     pub fn path(&self) -> &Path {

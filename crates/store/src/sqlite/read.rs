@@ -47,7 +47,12 @@ fn runs_of_event(conn: &Connection, event_id: &str) -> Result<Vec<RunRef>, Store
     let mut stmt =
         conn.prepare_cached("SELECT id, handler, status, deployment_id FROM runs WHERE event_id = ?1 ORDER BY id")?;
     let rows = stmt.query_map([event_id], |r| {
-        Ok(RunRef { id: r.get(0)?, handler: r.get(1)?, status: status(&r.get::<_, String>(2)?)?, deployment_id: r.get(3)? })
+        Ok(RunRef {
+            id: r.get(0)?,
+            handler: r.get(1)?,
+            status: status(&r.get::<_, String>(2)?)?,
+            deployment_id: r.get(3)?,
+        })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -229,7 +234,8 @@ impl Store {
             let (where_sql, values) = filter_sql(&filter, true);
             let sql = format!("SELECT {RUN_COLUMNS} FROM runs {where_sql} ORDER BY id DESC LIMIT {}", filter.limit + 1);
             let mut stmt = c.prepare(&sql)?;
-            let items = stmt.query_map(rusqlite::params_from_iter(values.iter()), run_row)?.collect::<Result<Vec<_>, _>>()?;
+            let items =
+                stmt.query_map(rusqlite::params_from_iter(values.iter()), run_row)?.collect::<Result<Vec<_>, _>>()?;
             Ok(page(items, filter.limit, |r| &r.id))
         })
         .await
@@ -260,7 +266,12 @@ impl Store {
         self.read(|c| {
             let mut stmt = c.prepare("SELECT component, environment, deployment_id, paused FROM activations")?;
             let rows = stmt.query_map([], |r| {
-                Ok(Activation { component: r.get(0)?, environment: r.get(1)?, deployment_id: r.get(2)?, paused: r.get(3)? })
+                Ok(Activation {
+                    component: r.get(0)?,
+                    environment: r.get(1)?,
+                    deployment_id: r.get(2)?,
+                    paused: r.get(3)?,
+                })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
@@ -290,7 +301,8 @@ impl Store {
                 "SELECT id, event_id, channel, event FROM runs
                  WHERE component = ?1 AND environment = ?2 AND status = 'dead' AND replayed = 0 ORDER BY id",
             )?;
-            let rows = stmt.query_map(params![component, environment], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            let rows =
+                stmt.query_map(params![component, environment], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await

@@ -59,7 +59,9 @@ async fn concurrent_ingests_all_commit() {
     let mut tasks = Vec::new();
     for i in 0..500 {
         let s = store.clone();
-        tasks.push(tokio::spawn(async move { s.ingest(new_event(&format!("e{i:04}"), Some(&format!("d{i}")), 1)).await }));
+        tasks.push(tokio::spawn(
+            async move { s.ingest(new_event(&format!("e{i:04}"), Some(&format!("d{i}")), 1)).await },
+        ));
     }
     for t in tasks {
         assert_eq!(t.await.unwrap().unwrap(), IngestOutcome::Stored);
@@ -83,7 +85,12 @@ async fn lists_are_newest_first_with_a_cursor() {
     let ids: Vec<_> = second.items.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, ["e2", "e1"]);
     let runs = store
-        .runs(ListFilter { limit: 10, status: Some("queued".into()), component: Some("orders".into()), ..Default::default() })
+        .runs(ListFilter {
+            limit: 10,
+            status: Some("queued".into()),
+            component: Some("orders".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(runs.items.len(), 5);

@@ -47,7 +47,13 @@ async fn answer<T>(rx: Answer<T>) -> Result<T, StoreError> {
     rx.await.map_err(|_| StoreError::Closed)?
 }
 
-fn insert_run(t: &Transaction<'_>, e: RunParent<'_>, run: &NewRun, now: i64, replay_of: Option<&str>) -> Result<(), StoreError> {
+fn insert_run(
+    t: &Transaction<'_>,
+    e: RunParent<'_>,
+    run: &NewRun,
+    now: i64,
+    replay_of: Option<&str>,
+) -> Result<(), StoreError> {
     t.prepare_cached(
         "INSERT INTO runs (id, event_id, component, environment, channel, event, handler, deployment_id,
                            status, attempt, max_attempts, run_at, created_at, replay_of)
@@ -83,7 +89,9 @@ impl Store {
         let (op, rx) = op(move |t| {
             if let Some(delivery) = &event.delivery_id {
                 let existing: Option<String> = t
-                    .prepare_cached("SELECT id FROM events WHERE component = ?1 AND environment = ?2 AND delivery_id = ?3")?
+                    .prepare_cached(
+                        "SELECT id FROM events WHERE component = ?1 AND environment = ?2 AND delivery_id = ?3",
+                    )?
                     .query_row(params![event.component, event.environment, delivery], |r| r.get(0))
                     .optional()?;
                 if let Some(event_id) = existing {
@@ -110,7 +118,8 @@ impl Store {
                 std::str::from_utf8(&event.payload).map_err(|_| StoreError::Corrupt("payload is not UTF-8".into()))?,
                 status
             ])?;
-            let parent = RunParent { event_id: &event.id, component: &event.component, environment: &event.environment };
+            let parent =
+                RunParent { event_id: &event.id, component: &event.component, environment: &event.environment };
             for run in &event.runs {
                 insert_run(t, parent, run, event.received_at, None)?;
             }
@@ -122,7 +131,12 @@ impl Store {
 
     /// Marks runs as taken by a worker until `lease_until`. Not awaited: a crash before the
     /// commit only means the runs are still `queued`, which recovery treats the same way.
-    pub async fn mark_running(&self, run_ids: Vec<String>, started_at: i64, lease_until: i64) -> Result<(), StoreError> {
+    pub async fn mark_running(
+        &self,
+        run_ids: Vec<String>,
+        started_at: i64,
+        lease_until: i64,
+    ) -> Result<(), StoreError> {
         let (op, _rx) = op(move |t| {
             let mut stmt = t.prepare_cached(
                 "UPDATE runs SET status = 'running', started_at = ?2, lease_until = ?3 WHERE id = ?1",
@@ -138,8 +152,7 @@ impl Store {
     /// Extends the leases of runs still in progress.
     pub async fn extend_leases(&self, run_ids: Vec<String>, lease_until: i64) -> Result<(), StoreError> {
         let (op, _rx) = op(move |t| {
-            let mut stmt =
-                t.prepare_cached("UPDATE runs SET lease_until = ?2 WHERE id = ?1 AND status = 'running'")?;
+            let mut stmt = t.prepare_cached("UPDATE runs SET lease_until = ?2 WHERE id = ?1 AND status = 'running'")?;
             for id in &run_ids {
                 stmt.execute(params![id, lease_until])?;
             }
@@ -198,10 +211,8 @@ impl Store {
     /// waiting to be executed. Called once at start, before workers begin.
     pub async fn recover(&self) -> Result<Vec<PendingRun>, StoreError> {
         let (op, rx) = op(|t| {
-            let reclaimed = t.execute(
-                "UPDATE runs SET status = 'queued', lease_until = NULL WHERE status = 'running'",
-                [],
-            )?;
+            let reclaimed =
+                t.execute("UPDATE runs SET status = 'queued', lease_until = NULL WHERE status = 'running'", [])?;
             if reclaimed > 0 {
                 tracing::info!(runs = reclaimed, "re-queued runs interrupted by the previous process");
             }

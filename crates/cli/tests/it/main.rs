@@ -1,0 +1,3 @@
+//! The `onset` binary as a process: crash safety under SIGKILL, graceful SIGTERM.
+
+mod lifecycle;
