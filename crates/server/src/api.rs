@@ -185,6 +185,9 @@ async fn set_paused(app: &App, name: &str, environment: String, paused: bool) ->
         ));
     }
     app.scheduler.set_paused(name, &environment, paused);
+    if !paused {
+        crate::worker::reload(app, Some((name.to_string(), environment.clone()))).await;
+    }
     Ok(Json(json!({ "component": name, "environment": environment, "paused": paused })))
 }
 

@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Writes waiting for the database beyond this are refused with 503.
     pub ingest_queue: usize,
+    /// Runs waiting in memory at most; the rest wait in the database and are loaded as room frees.
+    pub max_waiting: usize,
     /// A running run's lease; it is extended while the run goes on.
     pub lease: Duration,
     /// `ONSET_CONFIG__…` variables, read once at start.
@@ -51,6 +53,7 @@ impl ServerConfig {
             durability: onset_store::Durability::Normal,
             workers: 64,
             ingest_queue: 8192,
+            max_waiting: crate::scheduler::MAX_WAITING,
             lease: Duration::from_secs(300),
             config_env: HashMap::new(),
             watch: true,
@@ -103,7 +106,7 @@ fn sha256_hex(text: &str) -> String {
 impl App {
     pub fn new(config: ServerConfig, store: Store, connectors: Registry, shutdown: CancellationToken) -> Self {
         Self {
-            scheduler: Scheduler::new(config.workers),
+            scheduler: Scheduler::new(config.workers, config.max_waiting),
             config,
             store,
             connectors,

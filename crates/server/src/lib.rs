@@ -96,11 +96,11 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     if let Some(dir) = app.config.project.clone() {
         deploy_project(&app, &dir).await?;
     }
-    let pending = app.store.recover().await?;
-    let now = app::now_ms();
-    for run in pending {
-        app.scheduler.enqueue(scheduler::Job { run, event: None }, now);
+    let reclaimed = app.store.recover().await?;
+    if reclaimed > 0 {
+        tracing::info!(runs = reclaimed, "re-queued runs interrupted by the previous process");
     }
+    worker::reload(&app, None).await;
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(worker::dispatch(app.clone()));

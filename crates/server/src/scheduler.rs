@@ -1,8 +1,10 @@
 //! The in-memory side of the queue: which runs are ready, which wait for a retry time, and
 //! which may start now given worker slots, per-handler `concurrency` and paused components.
 //!
-//! The database stays the record: a run is written before it is enqueued here, and at start
-//! every unfinished run is enqueued again from the database.
+//! The database stays the record and the overflow: a run is written before it is enqueued
+//! here, and memory holds a bounded hand-off. Runs of paused components, runs beyond
+//! the waiting bound, and payloads beyond [`MAX_PAYLOAD_BYTES`] are not held: the dispatcher
+//! reloads them from the database when there is room (and at start and on resume).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -34,8 +36,18 @@ impl HandlerKey {
     }
 }
 
+/// Runs waiting in memory (ready or delayed) by default; beyond, they wait in the database.
+pub const MAX_WAITING: usize = 20_000;
+/// Payload bytes kept with waiting runs at most; beyond, workers read the event from the store.
+pub const MAX_PAYLOAD_BYTES: usize = 8 << 20;
+
 #[derive(Default)]
 struct State {
+    /// Every run id in memory: ready, delayed or running. Enqueueing one of them again is a no-op.
+    held: HashSet<String>,
+    payload_bytes: usize,
+    /// Some waiting runs are only in the database (memory was full).
+    overflow: bool,
     queues: HashMap<HandlerKey, VecDeque<Job>>,
     /// Keys whose queue is not empty, visited round-robin so one busy handler cannot starve
     /// the others.
@@ -57,6 +69,7 @@ pub struct Scheduler {
     /// Woken whenever a run finishes (shutdown waits on it).
     pub finished: Notify,
     slots: usize,
+    max_waiting: usize,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -66,8 +79,20 @@ impl std::fmt::Debug for Scheduler {
 }
 
 impl Scheduler {
-    pub fn new(slots: usize) -> Self {
-        Self { state: Mutex::new(State::default()), wake: Notify::new(), finished: Notify::new(), slots: slots.max(1) }
+    /// `slots` runs at once; at most `max_waiting` runs wait in memory.
+    pub fn new(slots: usize, max_waiting: usize) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+            finished: Notify::new(),
+            slots: slots.max(1),
+            max_waiting: max_waiting.max(2),
+        }
+    }
+
+    /// How many waiting runs one reload brings into memory.
+    pub fn reload_batch(&self) -> usize {
+        self.max_waiting / 2
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -75,9 +100,25 @@ impl Scheduler {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Adds a run; it becomes ready at its `run_at`.
-    pub fn enqueue(&self, job: Job, now: i64) {
+    /// Adds a run; it becomes ready at its `run_at`. A run already held, a run of a paused
+    /// component, or a run beyond the memory bound is left to the database.
+    pub fn enqueue(&self, mut job: Job, now: i64) {
         let mut s = self.lock();
+        if s.held.contains(&job.run.id) || s.paused.contains(&(job.run.component.clone(), job.run.environment.clone()))
+        {
+            return;
+        }
+        if s.ready + s.delayed_jobs.len() >= self.max_waiting {
+            s.overflow = true;
+            return;
+        }
+        let size = job.event.as_ref().map_or(0, |e| e.payload.len());
+        if s.payload_bytes + size > MAX_PAYLOAD_BYTES {
+            job.event = None;
+        } else {
+            s.payload_bytes += size;
+        }
+        s.held.insert(job.run.id.clone());
         if job.run.run_at > now {
             s.seq += 1;
             let seq = s.seq;
@@ -90,15 +131,47 @@ impl Scheduler {
         self.wake.notify_one();
     }
 
+    /// Pausing lets go of the component's ready runs (they wait in the database); after a
+    /// resume the caller reloads them.
     pub fn set_paused(&self, component: &str, environment: &str, paused: bool) {
         let key = (component.to_string(), environment.to_string());
         let mut s = self.lock();
         if paused {
             s.paused.insert(key);
+            let keys: Vec<HandlerKey> =
+                s.queues.keys().filter(|k| k.component_env() == (component, environment)).cloned().collect();
+            for k in keys {
+                if let Some(queue) = s.queues.remove(&k) {
+                    s.ready -= queue.len();
+                    for job in queue {
+                        s.held.remove(&job.run.id);
+                        s.payload_bytes -= job.event.map_or(0, |e| e.payload.len());
+                    }
+                }
+                s.ring.retain(|r| r != &k);
+            }
         } else {
             s.paused.remove(&key);
         }
         drop(s);
+        self.wake.notify_one();
+    }
+
+    /// True once when waiting runs were left to the database and memory has room again; the
+    /// flag is cleared, and set again by an enqueue that finds memory full.
+    pub fn take_reload(&self) -> bool {
+        let mut s = self.lock();
+        if s.overflow && s.ready + s.delayed_jobs.len() < self.max_waiting / 2 {
+            s.overflow = false;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Marks that the database holds waiting runs memory does not.
+    pub fn set_overflow(&self) {
+        self.lock().overflow = true;
         self.wake.notify_one();
     }
 
@@ -151,6 +224,7 @@ impl Scheduler {
             }
             if let Some(job) = job {
                 s.ready -= 1;
+                s.payload_bytes -= job.event.as_ref().map_or(0, |e| e.payload.len());
                 *s.in_flight.entry(key).or_insert(0) += 1;
                 s.running_ids.insert(job.run.id.clone());
                 taken.push(job);
@@ -164,6 +238,7 @@ impl Scheduler {
         let key = HandlerKey::of(run);
         let mut s = self.lock();
         s.running_ids.remove(&run.id);
+        s.held.remove(&run.id);
         if let Some(n) = s.in_flight.get_mut(&key) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -233,7 +308,7 @@ mod tests {
 
     #[test]
     fn slots_bound_what_runs_at_once() {
-        let s = Scheduler::new(2);
+        let s = Scheduler::new(2, MAX_WAITING);
         for i in 0..5 {
             s.enqueue(job(&format!("r{i}"), "a", 0), 0);
         }
@@ -247,7 +322,7 @@ mod tests {
 
     #[test]
     fn concurrency_limits_one_handler_not_others() {
-        let s = Scheduler::new(10);
+        let s = Scheduler::new(10, MAX_WAITING);
         s.set_limit(HandlerKey::new("a", "development", "/", "POST"), Some(1));
         for i in 0..3 {
             s.enqueue(job(&format!("a{i}"), "a", 0), 0);
@@ -260,20 +335,62 @@ mod tests {
     }
 
     #[test]
-    fn paused_components_keep_their_runs_until_resumed() {
-        let s = Scheduler::new(10);
-        s.set_paused("a", "development", true);
+    fn memory_is_bounded_and_the_rest_is_left_to_the_database() {
+        let s = Scheduler::new(1, MAX_WAITING);
+        for i in 0..MAX_WAITING + 10 {
+            s.enqueue(job(&format!("r{i}"), "a", 0), 0);
+        }
+        assert_eq!(s.depth(), MAX_WAITING);
+        assert!(!s.take_reload(), "no room yet");
+        // A run already held is not held twice.
+        s.enqueue(job("r0", "a", 0), 0);
+        assert_eq!(s.depth(), MAX_WAITING);
+        for _ in 0..=MAX_WAITING / 2 {
+            let j = s.take(0);
+            s.done(&j[0].run);
+        }
+        assert!(s.take_reload(), "room again: reload once");
+        assert!(!s.take_reload());
+    }
+
+    #[test]
+    fn payloads_beyond_the_bound_are_read_from_the_store() {
+        let s = Scheduler::new(1000, MAX_WAITING);
+        let with_payload = |id: &str| {
+            let mut j = job(id, "a", 0);
+            j.event = Some(EventForRun {
+                payload: bytes::Bytes::from(vec![b' '; MAX_PAYLOAD_BYTES / 2 + 1]),
+                headers: "{}".into(),
+                query: "{}".into(),
+                params: "{}".into(),
+                delivery_id: None,
+                received_at: 0,
+            });
+            j
+        };
+        s.enqueue(with_payload("a"), 0);
+        s.enqueue(with_payload("b"), 0);
+        let taken = s.take(0);
+        assert!(taken[0].event.is_some());
+        assert!(taken[1].event.is_none(), "the second payload would pass the bound");
+    }
+
+    #[test]
+    fn pausing_lets_go_of_waiting_runs() {
+        let s = Scheduler::new(10, MAX_WAITING);
         s.enqueue(job("a0", "a", 0), 0);
-        s.enqueue(job("b0", "b", 0), 0);
-        assert_eq!(ids(&s.take(0)), ["b0"]);
-        assert!(s.take(0).is_empty());
+        s.set_paused("a", "development", true);
+        assert_eq!(s.depth(), 0);
+        s.enqueue(job("a1", "a", 0), 0);
+        assert_eq!(s.depth(), 0, "runs of a paused component wait in the database");
         s.set_paused("a", "development", false);
+        s.enqueue(job("a0", "a", 0), 0);
         assert_eq!(ids(&s.take(0)), ["a0"]);
     }
 
     #[test]
     fn delayed_runs_wait_for_their_time() {
-        let s = Scheduler::new(10);
+        let s = Scheduler::new(10, MAX_WAITING);
         s.enqueue(job("later", "a", 100), 0);
         assert!(s.take(50).is_empty());
         assert_eq!(s.next_due_in(50), Some(50));

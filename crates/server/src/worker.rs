@@ -12,6 +12,29 @@ use onset_store::{Completion, EventForRun, NewStep, PendingRun, RunStatus};
 use crate::app::{App, now_ms};
 use crate::scheduler::Job;
 
+/// Loads waiting runs from the store into the scheduler: those of one component and
+/// environment (after a resume), or of every running component (at start, and when memory has
+/// room again after an overflow). More than one batch marks the overflow for the next round.
+pub async fn reload(app: &App, scope: Option<(String, String)>) {
+    let limit = app.scheduler.reload_batch();
+    match app.store.pending_runs(scope, limit).await {
+        Ok(runs) => {
+            let full = runs.len() == limit;
+            let now = now_ms();
+            for run in runs {
+                app.scheduler.enqueue(Job { run, event: None }, now);
+            }
+            if full {
+                app.scheduler.set_overflow();
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot load waiting runs; trying again shortly");
+            app.scheduler.set_overflow();
+        }
+    }
+}
+
 /// Takes ready runs and starts them until shutdown.
 pub async fn dispatch(app: Arc<App>) {
     loop {
@@ -19,6 +42,9 @@ pub async fn dispatch(app: Arc<App>) {
         app.dispatcher_beat.store(now, Ordering::Relaxed);
         if app.shutdown.is_cancelled() {
             break;
+        }
+        if app.scheduler.take_reload() {
+            reload(&app, None).await;
         }
         let jobs = app.scheduler.take(now);
         if !jobs.is_empty() {
@@ -31,8 +57,11 @@ pub async fn dispatch(app: Arc<App>) {
                 let app = app.clone();
                 tokio::spawn(async move {
                     let run = job.run.clone();
-                    execute(&app, job).await;
+                    let retry = execute(&app, job).await;
                     app.scheduler.done(&run);
+                    if let Some(retry) = retry {
+                        app.scheduler.enqueue(Job { run: retry, event: None }, now_ms());
+                    }
                 });
             }
         }
@@ -128,31 +157,46 @@ async fn fail_early(app: &App, run: &PendingRun, message: String) {
     app.metrics.run_finished(&run.component, &run.environment, "failed", 0.0);
 }
 
-async fn execute(app: &Arc<App>, job: Job) {
+/// Runs one attempt and records it; returns the next attempt when one is due later.
+async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     let run = job.run;
     let deployed = match app.build_by_id(&run.deployment_id).await {
         Ok(d) => d,
-        Err(e) => return fail_early(app, &run, format!("the build {} cannot be loaded: {e}", run.deployment_id)).await,
+        Err(e) => {
+            fail_early(app, &run, format!("the build {} cannot be loaded: {e}", run.deployment_id)).await;
+            return None;
+        }
     };
     let Some(handler) = deployed.compiled.handler(&run.channel, &run.event) else {
         let message = format!("deployment {} has no handler for {} {}", deployed.id, run.channel, run.event);
-        return fail_early(app, &run, message).await;
+        fail_early(app, &run, message).await;
+        return None;
     };
     let ev = match job.event {
         Some(ev) => ev,
-        None => match app.store.event_for_run(run.event_id.clone()).await {
-            Ok(Some(ev)) => ev,
-            Ok(None) => return fail_early(app, &run, format!("event {} is not in the store", run.event_id)).await,
+        None => match app.store.run_input(run.id.clone()).await {
+            Ok(Some((_, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Dead))) => {
+                // Loaded from the store before it finished elsewhere in this process.
+                return None;
+            }
+            Ok(Some((ev, _))) => ev,
+            Ok(None) => {
+                fail_early(app, &run, format!("event {} is not in the store", run.event_id)).await;
+                return None;
+            }
             Err(e) => {
                 // The store is unreachable: leave the run to recovery rather than lose it.
                 tracing::error!(run = %run.id, error = %e, "cannot load the event; the run stays queued");
-                return;
+                return None;
             }
         },
     };
     let event = match serde_json::from_slice::<Value>(&ev.payload) {
         Ok(v) => v,
-        Err(e) => return fail_early(app, &run, format!("the stored payload is not JSON: {e}")).await,
+        Err(e) => {
+            fail_early(app, &run, format!("the stored payload is not JSON: {e}")).await;
+            return None;
+        }
     };
     let input = RunInput { event, meta: meta(&deployed.component.trigger.kind, &run, &ev), attempt: run.attempt };
     let started = Instant::now();
@@ -186,11 +230,8 @@ async fn execute(app: &Arc<App>, job: Job) {
     if let Err(e) = app.store.complete(completion).await {
         // Not recorded: the run stays `running` in the store and is run again after a restart.
         tracing::error!(run = %run.id, error = %e, "cannot record the run's end");
-        return;
+        return None;
     }
     app.metrics.run_finished(&run.component, &run.environment, status.as_str(), seconds);
-    if let Some(at) = next_run_at {
-        let retry = PendingRun { attempt: run.attempt + 1, run_at: at, ..run };
-        app.scheduler.enqueue(Job { run: retry, event: None }, now_ms());
-    }
+    next_run_at.map(|at| PendingRun { attempt: run.attempt + 1, run_at: at, ..run })
 }

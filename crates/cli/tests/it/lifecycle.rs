@@ -109,6 +109,20 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
     panic!("onset did not become ready at {base}");
 }
 
+/// Waits until every run of every event succeeded.
+async fn wait_all_succeeded(client: &reqwest::Client, base: &str, ids: &[String], within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let st = statuses(client, base, ids).await;
+        let pending: Vec<_> = st.iter().filter(|(_, runs)| runs.iter().any(|s| s != "succeeded")).collect();
+        if pending.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "runs not succeeded in time: {pending:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Statuses of every run of the given events.
 async fn statuses(client: &reqwest::Client, base: &str, ids: &[String]) -> HashMap<String, Vec<String>> {
     let mut out = HashMap::new();
@@ -175,16 +189,7 @@ async fn sigkill_mid_flight_loses_no_accepted_event() {
     let mut child = spawn(project_dir.path(), data.path(), port, sink_addr, 16);
     wait_ready(&client, &base).await;
     let ids: Vec<String> = accepted.iter().map(|(_, id)| id.clone()).collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let st = statuses(&client, &base, &ids).await;
-        let pending: Vec<_> = st.iter().filter(|(_, runs)| runs.iter().any(|s| s != "succeeded")).collect();
-        if pending.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "still not succeeded after restart: {pending:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_all_succeeded(&client, &base, &ids, Duration::from_secs(60)).await;
     let delivered: BTreeSet<i64> = seen.ns.lock().unwrap().iter().copied().collect();
     for (n, id) in &accepted {
         assert!(delivered.contains(n), "event {id} (n={n}) was accepted but its handler never reached the sink");
@@ -233,15 +238,7 @@ async fn sigterm_finishes_runs_in_flight_then_exits() {
     wait_ready(&client, &base).await;
     let st = statuses(&client, &base, &ids[..2]).await;
     assert!(st.values().all(|runs| runs == &["succeeded"]), "finished runs were recorded: {st:?}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let st = statuses(&client, &base, &ids).await;
-        if st.values().all(|runs| runs == &["succeeded"]) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "queued runs did not run after the restart: {st:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_all_succeeded(&client, &base, &ids, Duration::from_secs(30)).await;
     let mut ns = seen.ns.lock().unwrap().clone();
     ns.sort();
     assert_eq!(ns, [0, 1, 2, 3, 4], "each event reached the sink exactly once");

@@ -77,3 +77,24 @@ async fn paused_components_store_events_and_run_them_after_resume() {
     let r = s.client.post(s.url("/api/v1/components/nope/pause")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn runs_beyond_the_memory_bound_wait_in_the_database_and_all_run() {
+    let sink = Sink::start(SinkPlan(vec![(200, 5)])).await;
+    let mut options = Options::new(&[("slow.yaml", SLOW)]).env("ONSET_CONFIG__SLOW__SINK", &sink.url());
+    options.workers = 1;
+    options.max_waiting = 4;
+    let s = start_with(options).await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let r = s.post_json("/hooks/development/slow", &json!({ "n": i })).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        ids.push(r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        s.wait_run_status(id, "succeeded").await;
+    }
+    let mut ns: Vec<i64> = sink.bodies().iter().map(|b| b["n"].as_i64().unwrap()).collect();
+    ns.sort_unstable();
+    assert_eq!(ns, (0..40).collect::<Vec<_>>(), "each run once, none lost");
+}

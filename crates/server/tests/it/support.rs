@@ -29,6 +29,7 @@ pub struct Options {
     pub max_body: u64,
     pub ingest_queue: usize,
     pub workers: usize,
+    pub max_waiting: usize,
 }
 
 impl Options {
@@ -39,6 +40,7 @@ impl Options {
             max_body: 25 << 20,
             ingest_queue: 8192,
             workers: 16,
+            max_waiting: 20_000,
         }
     }
     pub fn env(mut self, k: &str, v: &str) -> Self {
@@ -70,6 +72,7 @@ async fn boot(data: tempfile::TempDir, project: tempfile::TempDir, options: &Opt
     config.max_body = options.max_body;
     config.ingest_queue = options.ingest_queue;
     config.workers = options.workers;
+    config.max_waiting = options.max_waiting;
     config.config_env = options.env.clone();
     config.shutdown_timeout = Duration::from_secs(5);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

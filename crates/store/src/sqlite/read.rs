@@ -43,6 +43,27 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRow> {
     })
 }
 
+const EVENT_COLUMNS: &str = "id, component, environment, channel, event, delivery_id, received_at, status";
+
+/// An event from the columns of [`EVENT_COLUMNS`], without payload, headers and runs.
+fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        id: r.get(0)?,
+        component: r.get(1)?,
+        environment: r.get(2)?,
+        channel: r.get(3)?,
+        event: r.get(4)?,
+        delivery_id: r.get(5)?,
+        received_at: r.get(6)?,
+        headers: None,
+        query: None,
+        params: None,
+        payload: None,
+        status: r.get(7)?,
+        runs: Vec::new(),
+    })
+}
+
 fn runs_of_event(conn: &Connection, event_id: &str) -> Result<Vec<RunRef>, StoreError> {
     let mut stmt =
         conn.prepare_cached("SELECT id, handler, status, deployment_id FROM runs WHERE event_id = ?1 ORDER BY id")?;
@@ -92,6 +113,7 @@ fn page<T>(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> &str) -> Page<T> {
 /// What a worker needs of an event to run a handler.
 #[derive(Debug, Clone)]
 pub struct EventForRun {
+    /// JSON text.
     pub payload: bytes::Bytes,
     pub headers: String,
     pub query: String,
@@ -109,31 +131,10 @@ impl Store {
     pub async fn event(&self, id: String) -> Result<Option<EventRow>, StoreError> {
         self.read(move |c| {
             let row = c
-                .prepare_cached(
-                    "SELECT id, component, environment, channel, event, delivery_id, received_at, headers, query,
-                            params, payload, status
-                     FROM events WHERE id = ?1",
-                )?
-                .query_row([&id], |r| {
-                    Ok((
-                        EventRow {
-                            id: r.get(0)?,
-                            component: r.get(1)?,
-                            environment: r.get(2)?,
-                            channel: r.get(3)?,
-                            event: r.get(4)?,
-                            delivery_id: r.get(5)?,
-                            received_at: r.get(6)?,
-                            headers: None,
-                            query: None,
-                            params: None,
-                            payload: None,
-                            status: r.get(11)?,
-                            runs: Vec::new(),
-                        },
-                        [r.get::<_, String>(7)?, r.get(8)?, r.get(9)?, r.get(10)?],
-                    ))
-                })
+                .prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS}, headers, query, params, payload FROM events WHERE id = ?1"
+                ))?
+                .query_row([&id], |r| Ok((event_row(r)?, [r.get::<_, String>(8)?, r.get(9)?, r.get(10)?, r.get(11)?])))
                 .optional()?;
             let Some((mut event, [headers, query, params, payload])) = row else { return Ok(None) };
             event.headers = raw(Some(headers))?;
@@ -150,29 +151,10 @@ impl Store {
     pub async fn events(&self, filter: ListFilter) -> Result<Page<EventRow>, StoreError> {
         self.read(move |c| {
             let (where_sql, values) = filter_sql(&filter, false);
-            let sql = format!(
-                "SELECT id, component, environment, channel, event, delivery_id, received_at, status FROM events
-                 {where_sql} ORDER BY id DESC LIMIT {}",
-                filter.limit + 1
-            );
+            let sql =
+                format!("SELECT {EVENT_COLUMNS} FROM events {where_sql} ORDER BY id DESC LIMIT {}", filter.limit + 1);
             let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
-                Ok(EventRow {
-                    id: r.get(0)?,
-                    component: r.get(1)?,
-                    environment: r.get(2)?,
-                    channel: r.get(3)?,
-                    event: r.get(4)?,
-                    delivery_id: r.get(5)?,
-                    received_at: r.get(6)?,
-                    headers: None,
-                    query: None,
-                    params: None,
-                    payload: None,
-                    status: r.get(7)?,
-                    runs: Vec::new(),
-                })
-            })?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), event_row)?;
             let mut items = rows.collect::<Result<Vec<_>, _>>()?;
             for e in &mut items {
                 e.runs = runs_of_event(c, &e.id)?;
@@ -241,21 +223,26 @@ impl Store {
         .await
     }
 
-    /// The parts of an event a run needs (when the payload did not come with the job).
-    pub async fn event_for_run(&self, id: String) -> Result<Option<EventForRun>, StoreError> {
+    /// The event a run needs (when the payload did not come with the job), with the run's
+    /// current status: a run already finished is not run again.
+    pub async fn run_input(&self, run_id: String) -> Result<Option<(EventForRun, RunStatus)>, StoreError> {
         self.read(move |c| {
             Ok(c.prepare_cached(
-                "SELECT payload, headers, query, params, delivery_id, received_at FROM events WHERE id = ?1",
+                "SELECT e.payload, e.headers, e.query, e.params, e.delivery_id, e.received_at, r.status
+                 FROM runs r JOIN events e ON e.id = r.event_id WHERE r.id = ?1",
             )?
-            .query_row([&id], |r| {
-                Ok(EventForRun {
-                    payload: bytes::Bytes::from(r.get::<_, String>(0)?),
-                    headers: r.get(1)?,
-                    query: r.get(2)?,
-                    params: r.get(3)?,
-                    delivery_id: r.get(4)?,
-                    received_at: r.get(5)?,
-                })
+            .query_row([&run_id], |r| {
+                Ok((
+                    EventForRun {
+                        payload: bytes::Bytes::from(r.get::<_, String>(0)?),
+                        headers: r.get(1)?,
+                        query: r.get(2)?,
+                        params: r.get(3)?,
+                        delivery_id: r.get(4)?,
+                        received_at: r.get(5)?,
+                    },
+                    status(&r.get::<_, String>(6)?)?,
+                ))
             })
             .optional()?)
         })

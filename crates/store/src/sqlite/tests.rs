@@ -178,10 +178,37 @@ async fn recovery_requeues_interrupted_runs_and_the_directory_is_locked() {
         }
     }
     let store = reopened.expect("the lock is released with the store");
-    let pending = store.recover().await.unwrap();
+    assert_eq!(store.recover().await.unwrap(), 1);
+    let pending = store.pending_runs(None, 10).await.unwrap();
     let ids: Vec<_> = pending.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["e1-run0", "e1-run1"]);
     assert_eq!(store.queue_counts().await.unwrap().running, 0);
+    assert_eq!(store.pending_runs(None, 1).await.unwrap().len(), 1, "the limit holds");
+    let (_, status) = store.run_input("e1-run0".into()).await.unwrap().unwrap();
+    assert_eq!(status, RunStatus::Queued);
+}
+
+#[tokio::test]
+async fn pending_runs_leave_out_paused_components_unless_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&options(dir.path())).unwrap();
+    store
+        .activate(NewDeployment {
+            id: "d1".into(),
+            component: "orders".into(),
+            environment: "development".into(),
+            build: "b".into(),
+            source: "s".into(),
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    store.ingest(new_event("e1", None, 1)).await.unwrap();
+    assert_eq!(store.pending_runs(None, 10).await.unwrap().len(), 1);
+    assert!(store.set_paused("orders".into(), "development".into(), true).await.unwrap());
+    assert!(store.pending_runs(None, 10).await.unwrap().is_empty());
+    let scoped = store.pending_runs(Some(("orders".into(), "development".into())), 10).await.unwrap();
+    assert_eq!(scoped.len(), 1);
 }
 
 #[tokio::test]

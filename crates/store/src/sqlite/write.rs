@@ -207,20 +207,28 @@ impl Store {
         answer(rx).await
     }
 
-    /// Puts runs left `running` by a previous process back in the queue and returns every run
-    /// waiting to be executed. Called once at start, before workers begin.
-    pub async fn recover(&self) -> Result<Vec<PendingRun>, StoreError> {
+    /// Puts runs left `running` by a previous process back in the queue. Called once at start,
+    /// before workers begin; returns how many were re-queued.
+    pub async fn recover(&self) -> Result<usize, StoreError> {
         let (op, rx) = op(|t| {
-            let reclaimed =
-                t.execute("UPDATE runs SET status = 'queued', lease_until = NULL WHERE status = 'running'", [])?;
-            if reclaimed > 0 {
-                tracing::info!(runs = reclaimed, "re-queued runs interrupted by the previous process");
-            }
-            let mut stmt = t.prepare(
-                "SELECT id, event_id, component, environment, channel, event, deployment_id, attempt, max_attempts, run_at
-                 FROM runs WHERE status IN ('queued', 'retrying') ORDER BY run_at, id",
-            )?;
-            let rows = stmt.query_map([], |r| {
+            Ok(t.execute("UPDATE runs SET status = 'queued', lease_until = NULL WHERE status = 'running'", [])?)
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    /// Runs waiting to execute (`queued` or `retrying`), oldest due first, at most `limit`:
+    /// those of one component and environment, or of every component that is not paused.
+    /// Read through the writer, so every write submitted before is visible.
+    pub async fn pending_runs(
+        &self,
+        scope: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<PendingRun>, StoreError> {
+        let (op, rx) = op(move |t| {
+            let columns =
+                "id, event_id, component, environment, channel, event, deployment_id, attempt, max_attempts, run_at";
+            let to_run = |r: &rusqlite::Row<'_>| {
                 Ok(PendingRun {
                     id: r.get(0)?,
                     event_id: r.get(1)?,
@@ -233,8 +241,27 @@ impl Store {
                     max_attempts: r.get(8)?,
                     run_at: r.get(9)?,
                 })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            };
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = match &scope {
+                Some((component, environment)) => t
+                    .prepare_cached(&format!(
+                        "SELECT {columns} FROM runs WHERE status IN ('queued', 'retrying')
+                           AND component = ?1 AND environment = ?2 ORDER BY run_at, id LIMIT ?3"
+                    ))?
+                    .query_map(params![component, environment, limit], to_run)?
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => t
+                    .prepare_cached(&format!(
+                        "SELECT {columns} FROM runs WHERE status IN ('queued', 'retrying')
+                           AND NOT EXISTS (SELECT 1 FROM activations a WHERE a.component = runs.component
+                                           AND a.environment = runs.environment AND a.paused = 1)
+                         ORDER BY run_at, id LIMIT ?1"
+                    ))?
+                    .query_map(params![limit], to_run)?
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            Ok(rows)
         });
         self.writer.submit(op).await?;
         answer(rx).await

@@ -1,0 +1,374 @@
+//! `onset-bench`: ingest and end-to-end numbers for the `onset` binary next to two references
+//! measured in the same run on the same machine. See the README for the command and a table.
+#![recursion_limit = "256"]
+
+mod load;
+mod payload;
+mod refs;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+
+use load::{Bodies, Outcome, SECRET, SendTimes, quantile_ms};
+
+struct Options {
+    duration: Duration,
+    rate: u64,
+    concurrencies: Vec<usize>,
+    onset: PathBuf,
+}
+
+fn parse_options() -> anyhow::Result<Options> {
+    let mut o = Options {
+        duration: Duration::from_secs(4),
+        rate: 1000,
+        concurrencies: vec![1, 16, 64],
+        onset: std::env::current_exe()?.with_file_name("onset"),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--seconds" => o.duration = Duration::from_secs(value.parse().context("--seconds is a whole number")?),
+            "--rate" => o.rate = value.parse().context("--rate is events per second")?,
+            "--concurrency" => {
+                o.concurrencies = value
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()
+                    .context("--concurrency is like 1,16,64")?
+            }
+            "--onset" => o.onset = PathBuf::from(value),
+            other => bail!("unknown flag {other}; flags: --seconds N, --rate N, --concurrency 1,16,64, --onset PATH"),
+        }
+    }
+    if !o.onset.exists() {
+        bail!("no onset binary at {}; build it with `cargo build --release -p onset-cli`", o.onset.display());
+    }
+    Ok(o)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Bare,
+    Sqlite,
+    OnsetPaused,
+    OnsetRunning,
+}
+
+impl Target {
+    fn label(self) -> &'static str {
+        match self {
+            Target::Bare => "bare axum 200 (reference)",
+            Target::Sqlite => "SQLite WAL append, batched (reference)",
+            Target::OnsetPaused => "onset, durable ingest (component paused)",
+            Target::OnsetRunning => "onset, ingest + 5-step runs ending in HTTP",
+        }
+    }
+}
+
+const COMPONENT: &str = r##"
+component: github
+trigger:
+  type: http
+  with:
+    verify: { scheme: standard-webhooks, secret: "{{ config.secret }}" }
+config:
+  secret: { type: secret }
+  sink: { type: string }
+handlers:
+  "/":
+    POST:
+      steps:
+        - id: issue
+          map: { number: "{{ event.issue.number }}", title: "{{ event.issue.title }}", seq: "{{ event.bench_seq }}" }
+        - set: { labels: "{{ event.issue.labels | map(attribute='name') | join(', ') }}" }
+        - log: "issue {{ steps.issue.output.number }} labelled {{ vars.labels }}"
+          level: debug
+        - id: notice
+          map: { text: "#{{ steps.issue.output.number }} {{ steps.issue.output.title }}", seq: "{{ steps.issue.output.seq }}" }
+        - call: http.request
+          with: { method: POST, url: "{{ config.sink }}", body: { seq: "{{ steps.notice.output.seq }}" } }
+"##;
+
+struct Running {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    base: String,
+}
+
+impl Running {
+    fn peak_rss_kb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+async fn start(target: Target, opts: &Options, sink: &str, client: &reqwest::Client) -> anyhow::Result<Running> {
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let addr = format!("127.0.0.1:{port}");
+    let me = std::env::current_exe()?;
+    let child = match target {
+        Target::Bare => Command::new(me).args(["serve-bare", &addr]).stderr(Stdio::inherit()).spawn()?,
+        Target::Sqlite => Command::new(me)
+            .args(["serve-sqlite", &addr, &dir.path().display().to_string()])
+            .stderr(Stdio::inherit())
+            .spawn()?,
+        Target::OnsetPaused | Target::OnsetRunning => {
+            let project = dir.path().join("project");
+            std::fs::create_dir_all(project.join("components"))?;
+            std::fs::write(project.join("onset.yaml"), "name: bench\n")?;
+            std::fs::write(project.join("components/github.yaml"), COMPONENT)?;
+            Command::new(&opts.onset)
+                .args(["serve", "--no-watch", "--listen", &addr])
+                .arg("--project")
+                .arg(&project)
+                .arg("--data-dir")
+                .arg(dir.path().join("data"))
+                .env("ONSET_CONFIG__GITHUB__SECRET", SECRET)
+                .env("ONSET_CONFIG__GITHUB__SINK", sink)
+                .env("ONSET_LOG", "warn")
+                .stderr(Stdio::inherit())
+                .spawn()?
+        }
+    };
+    let running = Running { child, _dir: dir, base: format!("http://{addr}") };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready = match target {
+            Target::Bare | Target::Sqlite => tokio::net::TcpStream::connect(&addr).await.is_ok(),
+            _ => client.get(format!("{}/readyz", running.base)).send().await.is_ok_and(|r| r.status().is_success()),
+        };
+        if ready {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("{} did not start", target.label());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if target == Target::OnsetPaused {
+        let r = client.post(format!("{}/api/v1/components/github/pause", running.base)).send().await?;
+        if !r.status().is_success() {
+            bail!("cannot pause the bench component: {}", r.status());
+        }
+    }
+    Ok(running)
+}
+
+/// Arrival times at the sink (ns since the send-time origin), by sequence number.
+struct Arrivals {
+    times: Arc<SendTimes>,
+    arrived: Vec<AtomicU64>,
+}
+
+async fn sink_handler(State(state): State<Arc<std::sync::RwLock<Option<Arc<Arrivals>>>>>, body: axum::body::Bytes) {
+    let now = Instant::now();
+    let seq = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["seq"].as_u64());
+    let current = state.read().ok().and_then(|g| g.clone());
+    if let (Some(seq), Some(a)) = (seq, current)
+        && let Some(slot) = a.arrived.get(seq as usize)
+    {
+        slot.store(now.duration_since(a.times.origin).as_nanos() as u64, Ordering::Relaxed);
+    }
+}
+
+/// End-to-end latencies (µs) of accepted requests whose run reached the sink, and how many did not.
+async fn end_to_end(arrivals: &Arrivals, accepted: &[u64]) -> (Vec<u64>, usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let missing = accepted.iter().filter(|&&s| arrivals.arrived[s as usize].load(Ordering::Relaxed) == 0).count();
+        if missing == 0 || Instant::now() > deadline {
+            let lat = accepted
+                .iter()
+                .filter_map(|&s| {
+                    let arrived = arrivals.arrived[s as usize].load(Ordering::Relaxed);
+                    let sent = arrivals.times.get(s)?;
+                    (arrived > 0).then(|| arrived.saturating_sub(sent) / 1000)
+                })
+                .collect();
+            return (lat, missing);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+struct Row {
+    label: String,
+    concurrency: String,
+    per_sec: f64,
+    ack: (f64, f64),
+    e2e: Option<(f64, f64, usize)>,
+}
+
+fn fmt_ms(v: f64) -> String {
+    if v.is_nan() { "—".into() } else { format!("{v:.2}") }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let opts = parse_options()?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let bodies = Arc::new(Bodies::new());
+
+    let current: Arc<std::sync::RwLock<Option<Arc<Arrivals>>>> = Arc::default();
+    let sink_app = Router::new().route("/", post(sink_handler)).with_state(current.clone());
+    let sink_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let sink_url = format!("http://{}/", sink_listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(sink_listener, sink_app).await });
+
+    println!("body: {} bytes (GitHub issues.opened shape), signed with Standard Webhooks", bodies.size());
+    println!(
+        "each cell: {}s of load; machine: {} cores\n",
+        opts.duration.as_secs(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    let mut rows = Vec::new();
+    let mut peak_rss_kb = 0;
+    let mut sqlite_ref = std::collections::HashMap::new();
+    let capacity = 2_000_000;
+    for target in [Target::Bare, Target::Sqlite, Target::OnsetPaused, Target::OnsetRunning] {
+        for &c in &opts.concurrencies {
+            let times = SendTimes::new(capacity);
+            let arrivals = Arc::new(Arrivals {
+                times: times.clone(),
+                arrived: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+            });
+            if let Ok(mut g) = current.write() {
+                *g = Some(arrivals.clone());
+            }
+            let server = start(target, &opts, &sink_url, &client).await?;
+            let url = format!("{}/hooks/development/github", server.base);
+            let run_id = format!("c{c}");
+            let mut out: Outcome = load::closed_loop(&client, &url, &bodies, &times, &run_id, c, opts.duration).await;
+            let per_sec = out.accepted as f64 / out.elapsed.as_secs_f64();
+            let e2e = if target == Target::OnsetRunning {
+                let (mut lat, missing) = end_to_end(&arrivals, &out.accepted_seqs).await;
+                Some((quantile_ms(&mut lat, 0.5), quantile_ms(&mut lat, 0.99), missing))
+            } else {
+                None
+            };
+            if matches!(target, Target::OnsetPaused | Target::OnsetRunning) {
+                peak_rss_kb = peak_rss_kb.max(server.peak_rss_kb().unwrap_or(0));
+            }
+            if target == Target::Sqlite {
+                sqlite_ref.insert(c, per_sec);
+            }
+            if out.refused > 0 {
+                println!("  note: {} at concurrency {c} refused {} requests", target.label(), out.refused);
+            }
+            rows.push(Row {
+                label: target.label().into(),
+                concurrency: c.to_string(),
+                per_sec,
+                ack: (quantile_ms(&mut out.ack_us, 0.5), quantile_ms(&mut out.ack_us, 0.99)),
+                e2e,
+            });
+            drop(server);
+        }
+    }
+
+    // Steady rate, open loop: latency counted from each request's scheduled time.
+    let times = SendTimes::new(capacity);
+    let arrivals =
+        Arc::new(Arrivals { times: times.clone(), arrived: (0..capacity).map(|_| AtomicU64::new(0)).collect() });
+    if let Ok(mut g) = current.write() {
+        *g = Some(arrivals.clone());
+    }
+    let server = start(Target::OnsetRunning, &opts, &sink_url, &client).await?;
+    let url = format!("{}/hooks/development/github", server.base);
+    let mut out = load::open_loop(&client, &url, &bodies, &times, "open", opts.rate, opts.duration).await;
+    let (mut lat, missing) = end_to_end(&arrivals, &out.accepted_seqs).await;
+    peak_rss_kb = peak_rss_kb.max(server.peak_rss_kb().unwrap_or(0));
+    rows.push(Row {
+        label: format!("onset, ingest + runs, open loop at {}/s", opts.rate),
+        concurrency: "—".into(),
+        per_sec: out.accepted as f64 / out.elapsed.as_secs_f64(),
+        ack: (quantile_ms(&mut out.ack_us, 0.5), quantile_ms(&mut out.ack_us, 0.99)),
+        e2e: Some((quantile_ms(&mut lat, 0.5), quantile_ms(&mut lat, 0.99), missing)),
+    });
+    drop(server);
+
+    println!(
+        "| scenario | concurrency | accepted/s | vs SQLite ref | ack p50 ms | ack p99 ms | e2e p50 ms | e2e p99 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let ratio = r
+            .concurrency
+            .parse::<usize>()
+            .ok()
+            .and_then(|c| sqlite_ref.get(&c))
+            .map_or("—".to_string(), |base| format!("{:.0}%", 100.0 * r.per_sec / base));
+        let (e50, e99) = match r.e2e {
+            Some((p50, p99, 0)) => (fmt_ms(p50), fmt_ms(p99)),
+            Some((p50, p99, missing)) => (fmt_ms(p50), format!("{} ({missing} missing)", fmt_ms(p99))),
+            None => ("—".into(), "—".into()),
+        };
+        println!(
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} |",
+            r.label,
+            r.concurrency,
+            r.per_sec,
+            ratio,
+            fmt_ms(r.ack.0),
+            fmt_ms(r.ack.1),
+            e50,
+            e99
+        );
+    }
+    println!("\npeak RSS of onset (VmHWM, max over its runs): {:.1} MB", peak_rss_kb as f64 / 1024.0);
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match args.get(1).map(String::as_str) {
+            Some("serve-bare") => refs::serve_bare(args.get(2).map_or("127.0.0.1:0", String::as_str)).await,
+            Some("serve-sqlite") => {
+                let dir = args.get(3).map(Path::new).unwrap_or(Path::new("."));
+                refs::serve_sqlite(args.get(2).map_or("127.0.0.1:0", String::as_str), &dir.display().to_string()).await
+            }
+            _ => run().await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
