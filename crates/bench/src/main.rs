@@ -24,6 +24,14 @@ struct Options {
     rate: u64,
     concurrencies: Vec<usize>,
     onset: PathBuf,
+    /// Scenario names to run: bare, sqlite, paused, running, open.
+    only: Vec<String>,
+}
+
+impl Options {
+    fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == name)
+    }
 }
 
 fn parse_options() -> anyhow::Result<Options> {
@@ -32,6 +40,7 @@ fn parse_options() -> anyhow::Result<Options> {
         rate: 1000,
         concurrencies: vec![1, 16, 64],
         onset: std::env::current_exe()?.with_file_name("onset"),
+        only: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -47,7 +56,11 @@ fn parse_options() -> anyhow::Result<Options> {
                     .context("--concurrency is like 1,16,64")?
             }
             "--onset" => o.onset = PathBuf::from(value),
-            other => bail!("unknown flag {other}; flags: --seconds N, --rate N, --concurrency 1,16,64, --onset PATH"),
+            "--only" => o.only = value.split(',').map(str::to_string).collect(),
+            other => bail!(
+                "unknown flag {other}; flags: --seconds N, --rate N, --concurrency 1,16,64, --onset PATH, \
+                 --only bare,sqlite,paused,running,open"
+            ),
         }
     }
     if !o.onset.exists() {
@@ -65,6 +78,15 @@ enum Target {
 }
 
 impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::Bare => "bare",
+            Target::Sqlite => "sqlite",
+            Target::OnsetPaused => "paused",
+            Target::OnsetRunning => "running",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Target::Bare => "bare axum 200 (reference)",
@@ -252,6 +274,9 @@ async fn run() -> anyhow::Result<()> {
     let mut sqlite_ref = std::collections::HashMap::new();
     let capacity = 2_000_000;
     for target in [Target::Bare, Target::Sqlite, Target::OnsetPaused, Target::OnsetRunning] {
+        if !opts.wants(target.name()) {
+            continue;
+        }
         for &c in &opts.concurrencies {
             let times = SendTimes::new(capacity);
             let arrivals = Arc::new(Arrivals {
@@ -293,31 +318,49 @@ async fn run() -> anyhow::Result<()> {
     }
 
     // Steady rate, open loop: latency counted from each request's scheduled time.
+    if opts.wants("open") {
+        let row = open_loop_row(&opts, &client, &bodies, &current, &sink_url, capacity, &mut peak_rss_kb).await?;
+        rows.push(row);
+    }
+    print_report(&rows, &sqlite_ref, peak_rss_kb);
+    Ok(())
+}
+
+async fn open_loop_row(
+    opts: &Options,
+    client: &reqwest::Client,
+    bodies: &Arc<Bodies>,
+    current: &Arc<std::sync::RwLock<Option<Arc<Arrivals>>>>,
+    sink_url: &str,
+    capacity: usize,
+    peak_rss_kb: &mut u64,
+) -> anyhow::Result<Row> {
     let times = SendTimes::new(capacity);
     let arrivals =
         Arc::new(Arrivals { times: times.clone(), arrived: (0..capacity).map(|_| AtomicU64::new(0)).collect() });
     if let Ok(mut g) = current.write() {
         *g = Some(arrivals.clone());
     }
-    let server = start(Target::OnsetRunning, &opts, &sink_url, &client).await?;
+    let server = start(Target::OnsetRunning, opts, sink_url, client).await?;
     let url = format!("{}/hooks/development/github", server.base);
-    let mut out = load::open_loop(&client, &url, &bodies, &times, "open", opts.rate, opts.duration).await;
+    let mut out = load::open_loop(client, &url, bodies, &times, "open", opts.rate, opts.duration).await;
     let (mut lat, missing) = end_to_end(&arrivals, &out.accepted_seqs).await;
-    peak_rss_kb = peak_rss_kb.max(server.peak_rss_kb().unwrap_or(0));
-    rows.push(Row {
+    *peak_rss_kb = (*peak_rss_kb).max(server.peak_rss_kb().unwrap_or(0));
+    Ok(Row {
         label: format!("onset, ingest + runs, open loop at {}/s", opts.rate),
         concurrency: "—".into(),
         per_sec: out.accepted as f64 / out.elapsed.as_secs_f64(),
         ack: (quantile_ms(&mut out.ack_us, 0.5), quantile_ms(&mut out.ack_us, 0.99)),
         e2e: Some((quantile_ms(&mut lat, 0.5), quantile_ms(&mut lat, 0.99), missing)),
-    });
-    drop(server);
+    })
+}
 
+fn print_report(rows: &[Row], sqlite_ref: &std::collections::HashMap<usize, f64>, peak_rss_kb: u64) {
     println!(
         "| scenario | concurrency | accepted/s | vs SQLite ref | ack p50 ms | ack p99 ms | e2e p50 ms | e2e p99 ms |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for r in &rows {
+    for r in rows {
         let ratio = r
             .concurrency
             .parse::<usize>()
@@ -342,7 +385,6 @@ async fn run() -> anyhow::Result<()> {
         );
     }
     println!("\npeak RSS of onset (VmHWM, max over its runs): {:.1} MB", peak_rss_kb as f64 / 1024.0);
-    Ok(())
 }
 
 fn main() -> ExitCode {

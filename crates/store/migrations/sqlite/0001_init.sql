@@ -29,7 +29,7 @@ CREATE TABLE events (
     headers       TEXT NOT NULL,
     query         TEXT NOT NULL,
     params        TEXT NOT NULL,
-    payload       TEXT NOT NULL,
+    payload       BLOB NOT NULL,  -- JSON text, as bytes
     status        TEXT NOT NULL
 );
 CREATE UNIQUE INDEX events_delivery ON events (component, environment, delivery_id) WHERE delivery_id IS NOT NULL;

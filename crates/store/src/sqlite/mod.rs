@@ -7,6 +7,7 @@ mod writer;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
@@ -66,6 +67,8 @@ pub struct Store {
     readers: Arc<Readers>,
     /// Held for the life of the store: one process per data directory.
     _lock: Arc<File>,
+    /// Dropped with the last clone: stops the checkpointer.
+    _checkpointer: Arc<std::sync::mpsc::Sender<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -79,7 +82,10 @@ fn configure(conn: &Connection, durability: Durability) -> Result<(), StoreError
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", if durability == Durability::Full { "FULL" } else { "NORMAL" })?;
     conn.pragma_update(None, "foreign_keys", true)?;
-    conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
+    // Checkpoints run on their own thread (see `writer::checkpoint_in_background`).
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    conn.pragma_update(None, "cache_size", -8_000)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
@@ -111,8 +117,16 @@ impl Store {
         let mut conn = Connection::open(&path)?;
         configure(&conn, options.durability)?;
         migrate(&mut conn)?;
-        let writer = Writer::start(conn, options.queue_capacity)?;
-        Ok(Store { writer, readers: Arc::new(Readers { path, idle: Mutex::new(Vec::new()) }), _lock: Arc::new(lock) })
+        let wal_frames = Arc::new(AtomicI64::new(0));
+        let writer = Writer::start(conn, options.queue_capacity, wal_frames.clone())?;
+        let (stop, stopped) = std::sync::mpsc::channel();
+        writer::checkpoint_in_background(path.clone(), wal_frames, stopped)?;
+        Ok(Store {
+            writer,
+            readers: Arc::new(Readers { path, idle: Mutex::new(Vec::new()) }),
+            _lock: Arc::new(lock),
+            _checkpointer: Arc::new(stop),
+        })
     }
 
     pub fn path(&self) -> &Path {

@@ -6,6 +6,15 @@ use serde_json::value::RawValue;
 use super::Store;
 use crate::{Activation, EventRow, ListFilter, Page, QueueCounts, RunRef, RunRow, RunStatus, StepRow, StoreError};
 
+/// A column stored as text or bytes (payloads are stored as bytes), as a string.
+fn text(r: &Row<'_>, i: usize) -> rusqlite::Result<String> {
+    match r.get_ref(i)? {
+        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => String::from_utf8(t.to_vec())
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e))),
+        other => Err(rusqlite::Error::InvalidColumnType(i, "payload".into(), other.data_type())),
+    }
+}
+
 fn raw(text: Option<String>) -> Result<Option<Box<RawValue>>, StoreError> {
     text.map(|t| RawValue::from_string(t).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
 }
@@ -134,7 +143,9 @@ impl Store {
                 .prepare_cached(&format!(
                     "SELECT {EVENT_COLUMNS}, headers, query, params, payload FROM events WHERE id = ?1"
                 ))?
-                .query_row([&id], |r| Ok((event_row(r)?, [r.get::<_, String>(8)?, r.get(9)?, r.get(10)?, r.get(11)?])))
+                .query_row([&id], |r| {
+                    Ok((event_row(r)?, [r.get::<_, String>(8)?, r.get(9)?, r.get(10)?, text(r, 11)?]))
+                })
                 .optional()?;
             let Some((mut event, [headers, query, params, payload])) = row else { return Ok(None) };
             event.headers = raw(Some(headers))?;
@@ -234,7 +245,7 @@ impl Store {
             .query_row([&run_id], |r| {
                 Ok((
                     EventForRun {
-                        payload: bytes::Bytes::from(r.get::<_, String>(0)?),
+                        payload: bytes::Bytes::copy_from_slice(r.get_ref(0)?.as_bytes()?),
                         headers: r.get(1)?,
                         query: r.get(2)?,
                         params: r.get(3)?,

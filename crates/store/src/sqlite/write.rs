@@ -30,14 +30,15 @@ fn in_savepoint<T>(
     t: &Transaction<'_>,
     f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    t.execute_batch("SAVEPOINT op")?;
+    t.prepare_cached("SAVEPOINT op")?.execute([])?;
     match f(t) {
         Ok(v) => {
-            t.execute_batch("RELEASE op")?;
+            t.prepare_cached("RELEASE op")?.execute([])?;
             Ok(v)
         }
         Err(e) => {
-            t.execute_batch("ROLLBACK TO op; RELEASE op")?;
+            t.prepare_cached("ROLLBACK TO op")?.execute([])?;
+            t.prepare_cached("RELEASE op")?.execute([])?;
             Err(e)
         }
     }
@@ -115,7 +116,8 @@ impl Store {
                 event.headers,
                 event.query,
                 event.params,
-                std::str::from_utf8(&event.payload).map_err(|_| StoreError::Corrupt("payload is not UTF-8".into()))?,
+                // JSON text, stored as bytes: it was checked (or produced) as JSON before.
+                event.payload.as_ref(),
                 status
             ])?;
             let parent =

@@ -2,6 +2,10 @@
 //! in one transaction (each in its own savepoint, so one failing operation does not undo the
 //! others), commits, then answers each caller.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
 use rusqlite::{Connection, Transaction};
 use tokio::sync::mpsc;
 
@@ -21,9 +25,10 @@ pub(crate) struct Writer {
 const MAX_BATCH: usize = 1024;
 
 impl Writer {
-    pub fn start(conn: Connection, capacity: usize) -> Result<Self, StoreError> {
+    /// `wal_frames` is the WAL's size in frames as the checkpointer last saw it.
+    pub fn start(conn: Connection, capacity: usize, wal_frames: Arc<AtomicI64>) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel::<Op>(capacity.max(1));
-        std::thread::Builder::new().name("onset-sqlite-writer".into()).spawn(move || run(conn, rx))?;
+        std::thread::Builder::new().name("onset-sqlite-writer".into()).spawn(move || run(conn, rx, wal_frames))?;
         Ok(Self { tx })
     }
 
@@ -45,7 +50,10 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>) {
+/// WAL frames (pages) beyond which the writer checkpoints itself: 64 MiB at 4 KiB pages.
+const RESET_WAL_FRAMES: i64 = 16_384;
+
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, wal_frames: Arc<AtomicI64>) {
     let mut batch: Vec<Op> = Vec::with_capacity(MAX_BATCH);
     let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
@@ -56,6 +64,8 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
+        let ops = batch.len();
         let committed = match conn.transaction() {
             Ok(tx) => {
                 for op in batch.drain(..) {
@@ -78,8 +88,41 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>) {
         for reply in replies.drain(..) {
             reply(committed);
         }
+        // The checkpointer copies the WAL in the background; when the WAL has grown large
+        // anyway (it cannot reset while commits keep coming), one short checkpoint here, between
+        // transactions, lets the next transaction start the WAL over.
+        if wal_frames.load(Ordering::Relaxed) > RESET_WAL_FRAMES {
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "checkpoint failed");
+            }
+            wal_frames.store(0, Ordering::Relaxed);
+        }
+        let took = started.elapsed();
+        if took > std::time::Duration::from_millis(250) {
+            tracing::warn!(operations = ops, ?took, "a database commit was slow");
+        }
     }
     if let Err(e) = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE") {
         tracing::warn!(error = %e, "final checkpoint failed");
     }
+}
+
+/// Copies WAL pages into the database every 100 ms on its own connection, so commits on the
+/// writer do not stall on checkpoints. Ends when `stop` is dropped.
+pub(crate) fn checkpoint_in_background(
+    path: std::path::PathBuf,
+    wal_frames: Arc<AtomicI64>,
+    stop: std::sync::mpsc::Receiver<()>,
+) -> Result<(), StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    std::thread::Builder::new().name("onset-sqlite-checkpoint".into()).spawn(move || {
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(Duration::from_millis(100)) {
+            match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+                Ok(frames) => wal_frames.store(frames, Ordering::Relaxed),
+                Err(e) => tracing::warn!(error = %e, "background checkpoint failed"),
+            }
+        }
+    })?;
+    Ok(())
 }
