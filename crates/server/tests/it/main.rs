@@ -1,6 +1,7 @@
 //! The server end to end: real HTTP, real SQLite, a local sink for outbound calls.
 
 mod control_plane;
+mod example;
 mod flow_control;
 mod ingress;
 mod runs;

@@ -30,6 +30,8 @@ pub struct Options {
     pub ingest_queue: usize,
     pub workers: usize,
     pub max_waiting: usize,
+    /// Listen on this port instead of any free one (for components that call the server itself).
+    pub port: Option<u16>,
 }
 
 impl Options {
@@ -41,6 +43,7 @@ impl Options {
             ingest_queue: 8192,
             workers: 16,
             max_waiting: 20_000,
+            port: None,
         }
     }
     pub fn env(mut self, k: &str, v: &str) -> Self {
@@ -75,7 +78,7 @@ async fn boot(data: tempfile::TempDir, project: tempfile::TempDir, options: &Opt
     config.max_waiting = options.max_waiting;
     config.config_env = options.env.clone();
     config.shutdown_timeout = Duration::from_secs(5);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port.unwrap_or(0))).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(onset_server::run(config, listener, shutdown.clone()));
@@ -264,6 +267,11 @@ print(Webhook(secret).sign(msg_id, datetime.datetime.fromtimestamp(ts, tz=dateti
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A port free right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 pub fn now_secs() -> i64 {

@@ -50,8 +50,8 @@ impl Writer {
     }
 }
 
-/// WAL frames (pages) beyond which the writer checkpoints itself: 64 MiB at 4 KiB pages.
-const RESET_WAL_FRAMES: i64 = 16_384;
+/// WAL frames (pages) beyond which the writer checkpoints itself: 16 MiB at 4 KiB pages.
+const RESET_WAL_FRAMES: i64 = 4_096;
 
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, wal_frames: Arc<AtomicI64>) {
     let mut batch: Vec<Op> = Vec::with_capacity(MAX_BATCH);
