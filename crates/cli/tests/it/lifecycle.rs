@@ -109,6 +109,43 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
     panic!("onset did not become ready at {base}");
 }
 
+/// A sink, a project and a data directory that survive restarts of the server.
+struct Fixture {
+    sink: SocketAddr,
+    seen: Seen,
+    project: tempfile::TempDir,
+    data: tempfile::TempDir,
+    port: u16,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Fixture {
+    async fn new(sink_delay: Duration) -> Fixture {
+        onset_server::install_crypto_provider();
+        let (sink, seen) = sink(sink_delay).await;
+        let project_dir = tempfile::tempdir().unwrap();
+        project(project_dir.path());
+        let port = free_port();
+        Fixture {
+            sink,
+            seen,
+            project: project_dir,
+            data: tempfile::tempdir().unwrap(),
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap(),
+        }
+    }
+
+    /// Starts `onset serve` on the fixture's directories and waits until it is ready.
+    async fn start(&self, workers: usize) -> Onset {
+        let child = spawn(self.project.path(), self.data.path(), self.port, self.sink, workers);
+        wait_ready(&self.client, &self.base).await;
+        child
+    }
+}
+
 /// Waits until every run of every event succeeded.
 async fn wait_all_succeeded(client: &reqwest::Client, base: &str, ids: &[String], within: Duration) {
     let deadline = Instant::now() + within;
@@ -136,17 +173,9 @@ async fn statuses(client: &reqwest::Client, base: &str, ids: &[String]) -> HashM
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_flight_loses_no_accepted_event() {
-    onset_server::install_crypto_provider();
-    let (sink_addr, seen) = sink(Duration::from_millis(30)).await;
-    let project_dir = tempfile::tempdir().unwrap();
-    project(project_dir.path());
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
-
-    let mut child = spawn(project_dir.path(), data.path(), port, sink_addr, 16);
-    wait_ready(&client, &base).await;
+    let f = Fixture::new(Duration::from_millis(30)).await;
+    let (client, base, seen) = (f.client.clone(), f.base.clone(), f.seen.clone());
+    let mut child = f.start(16).await;
 
     // Senders keep going while the server is killed: requests answered 202 are the promise.
     let accepted: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
@@ -186,8 +215,7 @@ async fn sigkill_mid_flight_loses_no_accepted_event() {
         accepted.len()
     );
 
-    let mut child = spawn(project_dir.path(), data.path(), port, sink_addr, 16);
-    wait_ready(&client, &base).await;
+    let mut child = f.start(16).await;
     let ids: Vec<String> = accepted.iter().map(|(_, id)| id.clone()).collect();
     wait_all_succeeded(&client, &base, &ids, Duration::from_secs(60)).await;
     let delivered: BTreeSet<i64> = seen.ns.lock().unwrap().iter().copied().collect();
@@ -199,17 +227,9 @@ async fn sigkill_mid_flight_loses_no_accepted_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_runs_in_flight_then_exits() {
-    onset_server::install_crypto_provider();
-    let (sink_addr, seen) = sink(Duration::from_millis(700)).await;
-    let project_dir = tempfile::tempdir().unwrap();
-    project(project_dir.path());
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
-
-    let mut child = spawn(project_dir.path(), data.path(), port, sink_addr, 2);
-    wait_ready(&client, &base).await;
+    let f = Fixture::new(Duration::from_millis(700)).await;
+    let (client, base, seen) = (f.client.clone(), f.base.clone(), f.seen.clone());
+    let mut child = f.start(2).await;
     let mut ids = Vec::new();
     for n in 0..5 {
         let r = client.post(format!("{base}/hooks/development/forward")).json(&json!({ "n": n })).send().await.unwrap();
@@ -234,8 +254,7 @@ async fn sigterm_finishes_runs_in_flight_then_exits() {
     assert!(status.success(), "a graceful stop exits 0: {status:?}");
     assert_eq!(seen.ns.lock().unwrap().len(), 2, "the runs in flight finished before the exit");
 
-    let mut child = spawn(project_dir.path(), data.path(), port, sink_addr, 2);
-    wait_ready(&client, &base).await;
+    let mut child = f.start(2).await;
     let st = statuses(&client, &base, &ids[..2]).await;
     assert!(st.values().all(|runs| runs == &["succeeded"]), "finished runs were recorded: {st:?}");
     wait_all_succeeded(&client, &base, &ids, Duration::from_secs(30)).await;
