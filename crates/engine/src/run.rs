@@ -68,19 +68,7 @@ pub fn backoff(retry: &RetrySpec, attempt: u32) -> std::time::Duration {
     let initial = retry.initial.as_std().as_millis() as f64;
     let cap = retry.max.as_std().as_millis() as f64;
     let ceiling = (initial * 2f64.powi(attempt.saturating_sub(1).min(62) as i32)).min(cap);
-    std::time::Duration::from_millis((ceiling * jitter()) as u64)
-}
-
-/// A number in [0, 1) from the clock's low bits mixed per call: enough spread for jitter.
-fn jitter() -> f64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static STATE: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() as u64);
-    let mut x = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ nanos;
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    (x >> 11) as f64 / (1u64 << 53) as f64
+    std::time::Duration::from_millis((ceiling * fastrand::f64()) as u64)
 }
 
 struct Exec<'a> {

@@ -256,8 +256,17 @@ pub async fn readyz(State(app): State<Arc<App>>) -> Response {
     }
 }
 
+/// Prometheus text. The queue depth counts every waiting run in the store (memory holds only
+/// part of a large or paused backlog).
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let text = app.metrics.render(app.scheduler.depth());
+    let depth = match app.store.queue_counts().await {
+        Ok(c) => usize::try_from(c.queued + c.retrying).unwrap_or(usize::MAX),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot count waiting runs for /metrics");
+            app.scheduler.depth()
+        }
+    };
+    let text = app.metrics.render(depth);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -56,6 +56,8 @@ async fn paused_components_store_events_and_run_them_after_resume() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(sink.bodies().is_empty(), "nothing runs while paused");
+    let metrics = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("onset_queue_depth 3"), "paused runs are waiting runs:\n{metrics}");
     for id in &ids {
         let e = s.get(&format!("/api/v1/events/{id}")).await;
         assert_eq!(e["runs"][0]["status"], "queued");
