@@ -37,9 +37,9 @@ impl HandlerKey {
 }
 
 /// Runs waiting in memory (ready or delayed) by default; beyond, they wait in the database.
-pub const MAX_WAITING: usize = 20_000;
+pub const MAX_WAITING: usize = 10_000;
 /// Payload bytes kept with waiting runs at most; beyond, workers read the event from the store.
-pub const MAX_PAYLOAD_BYTES: usize = 8 << 20;
+pub const MAX_PAYLOAD_BYTES: usize = 4 << 20;
 
 #[derive(Default)]
 struct State {

@@ -42,7 +42,7 @@ impl Options {
             max_body: 25 << 20,
             ingest_queue: 8192,
             workers: 16,
-            max_waiting: 20_000,
+            max_waiting: 10_000,
             port: None,
         }
     }

@@ -1,7 +1,7 @@
 //! Write operations. Each runs in the writer's batch transaction inside its own savepoint and
 //! is answered after the commit.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Transaction, params};
 use tokio::sync::oneshot;
 
 use super::Store;
@@ -88,38 +88,39 @@ impl Store {
     /// nothing and answers with the original event. `Busy` when the write queue is full.
     pub async fn ingest(&self, event: NewEvent) -> Result<IngestOutcome, StoreError> {
         let (op, rx) = op(move |t| {
-            if let Some(delivery) = &event.delivery_id {
-                let existing: Option<String> = t
+            let status = if event.runs.is_empty() { "unhandled" } else { "handled" };
+            // A known delivery id conflicts on the unique index: nothing is written and the
+            // original event answers (one statement in the common case, two for a duplicate).
+            let inserted = t
+                .prepare_cached(
+                    "INSERT INTO events (id, component, environment, channel, event, delivery_id, received_at,
+                                         headers, query, params, payload, status)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                     ON CONFLICT (component, environment, delivery_id) WHERE delivery_id IS NOT NULL DO NOTHING",
+                )?
+                .execute(params![
+                    event.id,
+                    event.component,
+                    event.environment,
+                    event.channel,
+                    event.event,
+                    event.delivery_id,
+                    event.received_at,
+                    event.headers,
+                    event.query,
+                    event.params,
+                    // JSON text, stored as bytes: it was checked (or produced) as JSON before.
+                    event.payload.as_ref(),
+                    status
+                ])?;
+            if inserted == 0 {
+                let event_id: String = t
                     .prepare_cached(
                         "SELECT id FROM events WHERE component = ?1 AND environment = ?2 AND delivery_id = ?3",
                     )?
-                    .query_row(params![event.component, event.environment, delivery], |r| r.get(0))
-                    .optional()?;
-                if let Some(event_id) = existing {
-                    return Ok(IngestOutcome::Duplicate { event_id });
-                }
+                    .query_row(params![event.component, event.environment, event.delivery_id], |r| r.get(0))?;
+                return Ok(IngestOutcome::Duplicate { event_id });
             }
-            let status = if event.runs.is_empty() { "unhandled" } else { "handled" };
-            t.prepare_cached(
-                "INSERT INTO events (id, component, environment, channel, event, delivery_id, received_at,
-                                     headers, query, params, payload, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?
-            .execute(params![
-                event.id,
-                event.component,
-                event.environment,
-                event.channel,
-                event.event,
-                event.delivery_id,
-                event.received_at,
-                event.headers,
-                event.query,
-                event.params,
-                // JSON text, stored as bytes: it was checked (or produced) as JSON before.
-                event.payload.as_ref(),
-                status
-            ])?;
             let parent =
                 RunParent { event_id: &event.id, component: &event.component, environment: &event.environment };
             for run in &event.runs {
