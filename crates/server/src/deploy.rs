@@ -61,15 +61,21 @@ fn typed(kind: ConfigType, text: &str) -> Result<Value, String> {
     })
 }
 
-/// Config values in order: values set for the environment (none yet in this build), the
-/// environment variable, the schema's default. Reports every missing or malformed key.
-pub fn resolve_config(component: &Component, env: &HashMap<String, String>) -> Result<Value, Vec<String>> {
+/// Config values in order: values set for the environment, the environment variable, the
+/// schema's default. Reports every missing or malformed key.
+pub fn resolve_config(
+    component: &Component,
+    environment_values: &Map<String, Value>,
+    env: &HashMap<String, String>,
+) -> Result<Value, Vec<String>> {
     let name = component.component.as_str();
     let mut values = Map::new();
     let mut errors = Vec::new();
     for (key, spec) in &component.config {
         let var = config_env_name(name, key.as_str());
-        if let Some(text) = env.get(&var) {
+        if let Some(value) = environment_values.get(key.as_str()) {
+            values.insert(key.to_string(), value.clone());
+        } else if let Some(text) = env.get(&var) {
             match typed(spec.kind, text) {
                 Ok(v) => {
                     values.insert(key.to_string(), v);
@@ -98,7 +104,9 @@ impl Deployed {
         connectors: &dyn Connectors,
     ) -> Result<Deployed, Vec<String>> {
         let name = component.component.to_string();
-        let config = resolve_config(&component, config_env)?;
+        // Values set per environment are stored by the deployment API (`config set`), which this
+        // build does not have yet: until then the environment contributes none.
+        let config = resolve_config(&component, &Map::new(), config_env)?;
         let compiled = CompiledComponent::compile(&component, &config, connectors)
             .map_err(|errs| errs.into_iter().map(|e| format!("component `{name}`: {e}")).collect::<Vec<_>>())?;
 
@@ -203,20 +211,24 @@ handlers:
     fn config_comes_from_the_environment_then_defaults() {
         let c = component(ORDERS);
         let env = HashMap::from([("ONSET_CONFIG__MY_ORDERS__SECRET".to_string(), "s".to_string())]);
-        let config = resolve_config(&c, &env).unwrap();
+        let config = resolve_config(&c, &Map::new(), &env).unwrap();
         assert_eq!(config, serde_json::json!({ "secret": "s", "limit": 3 }));
         let env = HashMap::from([
             ("ONSET_CONFIG__MY_ORDERS__SECRET".to_string(), "s".to_string()),
             ("ONSET_CONFIG__MY_ORDERS__LIMIT".to_string(), "9".to_string()),
         ]);
-        assert_eq!(resolve_config(&c, &env).unwrap()["limit"], 9);
+        assert_eq!(resolve_config(&c, &Map::new(), &env).unwrap()["limit"], 9);
+        // A value set for the environment wins over the variable and the default.
+        let set: Map<String, Value> = serde_json::from_value(serde_json::json!({ "limit": 4, "flag": true })).unwrap();
+        let config = resolve_config(&c, &set, &env).unwrap();
+        assert_eq!((config["limit"].clone(), config["flag"].clone()), (serde_json::json!(4), serde_json::json!(true)));
     }
 
     #[test]
     fn missing_and_malformed_values_are_all_named() {
         let c = component(ORDERS);
         let env = HashMap::from([("ONSET_CONFIG__MY_ORDERS__LIMIT".to_string(), "many".to_string())]);
-        let errors = resolve_config(&c, &env).unwrap_err();
+        let errors = resolve_config(&c, &Map::new(), &env).unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].contains("config `secret` (shared token) is required"), "{}", errors[0]);
         assert!(errors[0].contains("ONSET_CONFIG__MY_ORDERS__SECRET=…"));

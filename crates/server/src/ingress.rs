@@ -58,7 +58,8 @@ pub async fn receive(
         )
         .into_response();
     };
-    match accept(&app, environment, component, resource, method, &uri, &headers, body).await {
+    let to = Address { environment, component, resource };
+    match accept(&app, to, method, &uri, &headers, body).await {
         Ok((outcome, response)) => {
             app.metrics.event_received(component, environment, outcome);
             response
@@ -72,17 +73,23 @@ pub async fn receive(
 
 type Rejection = (&'static str, ApiError);
 
-#[allow(clippy::too_many_arguments)]
+/// Where a request is addressed: `/hooks/{environment}/{component}{resource}`.
+#[derive(Clone, Copy)]
+struct Address<'a> {
+    environment: &'a str,
+    component: &'a str,
+    resource: &'a str,
+}
+
 async fn accept(
     app: &Arc<App>,
-    environment: &str,
-    component: &str,
-    resource: &str,
+    to: Address<'_>,
     method: Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(&'static str, Response), Rejection> {
+    let Address { environment, component, resource } = to;
     if !app.intake_open.load(Ordering::Relaxed) {
         let mut e =
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down; retry");
