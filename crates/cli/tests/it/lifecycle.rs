@@ -173,7 +173,7 @@ async fn statuses(client: &reqwest::Client, base: &str, ids: &[String]) -> HashM
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_flight_loses_no_accepted_event() {
-    let f = Fixture::new(Duration::from_millis(30)).await;
+    let f = Fixture::new(Duration::from_millis(100)).await;
     let (client, base, seen) = (f.client.clone(), f.base.clone(), f.seen.clone());
     let mut child = f.start(16).await;
 
