@@ -42,6 +42,8 @@ pub(crate) enum CKind {
     Set(Vec<(Arc<str>, Compiled)>),
     Map(Compiled),
     If { condition: usize, then: Vec<CStep>, otherwise: Vec<CStep> },
+    Switch { value: usize, cases: Vec<(Arc<str>, Vec<CStep>)>, default: Vec<CStep> },
+    Delay(Compiled),
     ForEach { items: Compiled, as_name: Arc<str>, steps: Vec<CStep>, concurrency: usize },
     Call { operation: Arc<str>, with: Compiled, account: Option<Compiled> },
     Fail(Compiled),
@@ -129,6 +131,26 @@ impl Ctx<'_> {
                     otherwise: self.steps(otherwise, &format!("{path}.else")),
                 }
             }
+            StepKind::Switch { value, cases, default } => {
+                let value = match self.compiler.expression(value) {
+                    Ok(id) => id,
+                    Err(e) => {
+                        self.expr_error(path, e);
+                        0
+                    }
+                };
+                CKind::Switch {
+                    value,
+                    cases: cases
+                        .iter()
+                        .map(|(key, steps)| {
+                            (Arc::from(key.as_str()), self.steps(steps, &format!("{path}.cases.{key}")))
+                        })
+                        .collect(),
+                    default: self.steps(default, &format!("{path}.default")),
+                }
+            }
+            StepKind::Delay(d) => CKind::Delay(self.value(path, d)),
             StepKind::ForEach { items, as_name, steps, concurrency } => CKind::ForEach {
                 items: self.value(path, items),
                 as_name: Arc::from(as_name.as_str()),

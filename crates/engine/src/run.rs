@@ -246,6 +246,36 @@ impl Exec<'_> {
                 let (branch, name) = if holds { (then, "then") } else { (otherwise, "else") };
                 self.steps(branch, &format!("{path}.{name}"), frame, records).await
             }
+            CKind::Switch { value, cases, default } => {
+                let v =
+                    self.component.program.eval_expr(*value, &frame.scope()).map_err(|e| StepFailure::expr(path, e))?;
+                // Case keys are text: a value matches the key equal to its text (so `1` matches
+                // "1" and `true` matches "true").
+                let text = v.as_str().map_or_else(|| to_json(&v).to_string(), str::to_string);
+                let taken = cases.iter().find(|(key, _)| **key == *text);
+                *input = Some(serde_json::json!({ "value": to_json(&v), "case": taken.map(|(k, _)| &**k) }));
+                match taken {
+                    Some((key, steps)) => self.steps(steps, &format!("{path}.cases.{key}"), frame, records).await,
+                    None => self.steps(default, &format!("{path}.default"), frame, records).await,
+                }
+            }
+            CKind::Delay(duration) => {
+                let v = self.eval(duration, frame, path)?;
+                let text = v.as_str().map_or_else(|| to_json(&v).to_string(), str::to_string);
+                let wait: onset_model::Duration = text.parse().map_err(|e: onset_model::QuantityError| {
+                    StepFailure { message: format!("delay: {e}"), path: path.to_string(), retryable: false }
+                })?;
+                if wait > onset_model::MAX_DELAY {
+                    return Err(StepFailure {
+                        message: format!("delay of {wait} is longer than the limit of {}", onset_model::MAX_DELAY),
+                        path: path.to_string(),
+                        retryable: false,
+                    });
+                }
+                *input = Some(serde_json::json!({ "delay": wait.to_string() }));
+                tokio::time::sleep(wait.as_std()).await;
+                Ok(Value::from(()))
+            }
             CKind::ForEach { items, as_name, steps, concurrency } => {
                 let list = self.eval(items, frame, path)?;
                 let items: Vec<Value> = match list.kind() {

@@ -237,3 +237,43 @@ fn backoff_is_full_jitter_under_the_cap() {
     assert!(waits.iter().any(|w| *w < std::time::Duration::from_millis(500)));
     assert!((0..100).all(|_| crate::run::backoff(&retry, 1) <= std::time::Duration::from_millis(100)));
 }
+
+#[tokio::test]
+async fn switch_takes_the_matching_case_or_default() {
+    let fake = Fake::default();
+    let c = compile(
+        r#"- switch: "event.action"
+  cases:
+    opened: [ { map: "was opened" } ]
+    "2": [ { map: "two" } ]
+  default: [ { map: "something else" } ]
+"#,
+        &fake,
+    );
+    for (event, expected_path, expected) in [
+        (json!({ "action": "opened" }), "0.cases.opened.0", json!("was opened")),
+        (json!({ "action": 2 }), "0.cases.2.0", json!("two")),
+        (json!({ "action": "closed" }), "0.default.0", json!("something else")),
+    ] {
+        let o = run_with(&c, &fake, event).await;
+        assert!(o.result.is_ok(), "{:?}", o.result);
+        let out = outputs(&o);
+        assert_eq!(out[1], (expected_path.to_string(), expected.clone()));
+        assert_eq!(out[0].1, expected, "the switch's output is its branch's last output");
+    }
+}
+
+#[tokio::test]
+async fn delay_waits_and_templated_delays_are_checked() {
+    let fake = Fake::default();
+    let c = compile("- delay: 30ms\n- delay: \"{{ event.wait }}\"\n", &fake);
+    let started = std::time::Instant::now();
+    let o = run_with(&c, &fake, json!({ "wait": "20ms" })).await;
+    assert!(o.result.is_ok(), "{:?}", o.result);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(50));
+    assert_eq!(o.steps[1].input.as_deref(), Some(r#"{"delay":"20ms"}"#));
+    let f = run_with(&c, &fake, json!({ "wait": "1h" })).await.result.unwrap_err();
+    assert!(f.message.contains("longer than the limit"), "{}", f.message);
+    let f = run_with(&c, &fake, json!({ "wait": 5 })).await.result.unwrap_err();
+    assert!(f.message.contains("no unit"), "{}", f.message);
+}

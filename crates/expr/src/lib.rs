@@ -6,6 +6,8 @@
 //! conditions are bare expressions. Undefined names are errors. Every evaluation is bounded by
 //! fuel, so a runaway template fails instead of hanging a worker.
 
+mod filters;
+
 use std::sync::Arc;
 
 pub use minijinja::Value;
@@ -76,6 +78,7 @@ fn environment() -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    filters::register(&mut env);
     env
 }
 

@@ -180,6 +180,12 @@ fn walk_steps<'a>(steps: &'a [Step], f: &mut impl FnMut(&'a Step)) {
                 walk_steps(otherwise, f);
             }
             StepKind::ForEach { steps, .. } => walk_steps(steps, f),
+            StepKind::Switch { cases, default, .. } => {
+                for steps in cases.values() {
+                    walk_steps(steps, f);
+                }
+                walk_steps(default, f);
+            }
             _ => {}
         }
         if let OnError::Steps(steps) = &step.on_error {

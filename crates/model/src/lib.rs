@@ -14,4 +14,4 @@ pub use config::{ConfigSpec, ConfigType};
 pub use names::{ComponentName, ConfigKey, NameError};
 pub use project::{LoadError, Manifest, Project, SourceFile, parse_component};
 pub use quantity::{ByteSize, Duration, QuantityError};
-pub use step::{LogLevel, LogSpec, OnError, Step, StepKind};
+pub use step::{LogLevel, LogSpec, MAX_DELAY, OnError, Step, StepKind};

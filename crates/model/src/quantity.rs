@@ -30,7 +30,7 @@ impl Duration {
     pub const fn from_secs(s: u64) -> Self {
         Self(std::time::Duration::from_secs(s))
     }
-    pub fn as_std(self) -> std::time::Duration {
+    pub const fn as_std(self) -> std::time::Duration {
         self.0
     }
 }

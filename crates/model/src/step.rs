@@ -34,6 +34,14 @@ pub enum StepKind {
         then: Vec<Step>,
         otherwise: Vec<Step>,
     },
+    /// `switch: <expr>` runs the steps of the case whose key equals the value, else `default`.
+    Switch {
+        value: String,
+        cases: IndexMap<String, Vec<Step>>,
+        default: Vec<Step>,
+    },
+    /// `delay: 2s` (or a template giving a duration) waits, at most [`MAX_DELAY`].
+    Delay(serde_json::Value),
     ForEach {
         items: serde_json::Value,
         as_name: String,
@@ -56,6 +64,8 @@ impl StepKind {
             StepKind::Set(_) => "set",
             StepKind::Map(_) => "map",
             StepKind::If { .. } => "if",
+            StepKind::Switch { .. } => "switch",
+            StepKind::Delay(_) => "delay",
             StepKind::ForEach { .. } => "for_each",
             StepKind::Call { .. } => "call",
             StepKind::Fail(_) => "fail",
@@ -137,6 +147,14 @@ struct RawStep {
     #[serde(default, rename = "else")]
     otherwise: Option<Vec<Step>>,
     #[serde(default)]
+    switch: Option<String>,
+    #[serde(default)]
+    cases: Option<IndexMap<String, Vec<Step>>>,
+    #[serde(default)]
+    default: Option<Vec<Step>>,
+    #[serde(default)]
+    delay: Option<serde_json::Value>,
+    #[serde(default)]
     for_each: Option<serde_json::Value>,
     #[serde(default, rename = "as")]
     as_name: Option<String>,
@@ -154,7 +172,10 @@ struct RawStep {
     fail: Option<serde_json::Value>,
 }
 
-const ACTIONS: &str = "log, set, map, if, for_each, call or fail";
+const ACTIONS: &str = "log, set, map, if, switch, for_each, call, delay or fail";
+
+/// The longest `delay` a step may take: a run holds a worker while it waits.
+pub const MAX_DELAY: Duration = Duration::from_secs(300);
 
 /// `[A-Za-z_][A-Za-z0-9_]*`: ids and loop variables are names in expressions.
 pub(crate) fn is_identifier(s: &str) -> bool {
@@ -173,6 +194,8 @@ impl TryFrom<RawStep> for Step {
             (raw.set.is_some(), "set"),
             (raw.map.is_some(), "map"),
             (raw.condition.is_some(), "if"),
+            (raw.switch.is_some(), "switch"),
+            (raw.delay.is_some(), "delay"),
             (raw.for_each.is_some(), "for_each"),
             (raw.call.is_some(), "call"),
             (raw.fail.is_some(), "fail"),
@@ -201,6 +224,8 @@ impl TryFrom<RawStep> for Step {
         misplaced("level", raw.level.is_some(), "log")?;
         misplaced("then", raw.then.is_some(), "if")?;
         misplaced("else", raw.otherwise.is_some(), "if")?;
+        misplaced("cases", raw.cases.is_some(), "switch")?;
+        misplaced("default", raw.default.is_some(), "switch")?;
         misplaced("as", raw.as_name.is_some(), "for_each")?;
         misplaced("do", raw.body.is_some(), "for_each")?;
         misplaced("concurrency", raw.concurrency.is_some(), "for_each")?;
@@ -237,6 +262,28 @@ impl TryFrom<RawStep> for Step {
                     then,
                     otherwise: raw.otherwise.unwrap_or_default(),
                 }
+            }
+            "switch" => {
+                let cases = raw.cases.ok_or("a `switch` step needs `cases:` mapping values to steps")?;
+                StepKind::Switch {
+                    value: raw.switch.unwrap_or_default(),
+                    cases,
+                    default: raw.default.unwrap_or_default(),
+                }
+            }
+            "delay" => {
+                let delay = raw.delay.unwrap_or_default();
+                match &delay {
+                    serde_json::Value::String(text) if !text.contains("{{") => {
+                        let d: Duration = text.parse().map_err(|e: crate::QuantityError| e.to_string())?;
+                        if d > MAX_DELAY {
+                            return Err(format!("`delay: {text}` is longer than the limit of {MAX_DELAY}"));
+                        }
+                    }
+                    serde_json::Value::String(_) => {}
+                    _ => return Err("`delay` is a duration such as `2s` (or a template giving one)".into()),
+                }
+                StepKind::Delay(delay)
             }
             "for_each" => {
                 let steps = raw.body.ok_or("a `for_each` step needs `do:` with the steps to run for each item")?;
@@ -293,11 +340,15 @@ mod tests {
   timeout: 2s
   on_error: continue
 - fail: "bad"
+- switch: "event.action"
+  cases: { opened: [ { log: o } ], "1": [ { log: one } ] }
+  default: [ { log: other } ]
+- delay: 250ms
 "#,
         )
         .unwrap();
         let kinds: Vec<_> = steps.iter().map(|s| s.kind.type_name()).collect();
-        assert_eq!(kinds, ["log", "map", "set", "if", "for_each", "call", "fail"]);
+        assert_eq!(kinds, ["log", "map", "set", "if", "for_each", "call", "fail", "switch", "delay"]);
         assert!(matches!(&steps[0].kind, StepKind::Log(l) if l.level == LogLevel::Warn));
         assert_eq!(steps[1].id.as_deref(), Some("shaped"));
         assert!(matches!(steps[5].on_error, OnError::Continue));
@@ -323,5 +374,13 @@ mod tests {
         assert!(err.contains("is not a name"), "{err}");
         let err = parse("- if: x\n").unwrap_err();
         assert!(err.contains("needs `then:`"), "{err}");
+        let err = parse("- switch: x\n").unwrap_err();
+        assert!(err.contains("needs `cases:`"), "{err}");
+        let err = parse("- delay: 10m\n").unwrap_err();
+        assert!(err.contains("longer than the limit of 5m"), "{err}");
+        let err = parse("- delay: 10\n").unwrap_err();
+        assert!(err.contains("is a duration"), "{err}");
+        let err = parse("- log: a\n  default: []\n").unwrap_err();
+        assert!(err.contains("`default` belongs to a `switch` step"), "{err}");
     }
 }
