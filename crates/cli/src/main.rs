@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use onset_server::{Durability, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
+mod run;
+
 #[derive(Parser)]
 #[command(name = "onset", version, about = "Event-driven integrations: receive, store, run, retry, observe")]
 struct Cli {
@@ -54,6 +56,25 @@ enum Command {
         #[arg(long)]
         no_watch: bool,
     },
+    /// Run one handler locally on a payload, without a server, and show every step.
+    Run {
+        /// The component's name.
+        component: String,
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+        /// `Channel.event` (e.g. `IssuesService.onOpened`) or, for http triggers, `"POST /orders"`.
+        #[arg(long)]
+        event: String,
+        /// JSON file with the event's payload (`-` reads standard input).
+        #[arg(long)]
+        payload: PathBuf,
+        /// A config value, `key=value`; repeatable. Wins over ONSET_CONFIG__ variables.
+        #[arg(long = "config", value_name = "KEY=VALUE")]
+        config: Vec<String>,
+        /// Print the run as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String>
@@ -74,7 +95,10 @@ async fn serve(cmd: Command) -> Result<(), String> {
         durability,
         workers,
         no_watch,
-    } = cmd;
+    } = cmd
+    else {
+        return Err("not a serve command".into());
+    };
     let max_body: onset_model::ByteSize = parse("max-body", &max_body)?;
     let shutdown_timeout: onset_model::Duration = parse("shutdown-timeout", &shutdown_timeout)?;
     let mut config = ServerConfig::new(data_dir);
@@ -120,8 +144,12 @@ async fn wait_for_signal() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A local run shows its steps itself; the server logs what it does.
+    let default_filter = if matches!(cli.command, Command::Run { .. }) { "warn" } else { "info" };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ONSET_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ONSET_LOG").unwrap_or_else(|_| default_filter.into()),
+        )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
@@ -135,6 +163,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             cmd @ Command::Serve { .. } => serve(cmd).await,
+            Command::Run { component, project, event, payload, config, json } => {
+                run::run(component, project, event, payload, config, json).await
+            }
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(1));

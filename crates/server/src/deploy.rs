@@ -44,7 +44,7 @@ pub fn config_env_name(component: &str, key: &str) -> String {
     format!("ONSET_CONFIG__{}__{}", component.to_ascii_uppercase().replace('-', "_"), key.to_ascii_uppercase())
 }
 
-fn typed(kind: ConfigType, text: &str) -> Result<Value, String> {
+pub(crate) fn typed(kind: ConfigType, text: &str) -> Result<Value, String> {
     Ok(match kind {
         ConfigType::String | ConfigType::Secret | ConfigType::Account => Value::String(text.to_string()),
         ConfigType::Number => {
@@ -169,8 +169,13 @@ impl Deployed {
 
     /// How runs of a handler are named in the API.
     pub fn handler_name(&self, channel: &str, event: &str) -> String {
-        if self.component.trigger.kind == "http" { format!("{event} {channel}") } else { format!("{channel}.{event}") }
+        handler_name(&self.component.trigger.kind, channel, event)
     }
+}
+
+/// A handler's name: `POST /orders` for `http` triggers, else `Channel.event`.
+pub fn handler_name(trigger_kind: &str, channel: &str, event: &str) -> String {
+    if trigger_kind == "http" { format!("{event} {channel}") } else { format!("{channel}.{event}") }
 }
 
 /// Renders every template in the trigger settings against `config`.

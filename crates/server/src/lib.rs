@@ -8,6 +8,7 @@ mod app;
 mod deploy;
 mod error;
 mod ingress;
+mod local;
 mod metrics;
 mod routing;
 mod scheduler;
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use app::ServerConfig;
 pub use deploy::config_env_name;
+pub use local::{LocalRun, LocalRunRequest, run_local};
 pub use onset_connectors::install_crypto_provider;
 pub use onset_store::Durability;
 

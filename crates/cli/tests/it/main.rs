@@ -1,3 +1,4 @@
 //! The `onset` binary as a process: crash safety under SIGKILL, graceful SIGTERM.
 
 mod lifecycle;
+mod local_run;
