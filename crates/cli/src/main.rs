@@ -56,6 +56,8 @@ enum Command {
         #[arg(long)]
         no_watch: bool,
     },
+    /// Print the JSON Schema (draft-07) of component files, for editors.
+    Schema,
     /// Run one handler locally on a payload, without a server, and show every step.
     Run {
         /// The component's name.
@@ -163,6 +165,10 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             cmd @ Command::Serve { .. } => serve(cmd).await,
+            Command::Schema => {
+                print!("{}", onset_model::component_schema());
+                Ok(())
+            }
             Command::Run { component, project, event, payload, config, json } => {
                 run::run(component, project, event, payload, config, json).await
             }

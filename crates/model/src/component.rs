@@ -16,7 +16,8 @@ pub const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HE
 /// Trigger types this build can run.
 const TRIGGER_TYPES: &[&str] = &["http"];
 
-#[derive(Debug, Clone, Deserialize)]
+/// A component file: one trigger, its config schema and its handlers.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Component {
     pub component: ComponentName,
@@ -29,13 +30,14 @@ pub struct Component {
     pub handlers: IndexMap<String, IndexMap<String, HandlerSpec>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerSpec {
     #[serde(rename = "type")]
     pub kind: String,
     /// Type-specific settings; strings may be templates over `config`.
     #[serde(default = "empty_object")]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub with: serde_json::Value,
 }
 
@@ -44,7 +46,7 @@ fn empty_object() -> serde_json::Value {
 }
 
 /// The logic run for one channel/event pair.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandlerSpec {
     pub steps: Vec<Step>,
@@ -58,10 +60,11 @@ pub struct HandlerSpec {
 
 /// Exponential backoff with full jitter: attempt n waits a random time in
 /// `[0, min(max, initial * 2^(n-1))]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySpec {
     #[serde(default = "RetrySpec::default_attempts")]
+    #[schemars(range(min = 1))]
     pub attempts: u32,
     #[serde(default = "RetrySpec::default_initial")]
     pub initial: Duration,

@@ -7,6 +7,7 @@ mod config;
 mod names;
 mod project;
 mod quantity;
+mod schema;
 mod step;
 
 pub use component::{Component, HTTP_METHODS, HandlerSpec, Problem, RetrySpec, TriggerSpec};
@@ -14,4 +15,5 @@ pub use config::{ConfigSpec, ConfigType};
 pub use names::{ComponentName, ConfigKey, NameError};
 pub use project::{LoadError, Manifest, Project, SourceFile, parse_component};
 pub use quantity::{ByteSize, Duration, QuantityError};
+pub use schema::component_schema;
 pub use step::{LogLevel, LogSpec, MAX_DELAY, OnError, Step, StepKind};

@@ -72,6 +72,24 @@ impl<'de> Deserialize<'de> for ConfigKey {
     }
 }
 
+impl schemars::JsonSchema for ComponentName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ComponentName".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "pattern": "^[a-z0-9-]{1,63}$" })
+    }
+}
+
+impl schemars::JsonSchema for ConfigKey {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ConfigKey".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "pattern": "^[a-z][a-z0-9_]*$" })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

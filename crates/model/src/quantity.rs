@@ -157,6 +157,32 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+impl schemars::JsonSchema for Duration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^([0-9]+(ms|s|m|h|d))+$",
+            "description": "A duration with a unit: 250ms, 2s, 5m, 1h, 1h30m"
+        })
+    }
+}
+
+impl schemars::JsonSchema for ByteSize {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ByteSize".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]+ ?(B|KB|kB|KiB|MB|MiB|GB|GiB)$",
+            "description": "A size with a unit: 512KiB, 25MiB, 1GB"
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

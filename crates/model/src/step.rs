@@ -79,7 +79,7 @@ pub struct LogSpec {
     pub level: LogLevel,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Debug,
@@ -112,15 +112,19 @@ pub enum OnError {
     Steps(Vec<Step>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 enum RawOnError {
+    #[schemars(schema_with = "on_error_word")]
     Word(String),
     Steps(Vec<Step>),
 }
 
-#[derive(Deserialize)]
+/// One step: exactly one action key (`log`, `set`, `map`, `if`, `switch`, `for_each`, `call`,
+/// `delay`, `fail`) plus the options every step may carry.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Step")]
 struct RawStep {
     #[serde(default)]
     id: Option<String>,
@@ -170,6 +174,19 @@ struct RawStep {
     account: Option<serde_json::Value>,
     #[serde(default)]
     fail: Option<serde_json::Value>,
+}
+
+fn on_error_word(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "enum": ["fail", "continue"] })
+}
+
+impl schemars::JsonSchema for Step {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Step".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RawStep::json_schema(generator)
+    }
 }
 
 const ACTIONS: &str = "log, set, map, if, switch, for_each, call, delay or fail";
