@@ -16,4 +16,6 @@ pub use record::{MAX_RECORDED_BYTES, StepRecord, StepStatus};
 pub use run::{RunFailure, RunInput, RunOutcome, backoff};
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
