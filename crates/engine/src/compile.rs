@@ -44,6 +44,7 @@ pub(crate) enum CKind {
     If { condition: usize, then: Vec<CStep>, otherwise: Vec<CStep> },
     Switch { value: usize, cases: Vec<(Arc<str>, Vec<CStep>)>, default: Vec<CStep> },
     Delay(Compiled),
+    Respond(Compiled),
     ForEach { items: Compiled, as_name: Arc<str>, steps: Vec<CStep>, concurrency: usize },
     Call { operation: Arc<str>, with: Compiled, account: Option<Compiled> },
     Fail(Compiled),
@@ -151,6 +152,7 @@ impl Ctx<'_> {
                 }
             }
             StepKind::Delay(d) => CKind::Delay(self.value(path, d)),
+            StepKind::Respond(r) => CKind::Respond(self.value(path, r)),
             StepKind::ForEach { items, as_name, steps, concurrency } => CKind::ForEach {
                 items: self.value(path, items),
                 as_name: Arc::from(as_name.as_str()),

@@ -6,6 +6,7 @@
 mod compile;
 mod connector;
 mod record;
+mod respond;
 mod run;
 mod scope;
 
@@ -13,6 +14,7 @@ pub use compile::{CompileError, CompiledComponent, CompiledHandler};
 pub use connector::{CallError, CallFuture, Connectors, NoConnectors};
 pub use onset_expr::{Value, from_json, to_json};
 pub use record::{MAX_RECORDED_BYTES, StepRecord, StepStatus};
+pub use respond::{Responder, normalise as normalise_response};
 pub use run::{RunFailure, RunInput, RunOutcome, backoff};
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ pub struct RunInput {
     pub meta: Value,
     /// Which attempt of the whole run this is (1-based); recorded on every step.
     pub attempt: u32,
+    /// Who waits for the answer, if anyone (`respond` steps send to it).
+    pub responder: Option<crate::Responder>,
 }
 
 /// Why a run did not succeed.
@@ -38,6 +40,8 @@ pub struct RunFailure {
 pub struct RunOutcome {
     pub result: Result<(), RunFailure>,
     pub steps: Vec<StepRecord>,
+    /// The last step's output (null when the run failed).
+    pub output: serde_json::Value,
 }
 
 /// A step failed: carried up through containers until an `on_error` takes it.
@@ -80,11 +84,17 @@ struct Exec<'a> {
 impl CompiledComponent {
     /// Runs `handler` for one event.
     pub async fn run(&self, handler: &CompiledHandler, input: RunInput, connectors: &dyn Connectors) -> RunOutcome {
-        let base = Arc::new(Base { event: input.event, meta: input.meta, config: self.config.clone() });
+        let base = Arc::new(Base {
+            event: input.event,
+            meta: input.meta,
+            config: self.config.clone(),
+            responder: input.responder,
+        });
         let mut frame = Frame::new(base);
         let exec = Exec { component: self, connectors, attempt: input.attempt };
         let mut records = Vec::with_capacity(handler.steps.len());
         let result = exec.steps(&handler.steps, "", &mut frame, &mut records).await;
+        let output = result.as_ref().map_or(serde_json::Value::Null, to_json);
         RunOutcome {
             result: result.map(|_| ()).map_err(|f| RunFailure {
                 message: f.message,
@@ -92,6 +102,7 @@ impl CompiledComponent {
                 retryable: f.retryable,
             }),
             steps: records,
+            output,
         }
     }
 }
@@ -258,6 +269,13 @@ impl Exec<'_> {
                     Some((key, steps)) => self.steps(steps, &format!("{path}.cases.{key}"), frame, records).await,
                     None => self.steps(default, &format!("{path}.default"), frame, records).await,
                 }
+            }
+            CKind::Respond(value) => {
+                let response = crate::respond::normalise(to_json(&self.eval(value, frame, path)?))
+                    .map_err(|message| StepFailure { message, path: path.to_string(), retryable: false })?;
+                let delivered = frame.base.responder.as_ref().is_some_and(|r| r.respond(response.clone()));
+                *input = Some(serde_json::json!({ "delivered": delivered }));
+                Ok(onset_expr::from_json(&response))
             }
             CKind::Delay(duration) => {
                 let v = self.eval(duration, frame, path)?;

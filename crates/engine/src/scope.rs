@@ -12,6 +12,7 @@ pub struct Base {
     pub event: Value,
     pub meta: Value,
     pub config: Value,
+    pub responder: Option<crate::Responder>,
 }
 
 #[derive(Debug, Clone)]

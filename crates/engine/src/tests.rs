@@ -53,7 +53,8 @@ fn compile(steps_yaml: &str, fake: &Fake) -> CompiledComponent {
 
 async fn run_with(c: &CompiledComponent, fake: &Fake, event: Json) -> RunOutcome {
     let handler = c.handler("/", "POST").unwrap();
-    let input = RunInput { event: from_json(&event), meta: from_json(&json!({ "channel": "/" })), attempt: 1 };
+    let input =
+        RunInput { event: from_json(&event), meta: from_json(&json!({ "channel": "/" })), attempt: 1, responder: None };
     c.run(handler, input, fake).await
 }
 
@@ -276,4 +277,43 @@ async fn delay_waits_and_templated_delays_are_checked() {
     assert!(f.message.contains("longer than the limit"), "{}", f.message);
     let f = run_with(&c, &fake, json!({ "wait": 5 })).await.result.unwrap_err();
     assert!(f.message.contains("no unit"), "{}", f.message);
+}
+
+#[tokio::test]
+async fn respond_answers_the_waiting_caller_once_and_the_run_goes_on() {
+    let fake = Fake::default();
+    let c = compile(
+        r#"- respond: { status: 201, headers: { x-order: "{{ event.id }}" }, body: { ok: true, id: "{{ event.id }}" } }
+- respond: { status: 500 }
+- map: after
+"#,
+        &fake,
+    );
+    let handler = c.handler("/", "POST").unwrap();
+    let (responder, answer) = Responder::new();
+    let input = RunInput {
+        event: from_json(&json!({ "id": "o-1" })),
+        meta: from_json(&json!({})),
+        attempt: 1,
+        responder: Some(responder.clone()),
+    };
+    let o = c.run(handler, input, &fake).await;
+    assert!(o.result.is_ok(), "{:?}", o.result);
+    assert_eq!(
+        answer.await.unwrap(),
+        json!({ "status": 201, "headers": { "x-order": "o-1" }, "body": { "ok": true, "id": "o-1" } })
+    );
+    assert_eq!(o.steps[0].input.as_deref(), Some(r#"{"delivered":true}"#));
+    assert_eq!(o.steps[1].input.as_deref(), Some(r#"{"delivered":false}"#), "only the first answer is sent");
+    assert_eq!(o.output, json!("after"));
+    assert!(!responder.is_pending());
+}
+
+#[tokio::test]
+async fn respond_checks_its_status() {
+    let fake = Fake::default();
+    let c = compile("- respond: { status: \"{{ event.s }}\" }\n", &fake);
+    let f = run_with(&c, &fake, json!({ "s": 42 })).await.result.unwrap_err();
+    assert!(f.message.contains("from 100 to 599"), "{}", f.message);
+    assert!(run_with(&c, &fake, json!({ "s": "204" })).await.result.is_ok());
 }

@@ -42,6 +42,9 @@ pub enum StepKind {
     },
     /// `delay: 2s` (or a template giving a duration) waits, at most [`MAX_DELAY`].
     Delay(serde_json::Value),
+    /// `respond: { status, headers, body }` answers a caller waiting on an `http` trigger with
+    /// `response: after_run`; the run goes on.
+    Respond(serde_json::Value),
     ForEach {
         items: serde_json::Value,
         as_name: String,
@@ -66,6 +69,7 @@ impl StepKind {
             StepKind::If { .. } => "if",
             StepKind::Switch { .. } => "switch",
             StepKind::Delay(_) => "delay",
+            StepKind::Respond(_) => "respond",
             StepKind::ForEach { .. } => "for_each",
             StepKind::Call { .. } => "call",
             StepKind::Fail(_) => "fail",
@@ -159,6 +163,8 @@ struct RawStep {
     #[serde(default)]
     delay: Option<serde_json::Value>,
     #[serde(default)]
+    respond: Option<serde_json::Value>,
+    #[serde(default)]
     for_each: Option<serde_json::Value>,
     #[serde(default, rename = "as")]
     as_name: Option<String>,
@@ -189,7 +195,7 @@ impl schemars::JsonSchema for Step {
     }
 }
 
-const ACTIONS: &str = "log, set, map, if, switch, for_each, call, delay or fail";
+const ACTIONS: &str = "log, set, map, if, switch, for_each, call, delay, respond or fail";
 
 /// The longest `delay` a step may take: a run holds a worker while it waits.
 pub const MAX_DELAY: Duration = Duration::from_secs(300);
@@ -213,6 +219,7 @@ impl TryFrom<RawStep> for Step {
             (raw.condition.is_some(), "if"),
             (raw.switch.is_some(), "switch"),
             (raw.delay.is_some(), "delay"),
+            (raw.respond.is_some(), "respond"),
             (raw.for_each.is_some(), "for_each"),
             (raw.call.is_some(), "call"),
             (raw.fail.is_some(), "fail"),
@@ -301,6 +308,18 @@ impl TryFrom<RawStep> for Step {
                     _ => return Err("`delay` is a duration such as `2s` (or a template giving one)".into()),
                 }
                 StepKind::Delay(delay)
+            }
+            "respond" => {
+                let respond = raw.respond.unwrap_or_default();
+                if let Some(map) = respond.as_object()
+                    && let Some(unknown) = map.keys().find(|k| !["status", "headers", "body"].contains(&k.as_str()))
+                {
+                    return Err(format!("respond takes status, headers and body, not `{unknown}`"));
+                }
+                if !respond.is_object() {
+                    return Err("respond is a mapping: `respond: { status: 200, headers: {…}, body: … }`".into());
+                }
+                StepKind::Respond(respond)
             }
             "for_each" => {
                 let steps = raw.body.ok_or("a `for_each` step needs `do:` with the steps to run for each item")?;

@@ -118,21 +118,18 @@ fn enqueue_new(app: &App, event_id: &str, component: &str, environment: &str, ru
     let now = now_ms();
     for run in runs.iter().filter(|r| created.contains(&r.id)) {
         app.scheduler.enqueue(
-            Job {
-                run: PendingRun {
-                    id: run.id.clone(),
-                    event_id: event_id.to_string(),
-                    component: component.to_string(),
-                    environment: environment.to_string(),
-                    channel: run.channel.clone(),
-                    event: run.event.clone(),
-                    deployment_id: run.deployment_id.clone(),
-                    attempt: 1,
-                    max_attempts: run.max_attempts,
-                    run_at: now,
-                },
-                event: None,
-            },
+            Job::stored(PendingRun {
+                id: run.id.clone(),
+                event_id: event_id.to_string(),
+                component: component.to_string(),
+                environment: environment.to_string(),
+                channel: run.channel.clone(),
+                event: run.event.clone(),
+                deployment_id: run.deployment_id.clone(),
+                attempt: 1,
+                max_attempts: run.max_attempts,
+                run_at: now,
+            }),
             now,
         );
     }

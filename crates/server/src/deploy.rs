@@ -13,7 +13,20 @@ use serde_json::{Map, Value};
 use crate::routing::{Route, Routes};
 
 /// Settings an `http` trigger understands.
-const HTTP_SETTINGS: &[&str] = &["verify", "delivery_id", "redact_headers"];
+const HTTP_SETTINGS: &[&str] = &["verify", "delivery_id", "redact_headers", "response", "response_timeout"];
+
+/// How long a caller may wait for a run's answer at most.
+const MAX_RESPONSE_TIMEOUT: onset_model::Duration = onset_model::Duration::from_secs(300);
+
+/// When an `http` trigger answers the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// `202` as soon as the event is stored (the default).
+    Immediate,
+    /// The caller waits for the run's answer (a `respond` step, or the first attempt's end),
+    /// at most this long.
+    AfterRun(std::time::Duration),
+}
 
 /// A component built for one environment, ready to receive and run events.
 pub struct Deployed {
@@ -26,6 +39,7 @@ pub struct Deployed {
     pub redactor: Redactor,
     /// `with.delivery_id`, evaluated per request against `meta`.
     pub delivery_id: Option<(Program, Compiled)>,
+    pub response: ResponseMode,
     pub routes: Routes,
 }
 
@@ -143,6 +157,7 @@ impl Deployed {
             }
             Some(_) => return Err(vec![format!("component `{name}`: trigger.with.delivery_id is a template string")]),
         };
+        let response = response_mode(&rendered).map_err(|e| vec![format!("component `{name}`: {e}")])?;
         let routes = Routes::new(
             component
                 .handlers
@@ -159,6 +174,7 @@ impl Deployed {
             verifier,
             redactor: Redactor::new(redact),
             delivery_id,
+            response,
             routes,
         })
     }
@@ -170,6 +186,26 @@ impl Deployed {
     /// How runs of a handler are named in the API.
     pub fn handler_name(&self, channel: &str, event: &str) -> String {
         handler_name(&self.component.trigger.kind, channel, event)
+    }
+}
+
+/// `with.response` (`immediate` | `after_run`) and `with.response_timeout` (default 30s).
+fn response_mode(with: &Value) -> Result<ResponseMode, String> {
+    let timeout = match with.get("response_timeout") {
+        None | Some(Value::Null) => onset_model::Duration::from_secs(30),
+        Some(Value::String(t)) => t.parse().map_err(|e| format!("trigger.with.response_timeout: {e}"))?,
+        Some(_) => return Err("trigger.with.response_timeout is a duration such as `10s`".into()),
+    };
+    if timeout > MAX_RESPONSE_TIMEOUT {
+        return Err(format!("trigger.with.response_timeout is at most {MAX_RESPONSE_TIMEOUT}"));
+    }
+    match with.get("response").and_then(Value::as_str) {
+        None | Some("immediate") if with.get("response").is_none_or(Value::is_string) => Ok(ResponseMode::Immediate),
+        Some("after_run") => Ok(ResponseMode::AfterRun(timeout.as_std())),
+        _ => {
+            Err("trigger.with.response is `immediate` (answer 202 once stored) or `after_run` (wait for the run)"
+                .into())
+        }
     }
 }
 

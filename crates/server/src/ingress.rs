@@ -16,8 +16,10 @@ use onset_store::{EventForRun, IngestOutcome, NewEvent, NewRun, PendingRun, Stor
 use serde_json::{Map, Value, json};
 
 use crate::app::{App, new_id, now_ms};
+use crate::deploy::ResponseMode;
 use crate::error::ApiError;
 use crate::scheduler::Job;
+use onset_engine::Responder;
 
 /// `/hooks/dev/orders/a/b?x=1` → `("dev", "orders", "/a/b")`.
 fn split_path(path: &str) -> Option<(&str, &str, &str)> {
@@ -220,11 +222,21 @@ async fn accept(
         payload: payload.clone(),
         runs: runs.clone(),
     };
+    let waiting = match deployed.response {
+        ResponseMode::AfterRun(timeout) if !runs.is_empty() => Some((timeout, Responder::new())),
+        _ => None,
+    };
     match app.store.ingest(new_event).await {
         Ok(IngestOutcome::Stored) => {
             let now = now_ms();
-            for run in runs {
+            let (timeout, answer) = match waiting {
+                Some((timeout, (responder, answer))) => (Some((timeout, responder)), Some(answer)),
+                None => (None, None),
+            };
+            for (i, run) in runs.into_iter().enumerate() {
                 let job = Job {
+                    // One handler matches a request, so the first run is the one that answers.
+                    responder: timeout.as_ref().filter(|_| i == 0).map(|(_, r)| r.clone()),
                     run: PendingRun {
                         id: run.id,
                         event_id: event_id.clone(),
@@ -248,6 +260,12 @@ async fn accept(
                 };
                 app.scheduler.enqueue(job, now);
             }
+            if let (Some((wait, responder)), Some(answer)) = (timeout, answer) {
+                // Only the queued run holds the responder now: if the run cannot start (paused,
+                // or left to the database), the wait ends at once with the usual 202.
+                drop(responder);
+                return Ok(("accepted", wait_for_answer(answer, wait, &event_id).await));
+            }
             let body = json!({ "event_id": event_id, "duplicate": false });
             Ok(("accepted", (StatusCode::ACCEPTED, axum::Json(body)).into_response()))
         }
@@ -258,6 +276,53 @@ async fn accept(
         Err(StoreError::Busy) => Err(("overloaded", ApiError::overloaded())),
         Err(e) => Err(("error", ApiError::internal(e))),
     }
+}
+
+/// The run's answer, or 504 when it does not come in time. If the run cannot start now (its
+/// component is paused, or the queue holds it in the database) the answer is the usual 202.
+async fn wait_for_answer(
+    answer: tokio::sync::oneshot::Receiver<Value>,
+    wait: std::time::Duration,
+    event_id: &str,
+) -> Response {
+    match tokio::time::timeout(wait, answer).await {
+        Ok(Ok(response)) => http_response(&response),
+        Ok(Err(_)) => {
+            let body = json!({ "event_id": event_id, "duplicate": false });
+            (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+        }
+        Err(_) => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "run_timeout",
+            format!("the run did not answer within {wait:?}; event {event_id} is stored and its run goes on"),
+        )
+        .into_response(),
+    }
+}
+
+/// `{status, headers, body}` as an HTTP response: objects and lists as JSON, text as text.
+fn http_response(response: &Value) -> Response {
+    let status =
+        response["status"].as_u64().and_then(|s| StatusCode::from_u16(s as u16).ok()).unwrap_or(StatusCode::OK);
+    let (content_type, body) = match &response["body"] {
+        Value::Null => (None, Vec::new()),
+        Value::String(s) => (Some("text/plain; charset=utf-8"), s.clone().into_bytes()),
+        other => (Some("application/json"), other.to_string().into_bytes()),
+    };
+    let mut resp = (status, body).into_response();
+    if let Some(ct) = content_type {
+        resp.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static(ct));
+    }
+    if let Some(headers) = response["headers"].as_object() {
+        for (name, value) in headers {
+            if let (Ok(n), Some(Ok(v))) =
+                (http::HeaderName::from_bytes(name.as_bytes()), value.as_str().map(http::HeaderValue::from_str))
+            {
+                resp.headers_mut().insert(n, v);
+            }
+        }
+    }
+    resp
 }
 
 #[cfg(test)]

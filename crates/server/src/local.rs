@@ -128,7 +128,12 @@ pub async fn run_local(project_dir: &Path, req: LocalRunRequest) -> Result<Local
         "received_at": jiff::Timestamp::now().to_string(), "headers": {}, "query": {}, "params": params,
         "event_id": null, "run_id": null, "attempt": 1,
     });
-    let input = RunInput { event: onset_expr::from_json(&req.payload), meta: onset_expr::from_json(&meta), attempt: 1 };
+    let input = RunInput {
+        event: onset_expr::from_json(&req.payload),
+        meta: onset_expr::from_json(&meta),
+        attempt: 1,
+        responder: None,
+    };
     let started = Instant::now();
     let outcome = compiled.run(handler, input, &connectors).await;
     Ok(LocalRun {

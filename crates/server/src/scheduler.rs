@@ -18,6 +18,15 @@ use tokio::sync::Notify;
 pub struct Job {
     pub run: PendingRun,
     pub event: Option<EventForRun>,
+    /// A caller waiting for this run's answer (`response: after_run`).
+    pub responder: Option<onset_engine::Responder>,
+}
+
+impl Job {
+    /// A run loaded from (or re-queued to) the store: nobody waits for it.
+    pub fn stored(run: PendingRun) -> Self {
+        Self { run, event: None, responder: None }
+    }
 }
 
 /// Which handler a run belongs to: the unit of `concurrency`.
@@ -286,6 +295,7 @@ mod tests {
 
     fn job(id: &str, component: &str, run_at: i64) -> Job {
         Job {
+            responder: None,
             run: PendingRun {
                 id: id.into(),
                 event_id: "e".into(),

@@ -22,7 +22,7 @@ pub async fn reload(app: &App, scope: Option<(String, String)>) {
             let full = runs.len() == limit;
             let now = now_ms();
             for run in runs {
-                app.scheduler.enqueue(Job { run, event: None }, now);
+                app.scheduler.enqueue(Job::stored(run), now);
             }
             if full {
                 app.scheduler.set_overflow();
@@ -60,7 +60,7 @@ pub async fn dispatch(app: Arc<App>) {
                     let retry = execute(&app, job).await;
                     app.scheduler.done(&run);
                     if let Some(retry) = retry {
-                        app.scheduler.enqueue(Job { run: retry, event: None }, now_ms());
+                        app.scheduler.enqueue(Job::stored(retry), now_ms());
                     }
                 });
             }
@@ -198,11 +198,28 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
             return None;
         }
     };
-    let input = RunInput { event, meta: meta(&deployed.component.trigger.kind, &run, &ev), attempt: run.attempt };
+    let input = RunInput {
+        event,
+        meta: meta(&deployed.component.trigger.kind, &run, &ev),
+        attempt: run.attempt,
+        responder: job.responder.clone(),
+    };
     let started = Instant::now();
     let outcome = deployed.compiled.run(handler, input, &app.connectors).await;
     let seconds = started.elapsed().as_secs_f64();
     app.metrics.steps(&outcome.steps);
+    if let Some(responder) = &job.responder
+        && responder.is_pending()
+    {
+        // No `respond` step answered: the attempt's outcome does.
+        responder.respond(match &outcome.result {
+            Ok(()) => serde_json::json!({ "status": 200, "headers": {}, "body": outcome.output }),
+            Err(f) => serde_json::json!({ "status": 500, "headers": {}, "body": {
+                "code": "run_failed", "message": f.message, "location": format!("step {}", f.step),
+                "event_id": run.event_id, "run_id": run.id,
+            }}),
+        });
+    }
 
     let now = now_ms();
     let (status, error, error_step, next_run_at) = match &outcome.result {

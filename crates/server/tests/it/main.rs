@@ -4,6 +4,7 @@ mod control_plane;
 mod example;
 mod flow_control;
 mod ingress;
+mod respond;
 mod runs;
 mod support;
 mod verification;
