@@ -15,15 +15,28 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Every connector of this build, by operation name.
+/// Every connector of this build, by operation name, and the script runner.
 #[derive(Debug, Clone)]
 pub struct Registry {
     http: HttpConnector,
+    #[cfg(feature = "js")]
+    scripts: Option<(onset_script::ScriptPool, onset_script::Limits)>,
 }
 
 impl Registry {
     pub fn new(http: HttpConnector) -> Self {
-        Self { http }
+        Self {
+            http,
+            #[cfg(feature = "js")]
+            scripts: None,
+        }
+    }
+
+    /// Lets `script:` steps run on `pool`, each call under `limits`.
+    #[cfg(feature = "js")]
+    pub fn with_scripts(mut self, pool: onset_script::ScriptPool, limits: onset_script::Limits) -> Self {
+        self.scripts = Some((pool, limits));
+        self
     }
 }
 
@@ -43,6 +56,25 @@ impl Connectors for Registry {
                 "http.request" => self.http.request(input).await,
                 other => Err(CallError { message: format!("no connector provides `{other}`"), retryable: false }),
             }
+        })
+    }
+
+    #[cfg(feature = "js")]
+    fn runs_scripts(&self) -> bool {
+        self.scripts.is_some()
+    }
+
+    #[cfg(feature = "js")]
+    fn script<'a>(&'a self, source: std::sync::Arc<str>, ctx: serde_json::Value) -> onset_engine::ScriptFuture<'a> {
+        Box::pin(async move {
+            let Some((pool, limits)) = &self.scripts else {
+                return Err(CallError { message: "no script runner is configured".into(), retryable: false });
+            };
+            // Script failures are the script's: running it again would fail the same way.
+            pool.run(source, &ctx, *limits)
+                .await
+                .map(|out| (out.value, out.logs))
+                .map_err(|e| CallError { message: e.to_string(), retryable: false })
         })
     }
 }

@@ -45,6 +45,7 @@ pub(crate) enum CKind {
     Switch { value: usize, cases: Vec<(Arc<str>, Vec<CStep>)>, default: Vec<CStep> },
     Delay(Compiled),
     Respond(Compiled),
+    Script(Arc<str>),
     ForEach { items: Compiled, as_name: Arc<str>, steps: Vec<CStep>, concurrency: usize },
     Call { operation: Arc<str>, with: Compiled, account: Option<Compiled> },
     Fail(Compiled),
@@ -153,6 +154,12 @@ impl Ctx<'_> {
             }
             StepKind::Delay(d) => CKind::Delay(self.value(path, d)),
             StepKind::Respond(r) => CKind::Respond(self.value(path, r)),
+            StepKind::Script(source) => {
+                if !self.connectors.runs_scripts() {
+                    self.error(path, "JavaScript steps are not available in this build (it lacks the `js` feature)");
+                }
+                CKind::Script(Arc::from(source.as_str()))
+            }
             StepKind::ForEach { items, as_name, steps, concurrency } => CKind::ForEach {
                 items: self.value(path, items),
                 as_name: Arc::from(as_name.as_str()),

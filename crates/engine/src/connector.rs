@@ -14,6 +14,10 @@ pub struct CallError {
 
 pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<serde_json::Value, CallError>> + Send + 'a>>;
 
+/// A script's value and what it wrote with `console`.
+pub type ScriptFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(serde_json::Value, Vec<String>), CallError>> + Send + 'a>>;
+
 /// The operations `call:` steps can reach, such as `http.request`.
 pub trait Connectors: Send + Sync {
     /// Whether `operation` exists; unknown operations are refused when a component is compiled.
@@ -25,6 +29,18 @@ pub trait Connectors: Send + Sync {
         input: serde_json::Value,
         account: Option<serde_json::Value>,
     ) -> CallFuture<'a>;
+
+    /// Whether `script:` steps can run; without it they are refused when a component is compiled.
+    fn runs_scripts(&self) -> bool {
+        false
+    }
+
+    /// Runs a JavaScript step's source on `ctx`.
+    fn script<'a>(&'a self, _source: std::sync::Arc<str>, _ctx: serde_json::Value) -> ScriptFuture<'a> {
+        Box::pin(async {
+            Err(CallError { message: "JavaScript steps are not available in this build".into(), retryable: false })
+        })
+    }
 }
 
 /// No operations at all: for components that make no calls, and for tests.

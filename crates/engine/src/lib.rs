@@ -11,7 +11,7 @@ mod run;
 mod scope;
 
 pub use compile::{CompileError, CompiledComponent, CompiledHandler};
-pub use connector::{CallError, CallFuture, Connectors, NoConnectors};
+pub use connector::{CallError, CallFuture, Connectors, NoConnectors, ScriptFuture};
 pub use onset_expr::{Value, from_json, to_json};
 pub use record::{MAX_RECORDED_BYTES, StepRecord, StepStatus};
 pub use respond::{Responder, normalise as normalise_response};

@@ -36,6 +36,8 @@ pub struct StepRecord {
     pub input: Option<String>,
     pub output: Option<String>,
     pub error: Option<String>,
+    /// What the step wrote while it ran (a script's `console`).
+    pub logs: Vec<String>,
     /// Unix milliseconds.
     pub started_at: i64,
     pub duration_ms: f64,

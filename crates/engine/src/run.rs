@@ -154,12 +154,14 @@ impl Exec<'_> {
                 input: None,
                 output: None,
                 error: None,
+                logs: Vec::new(),
                 started_at: now_ms(),
                 duration_ms: 0.0,
             });
             let started = Instant::now();
             let mut input = None;
-            let work = self.kind(step, path, frame, records, &mut input);
+            let mut logs = Vec::new();
+            let work = self.kind(step, path, frame, records, &mut input, &mut logs);
             let result = match step.timeout {
                 Some(t) => match tokio::time::timeout(t.as_std(), work).await {
                     Ok(r) => r,
@@ -173,6 +175,7 @@ impl Exec<'_> {
             };
             let record = &mut records[slot];
             record.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+            record.logs = logs;
             record.input = input.as_ref().map(recorded_json);
             if attempts > 1 {
                 record.name =
@@ -222,6 +225,7 @@ impl Exec<'_> {
         frame: &mut Frame,
         records: &mut Vec<StepRecord>,
         input: &mut Option<serde_json::Value>,
+        logs: &mut Vec<String>,
     ) -> Result<Value, StepFailure> {
         match &step.kind {
             CKind::Log { message, level } => {
@@ -268,6 +272,26 @@ impl Exec<'_> {
                 match taken {
                     Some((key, steps)) => self.steps(steps, &format!("{path}.cases.{key}"), frame, records).await,
                     None => self.steps(default, &format!("{path}.default"), frame, records).await,
+                }
+            }
+            CKind::Script(source) => {
+                // Loop variables sit beside the five fixed names (`ctx.item`, `ctx.loop`).
+                let mut ctx = serde_json::Map::new();
+                for (name, value) in frame.locals.iter() {
+                    ctx.insert(name.to_string(), to_json(value));
+                }
+                ctx.insert("event".into(), to_json(&frame.base.event));
+                ctx.insert("meta".into(), to_json(&frame.base.meta));
+                ctx.insert("config".into(), to_json(&frame.base.config));
+                ctx.insert("vars".into(), to_json(&frame.vars));
+                ctx.insert("steps".into(), to_json(&frame.steps));
+                let ctx = serde_json::Value::Object(ctx);
+                match self.connectors.script(source.clone(), ctx).await {
+                    Ok((value, written)) => {
+                        *logs = written;
+                        Ok(onset_expr::from_json(&value))
+                    }
+                    Err(e) => Err(StepFailure { message: e.message, path: path.to_string(), retryable: e.retryable }),
                 }
             }
             CKind::Respond(value) => {

@@ -19,6 +19,18 @@ impl Connectors for Fake {
     fn knows(&self, op: &str) -> bool {
         op.starts_with("test.")
     }
+    fn runs_scripts(&self) -> bool {
+        true
+    }
+    /// Echoes the ctx it was given, with the source as a log line.
+    fn script<'a>(&'a self, source: std::sync::Arc<str>, ctx: Json) -> crate::ScriptFuture<'a> {
+        Box::pin(async move {
+            if source.contains("throw") {
+                return Err(CallError { message: "Error: thrown".into(), retryable: false });
+            }
+            Ok((ctx, vec![source.to_string()]))
+        })
+    }
     fn call<'a>(&'a self, op: &'a str, input: Json, _: Option<Json>) -> CallFuture<'a> {
         Box::pin(async move {
             self.calls.lock().unwrap().push(json!({ "op": op, "input": input.clone() }));
@@ -316,4 +328,42 @@ async fn respond_checks_its_status() {
     let f = run_with(&c, &fake, json!({ "s": 42 })).await.result.unwrap_err();
     assert!(f.message.contains("from 100 to 599"), "{}", f.message);
     assert!(run_with(&c, &fake, json!({ "s": "204" })).await.result.is_ok());
+}
+
+#[tokio::test]
+async fn script_steps_get_the_whole_ctx_and_record_their_logs() {
+    let fake = Fake::default();
+    let c = compile(
+        r#"- set: { n: 1 }
+- id: first
+  map: 2
+- for_each: [10]
+  as: item
+  do:
+    - script: "export default (ctx) => ctx"
+- script: "throw"
+  on_error: continue
+"#,
+        &fake,
+    );
+    let o = run_with(&c, &fake, json!({ "id": "e" })).await;
+    assert!(o.result.is_ok(), "{:?}", o.result);
+    let script = &o.steps[3];
+    assert_eq!(script.kind, "script");
+    assert_eq!(script.logs, ["export default (ctx) => ctx"]);
+    let ctx: Json = serde_json::from_str(script.output.as_deref().unwrap()).unwrap();
+    assert_eq!(ctx["event"], json!({ "id": "e" }));
+    assert_eq!(ctx["vars"], json!({ "n": 1 }));
+    assert_eq!(ctx["steps"]["first"]["output"], 2);
+    assert_eq!(ctx["config"], json!({ "limit": 2 }));
+    assert_eq!(ctx["item"], 10, "loop variables sit beside the fixed names");
+    assert_eq!(o.steps[4].error.as_deref(), Some("Error: thrown"));
+}
+
+#[test]
+fn scripts_need_a_runner() {
+    let yaml = "component: t\ntrigger: { type: http }\nhandlers:\n  /:\n    POST:\n      steps:\n        - script: \"export default () => 1\"\n";
+    let component: onset_model::Component = yaml_serde::from_str(yaml).unwrap();
+    let errors = CompiledComponent::compile(&component, &json!({}), &NoConnectors).unwrap_err();
+    assert!(errors[0].message.contains("not available in this build"), "{errors:?}");
 }

@@ -45,6 +45,8 @@ pub enum StepKind {
     /// `respond: { status, headers, body }` answers a caller waiting on an `http` trigger with
     /// `response: after_run`; the run goes on.
     Respond(serde_json::Value),
+    /// `script: |` JavaScript: a module whose default export takes `ctx` and returns a value.
+    Script(String),
     ForEach {
         items: serde_json::Value,
         as_name: String,
@@ -70,6 +72,7 @@ impl StepKind {
             StepKind::Switch { .. } => "switch",
             StepKind::Delay(_) => "delay",
             StepKind::Respond(_) => "respond",
+            StepKind::Script(_) => "script",
             StepKind::ForEach { .. } => "for_each",
             StepKind::Call { .. } => "call",
             StepKind::Fail(_) => "fail",
@@ -164,6 +167,9 @@ struct RawStep {
     delay: Option<serde_json::Value>,
     #[serde(default)]
     respond: Option<serde_json::Value>,
+    /// JavaScript: `export default (ctx) => …` over a frozen ctx (event, meta, config, vars, steps).
+    #[serde(default)]
+    script: Option<String>,
     #[serde(default)]
     for_each: Option<serde_json::Value>,
     #[serde(default, rename = "as")]
@@ -195,7 +201,7 @@ impl schemars::JsonSchema for Step {
     }
 }
 
-const ACTIONS: &str = "log, set, map, if, switch, for_each, call, delay, respond or fail";
+const ACTIONS: &str = "log, set, map, if, switch, for_each, call, script, delay, respond or fail";
 
 /// The longest `delay` a step may take: a run holds a worker while it waits.
 pub const MAX_DELAY: Duration = Duration::from_secs(300);
@@ -220,6 +226,7 @@ impl TryFrom<RawStep> for Step {
             (raw.switch.is_some(), "switch"),
             (raw.delay.is_some(), "delay"),
             (raw.respond.is_some(), "respond"),
+            (raw.script.is_some(), "script"),
             (raw.for_each.is_some(), "for_each"),
             (raw.call.is_some(), "call"),
             (raw.fail.is_some(), "fail"),
@@ -309,6 +316,7 @@ impl TryFrom<RawStep> for Step {
                 }
                 StepKind::Delay(delay)
             }
+            "script" => StepKind::Script(raw.script.unwrap_or_default()),
             "respond" => {
                 let respond = raw.respond.unwrap_or_default();
                 if let Some(map) = respond.as_object()

@@ -106,12 +106,18 @@ impl ScriptPool {
     ) -> Result<ScriptOutput, ScriptError> {
         let (reply, answer) = oneshot::channel();
         let call = Call { source, ctx_json, limits, reply };
-        let tx = self.tx.clone();
-        // The queue is bounded; waiting for room must not block the async runtime.
-        tokio::task::spawn_blocking(move || tx.send(call))
-            .await
-            .map_err(|_| ScriptError::Unavailable)?
-            .map_err(|_| ScriptError::Unavailable)?;
+        match self.tx.try_send(call) {
+            Ok(()) => {}
+            // The queue is bounded; waiting for room must not block the async runtime.
+            Err(mpsc::TrySendError::Full(call)) => {
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || tx.send(call))
+                    .await
+                    .map_err(|_| ScriptError::Unavailable)?
+                    .map_err(|_| ScriptError::Unavailable)?;
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => return Err(ScriptError::Unavailable),
+        }
         answer.await.map_err(|_| ScriptError::Unavailable)?
     }
 }

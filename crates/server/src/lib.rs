@@ -92,7 +92,10 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
         ..HttpConnectorOptions::default()
     })
     .map_err(ServerError::Start)?;
-    let app = Arc::new(App::new(config, store, Registry::new(http), shutdown.clone()));
+    let scripts = onset_script::ScriptPool::new(2)
+        .map_err(|e| ServerError::Start(format!("cannot start the script runner: {e}")))?;
+    let connectors = Registry::new(http).with_scripts(scripts, onset_script::Limits::default());
+    let app = Arc::new(App::new(config, store, connectors, shutdown.clone()));
 
     app.restore_activations().await.map_err(ServerError::Start)?;
     if let Some(dir) = app.config.project.clone() {

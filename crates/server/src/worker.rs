@@ -124,6 +124,7 @@ fn step_rows(records: Vec<StepRecord>) -> Vec<NewStep> {
     records
         .into_iter()
         .map(|r| NewStep {
+            logs: (!r.logs.is_empty()).then(|| serde_json::Value::from(r.logs).to_string()),
             path: r.path,
             id: r.id,
             name: r.name,

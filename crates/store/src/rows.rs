@@ -112,6 +112,8 @@ pub struct Completion {
 
 #[derive(Debug, Clone)]
 pub struct NewStep {
+    /// JSON array text of the lines the step wrote, if any.
+    pub logs: Option<String>,
     pub path: String,
     pub id: Option<String>,
     pub name: Option<String>,
@@ -195,6 +197,8 @@ pub struct StepRow {
     pub input: Option<Box<RawValue>>,
     pub output: Option<Box<RawValue>>,
     pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logs: Option<Box<RawValue>>,
     #[serde(serialize_with = "crate::time::ser")]
     pub started_at: i64,
     pub duration_ms: f64,

@@ -6,5 +6,6 @@ mod flow_control;
 mod ingress;
 mod respond;
 mod runs;
+mod scripts;
 mod support;
 mod verification;

@@ -33,7 +33,10 @@ pub struct StoreOptions {
     pub queue_capacity: usize,
 }
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_step_logs.sql")),
+];
 
 struct Readers {
     path: PathBuf,

@@ -186,7 +186,7 @@ impl Store {
                 return Ok(None);
             };
             let mut stmt = c.prepare_cached(
-                "SELECT path, step_id, name, type, attempt, status, input, output, error, started_at, duration_ms
+                "SELECT path, step_id, name, type, attempt, status, input, output, error, started_at, duration_ms, logs
                  FROM steps WHERE run_id = ?1 ORDER BY attempt, seq",
             )?;
             let rows = stmt.query_map([&id], |r| {
@@ -201,18 +201,21 @@ impl Store {
                         input: None,
                         output: None,
                         error: r.get(8)?,
+                        logs: None,
                         started_at: r.get(9)?,
                         duration_ms: r.get(10)?,
                     },
                     r.get::<_, Option<String>>(6)?,
                     r.get::<_, Option<String>>(7)?,
+                    r.get::<_, Option<String>>(11)?,
                 ))
             })?;
             let mut steps = Vec::new();
             for row in rows {
-                let (mut step, input, output) = row?;
+                let (mut step, input, output, logs) = row?;
                 step.input = raw(input)?;
                 step.output = raw(output)?;
+                step.logs = raw(logs)?;
                 steps.push(step);
             }
             run.steps = Some(steps);

@@ -105,6 +105,7 @@ async fn completion_records_steps_and_retry_schedule() {
     store.ingest(new_event("e1", None, 1)).await.unwrap();
     store.mark_running(vec!["e1-run0".into()], 1, 2).await.unwrap();
     let step = NewStep {
+        logs: Some(r#"["hello"]"#.into()),
         path: "0".into(),
         id: Some("a".into()),
         name: None,
@@ -152,6 +153,7 @@ async fn completion_records_steps_and_retry_schedule() {
     assert_eq!(steps.len(), 2);
     assert_eq!((steps[0].attempt, steps[1].attempt), (1, 2));
     assert_eq!(steps[1].output.as_ref().unwrap().get(), r#"{"x":1}"#);
+    assert_eq!(steps[1].logs.as_ref().unwrap().get(), r#"["hello"]"#);
 }
 
 #[tokio::test]

@@ -169,8 +169,8 @@ impl Store {
         let (op, rx) = op(move |t| {
             let mut insert = t.prepare_cached(
                 "INSERT OR REPLACE INTO steps (run_id, attempt, seq, path, step_id, name, type, status, input, output,
-                                               error, started_at, duration_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                               error, started_at, duration_ms, logs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?;
             for (seq, s) in c.steps.iter().enumerate() {
                 insert.execute(params![
@@ -186,7 +186,8 @@ impl Store {
                     s.output,
                     s.error,
                     s.started_at,
-                    s.duration_ms
+                    s.duration_ms,
+                    s.logs
                 ])?;
             }
             let finished = !matches!(c.status, RunStatus::Retrying);
