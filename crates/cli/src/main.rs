@@ -56,6 +56,11 @@ enum Command {
         #[arg(long)]
         no_watch: bool,
     },
+    /// Check the project's files and report every problem with file:line:column (exit 1 if any).
+    Validate {
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+    },
     /// Print the JSON Schema (draft-07) of component files, for editors.
     Schema,
     /// Run one handler locally on a payload, without a server, and show every step.
@@ -144,10 +149,29 @@ async fn wait_for_signal() {
     }
 }
 
+fn validate(project: &std::path::Path) -> Result<(), String> {
+    let mut problems: Vec<String> = match onset_model::Project::load(project) {
+        Ok(_) => Vec::new(),
+        // The loader's own errors cover the manifest; component files get the full pass below.
+        Err(errors) => errors.iter().filter(|e| e.file.ends_with("onset.yaml")).map(ToString::to_string).collect(),
+    };
+    let (files, diagnostics) = onset_server::validate_project(project);
+    problems.extend(diagnostics.iter().map(ToString::to_string));
+    for p in &problems {
+        println!("{p}");
+    }
+    if problems.is_empty() {
+        println!("ok: {files} component file(s) in {}", project.display());
+        Ok(())
+    } else {
+        Err(format!("{} problem(s) in {}", problems.len(), project.display()))
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A local run shows its steps itself; the server logs what it does.
-    let default_filter = if matches!(cli.command, Command::Run { .. }) { "warn" } else { "info" };
+    let default_filter = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ONSET_LOG").unwrap_or_else(|_| default_filter.into()),
@@ -165,6 +189,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             cmd @ Command::Serve { .. } => serve(cmd).await,
+            Command::Validate { project } => validate(&project),
             Command::Schema => {
                 print!("{}", onset_model::component_schema());
                 Ok(())

@@ -9,6 +9,9 @@ pub use network::NetworkPolicy;
 use onset_engine::CallFuture;
 use onset_engine::{CallError, Connectors};
 
+/// The operations `call:` steps can name in this build.
+pub const OPERATIONS: &[&str] = &["http.request"];
+
 /// Makes ring the process's TLS provider (idempotent). Call before building any HTTP client.
 pub fn install_crypto_provider() {
     // Err means a provider is already installed, which is what we want.
@@ -42,7 +45,7 @@ impl Registry {
 
 impl Connectors for Registry {
     fn knows(&self, operation: &str) -> bool {
-        operation == "http.request"
+        OPERATIONS.contains(&operation)
     }
 
     fn call<'a>(

@@ -9,6 +9,7 @@ mod record;
 mod respond;
 mod run;
 mod scope;
+mod validate;
 
 pub use compile::{CompileError, CompiledComponent, CompiledHandler};
 pub use connector::{CallError, CallFuture, Connectors, NoConnectors, ScriptFuture};
@@ -16,6 +17,7 @@ pub use onset_expr::{Value, from_json, to_json};
 pub use record::{MAX_RECORDED_BYTES, StepRecord, StepStatus};
 pub use respond::{Responder, normalise as normalise_response};
 pub use run::{RunFailure, RunInput, RunOutcome, backoff};
+pub use validate::{Diagnostic, validate_component};
 
 #[cfg(test)]
 mod proptests;

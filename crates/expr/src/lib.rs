@@ -248,6 +248,25 @@ impl Program {
     }
 }
 
+/// The names an expression (`template: false`) or a template reads, dotted where it reads
+/// attributes (`steps.shaped.output`), or its syntax error.
+pub fn names(src: &str, template: bool) -> Result<std::collections::HashSet<String>, ExprError> {
+    let env = environment();
+    if template {
+        let t = env.template_from_str(src).map_err(|e| ExprError::new(src, &e))?;
+        Ok(t.undeclared_variables(true))
+    } else {
+        let inner = sole_expression(src).unwrap_or(src).trim();
+        let e = env.compile_expression(inner).map_err(|e| ExprError::new(inner, &e))?;
+        Ok(e.undeclared_variables(true))
+    }
+}
+
+/// Whether a string is a template (has `{{`, `{%` or `{#`).
+pub fn is_template_text(s: &str) -> bool {
+    is_template(s)
+}
+
 /// Converts an evaluated value to JSON (undefined and none become null).
 pub fn to_json(v: &Value) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)

@@ -12,6 +12,7 @@ mod local;
 mod metrics;
 mod routing;
 mod scheduler;
+mod validation;
 mod watch;
 mod worker;
 
@@ -30,6 +31,7 @@ pub use deploy::config_env_name;
 pub use local::{LocalRun, LocalRunRequest, run_local};
 pub use onset_connectors::install_crypto_provider;
 pub use onset_store::Durability;
+pub use validation::validate_project;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -68,6 +70,11 @@ use app::App;
 
 /// Deploys the project's components to `development`; every problem in every file is reported.
 async fn deploy_project(app: &App, dir: &std::path::Path) -> Result<(), ServerError> {
+    // The same one-pass check as `onset validate`: every problem at once, before anything runs.
+    let (_, problems) = validate_project(dir);
+    if !problems.is_empty() {
+        return Err(ServerError::Project(problems.iter().map(ToString::to_string).collect()));
+    }
     let project = onset_model::Project::load(dir)
         .map_err(|errs| ServerError::Project(errs.iter().map(ToString::to_string).collect()))?;
     let mut errors = Vec::new();

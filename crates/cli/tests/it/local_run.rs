@@ -124,3 +124,26 @@ fn mistakes_are_explained() {
     let out = onset_run(&["orders", "--event", "POST /", "--payload", "missing.json", "--config", "secret=x"], None);
     assert!(text(&out.stderr).contains("--payload missing.json: cannot read"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn validate_reports_every_problem_and_exits_1() {
+    let ok = Command::new(env!("CARGO_BIN_EXE_onset")).args(["validate", "--project"]).arg(shop()).output().unwrap();
+    assert!(ok.status.success(), "{}", text(&ok.stdout));
+    assert!(text(&ok.stdout).starts_with("ok: 2 component file(s)"));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("onset.yaml"), "name: broken\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("components")).unwrap();
+    std::fs::write(
+        dir.path().join("components/a.yaml"),
+        "component: a\ntrigger: { type: http }\nhandlers:\n  /:\n    POST:\n      steps:\n        - lgo: x\n        - log: \"{{ steps.nope.output }}\"\n",
+    )
+    .unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_onset")).args(["validate", "--project"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("a.yaml:7:11: unknown step key `lgo`"), "{stdout}");
+    assert!(stdout.contains("a.yaml:8:16: `steps.nope` is not a step defined before this one"), "{stdout}");
+    assert!(text(&out.stderr).contains("3 problem(s)"), "{}", text(&out.stderr));
+}
