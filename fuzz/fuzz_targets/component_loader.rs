@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     if text.len() > 64 * 1024 {
         return;
     }
-    let file = onset_model::SourceFile { path: "fuzz.yaml".into(), text: text.to_string() };
+    let file = onset_model::SourceFile { path: "fuzz.yaml".into(), text: text.to_string(), files: Default::default() };
     let _ = onset_model::parse_component(&file);
     let _ = onset_engine::validate_component(std::path::Path::new("fuzz.yaml"), text, &onset_engine::NoConnectors);
 });

@@ -154,7 +154,7 @@ impl Ctx<'_> {
             }
             StepKind::Delay(d) => CKind::Delay(self.value(path, d)),
             StepKind::Respond(r) => CKind::Respond(self.value(path, r)),
-            StepKind::Script(source) => {
+            StepKind::Script { source, .. } => {
                 if !self.connectors.runs_scripts() {
                     self.error(path, "JavaScript steps are not available in this build (it lacks the `js` feature)");
                 }

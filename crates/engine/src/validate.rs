@@ -42,7 +42,7 @@ const CONFIG_TYPES: &[&str] = &["string", "secret", "number", "integer", "boolea
 const HANDLER: &[&str] = &["steps", "retry", "concurrency"];
 const RETRY: &[&str] = &["attempts", "initial", "max"];
 const ACTIONS: &[&str] =
-    &["log", "set", "map", "if", "switch", "for_each", "call", "script", "delay", "respond", "fail"];
+    &["log", "set", "map", "if", "switch", "for_each", "call", "script", "script_file", "delay", "respond", "fail"];
 const OPTIONS: &[&str] = &["id", "name", "timeout", "retry", "on_error"];
 /// Keys that belong to one action: (key, action).
 const ACTION_KEYS: &[(&str, &str)] = &[
@@ -334,6 +334,20 @@ impl V<'_> {
                     && !self.connectors.knows(&op)
                 {
                     self.report(v, format!("`{op}` is not a known operation (e.g. `http.request`)"));
+                }
+            }
+            ("script_file", Some(v)) => {
+                if let Some(name) = self.string(v, "`script_file`") {
+                    let path = self.file.parent().unwrap_or(Path::new(".")).join(&name);
+                    if !path.is_file() {
+                        self.report(
+                            v,
+                            format!("script_file `{name}` is not a file next to the component ({})", path.display()),
+                        );
+                    }
+                }
+                if !self.connectors.runs_scripts() {
+                    self.report(v, "JavaScript steps are not available in this build");
                 }
             }
             ("script", Some(v)) => {

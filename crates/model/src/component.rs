@@ -168,9 +168,70 @@ impl Component {
         problems
     }
 
+    /// The `script_file` paths the component names, in file order.
+    pub fn script_files(&self) -> Vec<String> {
+        let mut files = Vec::new();
+        for events in self.handlers.values() {
+            for handler in events.values() {
+                walk_steps(&handler.steps, &mut |step| {
+                    if let StepKind::Script { file: Some(f), .. } = &step.kind {
+                        files.push(f.clone());
+                    }
+                });
+            }
+        }
+        files
+    }
+
+    /// Puts each `script_file`'s text (from `files`, keyed by the path as written) into its step.
+    pub fn attach_scripts(&mut self, files: &std::collections::BTreeMap<String, String>) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        for events in self.handlers.values_mut() {
+            for handler in events.values_mut() {
+                walk_steps_mut(&mut handler.steps, &mut |step| {
+                    if let StepKind::Script { source, file: Some(f) } = &mut step.kind {
+                        match files.get(f.as_str()) {
+                            Some(text) => *source = text.clone(),
+                            None => problems.push(Problem {
+                                near: f.clone(),
+                                message: format!(
+                                    "script_file `{f}` cannot be read; the path is relative to the component file"
+                                ),
+                            }),
+                        }
+                    }
+                });
+            }
+        }
+        problems
+    }
+
     /// Every handler as `(channel, event, spec)`, in file order.
     pub fn handler_list(&self) -> impl Iterator<Item = (&str, &str, &HandlerSpec)> {
         self.handlers.iter().flat_map(|(c, events)| events.iter().map(move |(e, h)| (c.as_str(), e.as_str(), h)))
+    }
+}
+
+fn walk_steps_mut(steps: &mut [Step], f: &mut impl FnMut(&mut Step)) {
+    for step in steps {
+        f(step);
+        match &mut step.kind {
+            StepKind::If { then, otherwise, .. } => {
+                walk_steps_mut(then, f);
+                walk_steps_mut(otherwise, f);
+            }
+            StepKind::ForEach { steps, .. } => walk_steps_mut(steps, f),
+            StepKind::Switch { cases, default, .. } => {
+                for steps in cases.values_mut() {
+                    walk_steps_mut(steps, f);
+                }
+                walk_steps_mut(default, f);
+            }
+            _ => {}
+        }
+        if let OnError::Steps(steps) = &mut step.on_error {
+            walk_steps_mut(steps, f);
+        }
     }
 }
 

@@ -24,6 +24,25 @@ pub struct Manifest {
 pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
+    /// Files the component refers to (`script_file`), by the path as written.
+    pub files: std::collections::BTreeMap<String, String>,
+}
+
+impl SourceFile {
+    /// A component file as read from disk, with the script files it names.
+    pub fn read(path: &Path) -> Result<SourceFile, LoadError> {
+        let text = read_capped(path)?;
+        let mut file = SourceFile { path: path.to_path_buf(), text, files: Default::default() };
+        if let Ok(component) = yaml_serde::from_str::<Component>(&file.text) {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            for name in component.script_files() {
+                if let Ok(text) = read_capped(&dir.join(&name)) {
+                    file.files.insert(name, text);
+                }
+            }
+        }
+        Ok(file)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -113,9 +132,10 @@ fn read_capped(path: &Path) -> Result<String, LoadError> {
 
 /// Parses one component file and runs its checks, placing every problem.
 pub fn parse_component(file: &SourceFile) -> Result<Component, Vec<LoadError>> {
-    let component: Component =
+    let mut component: Component =
         yaml_serde::from_str(&file.text).map_err(|e| vec![LoadError::from_yaml(&file.path, &e)])?;
-    let problems = component.check();
+    let mut problems = component.check();
+    problems.extend(component.attach_scripts(&file.files));
     if problems.is_empty() {
         Ok(component)
     } else {
@@ -157,14 +177,13 @@ impl Project {
 
         let mut components: Vec<(Component, SourceFile)> = Vec::new();
         for path in paths {
-            let text = match read_capped(&path) {
-                Ok(t) => t,
+            let file = match SourceFile::read(&path) {
+                Ok(f) => f,
                 Err(e) => {
                     errors.push(e);
                     continue;
                 }
             };
-            let file = SourceFile { path: path.clone(), text };
             match parse_component(&file) {
                 Ok(component) => {
                     if let Some((_, other)) = components.iter().find(|(c, _)| c.component == component.component) {
@@ -248,6 +267,31 @@ mod tests {
         let b = errors[1].to_string();
         assert!(b.contains("b.yaml:5:5"), "{b}");
         assert!(b.contains("HTTP methods"), "{b}");
+    }
+
+    #[test]
+    fn script_files_are_read_next_to_the_component() {
+        let dir = tempdir();
+        write(&dir, "onset.yaml", "name: shop\n");
+        write(&dir, "components/scripts/n.js", "export default () => 1\n");
+        write(
+            &dir,
+            "components/a.yaml",
+            "component: a\ntrigger: { type: http }\nhandlers:\n  /:\n    POST:\n      steps: [ { script_file: scripts/n.js } ]\n",
+        );
+        let project = Project::load(&dir).unwrap();
+        let (component, file) = &project.components[0];
+        assert_eq!(file.files["scripts/n.js"], "export default () => 1\n");
+        let step = &component.handlers["/"]["POST"].steps[0];
+        assert!(matches!(&step.kind, crate::StepKind::Script { source, .. } if source.starts_with("export default")));
+
+        write(
+            &dir,
+            "components/a.yaml",
+            "component: a\ntrigger: { type: http }\nhandlers:\n  /:\n    POST:\n      steps: [ { script_file: scripts/missing.js } ]\n",
+        );
+        let errors = Project::load(&dir).unwrap_err();
+        assert!(errors[0].to_string().contains("script_file `scripts/missing.js` cannot be read"), "{errors:?}");
     }
 
     #[test]

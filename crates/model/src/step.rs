@@ -45,8 +45,13 @@ pub enum StepKind {
     /// `respond: { status, headers, body }` answers a caller waiting on an `http` trigger with
     /// `response: after_run`; the run goes on.
     Respond(serde_json::Value),
-    /// `script: |` JavaScript: a module whose default export takes `ctx` and returns a value.
-    Script(String),
+    /// JavaScript: a module whose default export takes `ctx` and returns a value, written inline
+    /// (`script: |`) or in a file next to the component (`script_file: scripts/x.js`, whose text
+    /// is attached when the project is loaded).
+    Script {
+        source: String,
+        file: Option<String>,
+    },
     ForEach {
         items: serde_json::Value,
         as_name: String,
@@ -72,7 +77,7 @@ impl StepKind {
             StepKind::Switch { .. } => "switch",
             StepKind::Delay(_) => "delay",
             StepKind::Respond(_) => "respond",
-            StepKind::Script(_) => "script",
+            StepKind::Script { .. } => "script",
             StepKind::ForEach { .. } => "for_each",
             StepKind::Call { .. } => "call",
             StepKind::Fail(_) => "fail",
@@ -170,6 +175,9 @@ struct RawStep {
     /// JavaScript: `export default (ctx) => …` over a frozen ctx (event, meta, config, vars, steps).
     #[serde(default)]
     script: Option<String>,
+    /// A JavaScript file, relative to the component file (e.g. `scripts/notify.js`).
+    #[serde(default)]
+    script_file: Option<String>,
     #[serde(default)]
     for_each: Option<serde_json::Value>,
     #[serde(default, rename = "as")]
@@ -201,7 +209,7 @@ impl schemars::JsonSchema for Step {
     }
 }
 
-const ACTIONS: &str = "log, set, map, if, switch, for_each, call, script, delay, respond or fail";
+const ACTIONS: &str = "log, set, map, if, switch, for_each, call, script, script_file, delay, respond or fail";
 
 /// The longest `delay` a step may take: a run holds a worker while it waits.
 pub const MAX_DELAY: Duration = Duration::from_secs(300);
@@ -227,6 +235,7 @@ impl TryFrom<RawStep> for Step {
             (raw.delay.is_some(), "delay"),
             (raw.respond.is_some(), "respond"),
             (raw.script.is_some(), "script"),
+            (raw.script_file.is_some(), "script_file"),
             (raw.for_each.is_some(), "for_each"),
             (raw.call.is_some(), "call"),
             (raw.fail.is_some(), "fail"),
@@ -316,7 +325,8 @@ impl TryFrom<RawStep> for Step {
                 }
                 StepKind::Delay(delay)
             }
-            "script" => StepKind::Script(raw.script.unwrap_or_default()),
+            "script" => StepKind::Script { source: raw.script.unwrap_or_default(), file: None },
+            "script_file" => StepKind::Script { source: String::new(), file: raw.script_file },
             "respond" => {
                 let respond = raw.respond.unwrap_or_default();
                 if let Some(map) = respond.as_object()

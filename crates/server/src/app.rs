@@ -103,6 +103,10 @@ fn sha256_hex(text: &str) -> String {
     })
 }
 
+fn files_json(files: &std::collections::BTreeMap<String, String>) -> String {
+    serde_json::to_string(files).unwrap_or_else(|_| "{}".into())
+}
+
 impl App {
     pub fn new(config: ServerConfig, store: Store, connectors: Registry, shutdown: CancellationToken) -> Self {
         Self {
@@ -159,7 +163,10 @@ impl App {
     fn build(&self, id: String, environment: &str, file: &SourceFile) -> Result<Deployed, Vec<String>> {
         let component = onset_model::parse_component(file)
             .map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-        Deployed::build(id, environment, component, file.text.clone(), &self.config.config_env, &self.connectors)
+        let mut deployed =
+            Deployed::build(id, environment, component, file.text.clone(), &self.config.config_env, &self.connectors)?;
+        deployed.files = file.files.clone();
+        Ok(deployed)
     }
 
     /// Deploys one component file to an environment and activates it. The same source as the
@@ -169,6 +176,7 @@ impl App {
             .map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>())?;
         if let Some(current) = self.active(environment, probe.component.as_str())
             && current.source == file.text
+            && current.files == file.files
         {
             return Ok(current);
         }
@@ -178,8 +186,9 @@ impl App {
                 id: deployed.id.clone(),
                 component: deployed.name().to_string(),
                 environment: environment.to_string(),
-                build: sha256_hex(&file.text),
+                build: sha256_hex(&format!("{}{}", file.text, files_json(&file.files))),
                 source: file.text.clone(),
+                files: files_json(&file.files),
                 created_at: now_ms(),
             })
             .await
@@ -194,13 +203,14 @@ impl App {
         if let Some(d) = self.builds.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(id) {
             return Ok(d.clone());
         }
-        let (environment, source) = self
+        let (environment, source, files) = self
             .store
             .deployment_source(id.to_string())
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("deployment {id} is not in the store"))?;
-        let file = SourceFile { path: PathBuf::from(format!("deployment {id}")), text: source };
+        let files = serde_json::from_str(&files).map_err(|e| format!("deployment {id}: stored files: {e}"))?;
+        let file = SourceFile { path: PathBuf::from(format!("deployment {id}")), text: source, files };
         let built = Arc::new(self.build(id.to_string(), &environment, &file).map_err(|e| e.join("; "))?);
         self.builds.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.to_string(), built.clone());
         Ok(built)

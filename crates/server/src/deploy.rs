@@ -34,6 +34,8 @@ pub struct Deployed {
     pub environment: String,
     pub component: Component,
     pub source: String,
+    /// The files the component refers to (`script_file`), path → text.
+    pub files: std::collections::BTreeMap<String, String>,
     pub compiled: CompiledComponent,
     pub verifier: Verifier,
     pub redactor: Redactor,
@@ -170,6 +172,7 @@ impl Deployed {
             environment: environment.to_string(),
             component,
             source,
+            files: Default::default(),
             compiled,
             verifier,
             redactor: Redactor::new(redact),

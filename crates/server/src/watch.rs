@@ -15,9 +15,17 @@ fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
         }
     };
     visit(dir.join("onset.yaml"));
+    // Component files and the script files beside them, one directory level deep.
     if let Ok(entries) = std::fs::read_dir(dir.join("components")) {
         for e in entries.flatten() {
-            visit(e.path());
+            let path = e.path();
+            if path.is_dir() {
+                if let Ok(inner) = std::fs::read_dir(&path) {
+                    inner.flatten().for_each(|f| visit(f.path()));
+                }
+            } else {
+                visit(path);
+            }
         }
     }
     out.sort();

@@ -227,6 +227,8 @@ pub struct NewDeployment {
     pub environment: String,
     pub build: String,
     pub source: String,
+    /// JSON object of the files the component refers to (path → text).
+    pub files: String,
     pub created_at: i64,
 }
 

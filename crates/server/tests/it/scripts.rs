@@ -49,3 +49,28 @@ async fn a_script_step_runs_in_the_sandbox_and_its_console_is_recorded() {
     let run = s.wait_run_status(&again, "succeeded").await;
     assert_eq!(run["steps"][1]["output"]["words"], 2);
 }
+
+#[tokio::test]
+async fn script_files_travel_with_the_build() {
+    const USES_FILE: &str = "component: fromfile\ntrigger: { type: http }\nhandlers:\n  /:\n    POST:\n      steps:\n        - script_file: scripts/double.js\n";
+    let mut options = Options::new(&[("fromfile.yaml", USES_FILE)]);
+    options.files.push(("scripts/double.js".into(), "export default (ctx) => ctx.event.n * 2\n".into()));
+    let s = start_with(options.clone_for_restart()).await;
+    let r = s.post_json("/hooks/development/fromfile", &json!({ "n": 21 })).await;
+    let id = r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string();
+    let first = s.wait_run_status(&id, "succeeded").await;
+    assert_eq!(first["steps"][0]["output"], 42);
+
+    // The same files keep the deployment; a changed script makes a new one.
+    let s = s.restart(&options).await;
+    let components = s.get("/api/v1/components").await;
+    assert_eq!(components["items"][0]["deployment_id"], first["deployment_id"]);
+    std::fs::write(s.project_dir().join("components/scripts/double.js"), "export default (ctx) => ctx.event.n * 3\n")
+        .unwrap();
+    let s = s.restart(&options).await;
+    let r = s.post_json("/hooks/development/fromfile", &json!({ "n": 21 })).await;
+    let id = r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string();
+    let second = s.wait_run_status(&id, "succeeded").await;
+    assert_eq!(second["steps"][0]["output"], 63);
+    assert_ne!(second["deployment_id"], first["deployment_id"]);
+}

@@ -46,6 +46,19 @@ impl Options {
             port: None,
         }
     }
+    /// The same options again (a restart reuses the project already on disk).
+    pub fn clone_for_restart(&self) -> Self {
+        Self {
+            files: self.files.clone(),
+            env: self.env.clone(),
+            max_body: self.max_body,
+            ingest_queue: self.ingest_queue,
+            workers: self.workers,
+            max_waiting: self.max_waiting,
+            port: self.port,
+        }
+    }
+
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.insert(k.to_string(), v.to_string());
         self
@@ -62,7 +75,9 @@ pub async fn start_with(options: Options) -> TestServer {
     std::fs::write(project.path().join("onset.yaml"), "name: test\n").unwrap();
     std::fs::create_dir_all(project.path().join("components")).unwrap();
     for (path, text) in &options.files {
-        std::fs::write(project.path().join("components").join(path), text).unwrap();
+        let path = project.path().join("components").join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
     }
     let data = tempfile::tempdir().unwrap();
     boot(data, project, &options).await
@@ -108,6 +123,10 @@ async fn boot(data: tempfile::TempDir, project: tempfile::TempDir, options: &Opt
 impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    pub fn project_dir(&self) -> std::path::PathBuf {
+        self.project.as_ref().map(|p| p.path().to_path_buf()).unwrap_or_default()
     }
 
     pub async fn get(&self, path: &str) -> Value {

@@ -36,6 +36,7 @@ pub struct StoreOptions {
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_step_logs.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_deployment_files.sql")),
 ];
 
 struct Readers {

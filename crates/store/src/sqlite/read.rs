@@ -280,11 +280,11 @@ impl Store {
     }
 
     /// The source of a deployment, to rebuild it for retries after a restart.
-    /// `(environment, source)` of a deployment.
-    pub async fn deployment_source(&self, id: String) -> Result<Option<(String, String)>, StoreError> {
+    /// `(environment, source, files)` of a deployment; `files` is a JSON object.
+    pub async fn deployment_source(&self, id: String) -> Result<Option<(String, String, String)>, StoreError> {
         self.read(move |c| {
-            Ok(c.query_row("SELECT environment, source FROM deployments WHERE id = ?1", [&id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+            Ok(c.query_row("SELECT environment, source, files FROM deployments WHERE id = ?1", [&id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?)
         })

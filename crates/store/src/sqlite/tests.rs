@@ -201,6 +201,7 @@ async fn pending_runs_leave_out_paused_components_unless_asked_for() {
             environment: "development".into(),
             build: "b".into(),
             source: "s".into(),
+            files: "{}".into(),
             created_at: 0,
         })
         .await

@@ -275,9 +275,9 @@ impl Store {
     pub async fn activate(&self, d: NewDeployment) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| {
             t.execute(
-                "INSERT INTO deployments (id, component, environment, build, source, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![d.id, d.component, d.environment, d.build, d.source, d.created_at],
+                "INSERT INTO deployments (id, component, environment, build, source, files, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![d.id, d.component, d.environment, d.build, d.source, d.files, d.created_at],
             )?;
             t.execute(
                 "INSERT INTO activations (component, environment, deployment_id) VALUES (?1, ?2, ?3)
