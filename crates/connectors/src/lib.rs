@@ -68,13 +68,13 @@ impl Connectors for Registry {
     }
 
     #[cfg(feature = "js")]
-    fn script<'a>(&'a self, source: std::sync::Arc<str>, ctx: serde_json::Value) -> onset_engine::ScriptFuture<'a> {
+    fn script<'a>(&'a self, source: std::sync::Arc<str>, ctx: String) -> onset_engine::ScriptFuture<'a> {
         Box::pin(async move {
             let Some((pool, limits)) = &self.scripts else {
                 return Err(CallError { message: "no script runner is configured".into(), retryable: false });
             };
             // Script failures are the script's: running it again would fail the same way.
-            pool.run(source, &ctx, *limits)
+            pool.run_json(source, ctx, *limits)
                 .await
                 .map(|out| (out.value, out.logs))
                 .map_err(|e| CallError { message: e.to_string(), retryable: false })

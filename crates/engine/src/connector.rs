@@ -35,8 +35,8 @@ pub trait Connectors: Send + Sync {
         false
     }
 
-    /// Runs a JavaScript step's source on `ctx`.
-    fn script<'a>(&'a self, _source: std::sync::Arc<str>, _ctx: serde_json::Value) -> ScriptFuture<'a> {
+    /// Runs a JavaScript step's source on `ctx` (JSON text).
+    fn script<'a>(&'a self, _source: std::sync::Arc<str>, _ctx: String) -> ScriptFuture<'a> {
         Box::pin(async {
             Err(CallError { message: "JavaScript steps are not available in this build".into(), retryable: false })
         })

@@ -275,17 +275,29 @@ impl Exec<'_> {
                 }
             }
             CKind::Script(source) => {
-                // Loop variables sit beside the five fixed names (`ctx.item`, `ctx.loop`).
-                let mut ctx = serde_json::Map::new();
-                for (name, value) in frame.locals.iter() {
-                    ctx.insert(name.to_string(), to_json(value));
+                // Loop variables sit beside the five fixed names (`ctx.item`, `ctx.loop`). The
+                // values are written straight to JSON text, once.
+                let mut ctx = String::with_capacity(1024);
+                ctx.push('{');
+                let fixed = [
+                    ("event", &frame.base.event),
+                    ("meta", &frame.base.meta),
+                    ("config", &frame.base.config),
+                    ("vars", &frame.vars),
+                    ("steps", &frame.steps),
+                ];
+                let locals = frame.locals.iter().filter(|(n, _)| !fixed.iter().any(|(f, _)| *f == &**n));
+                for (i, (name, value)) in
+                    locals.map(|(n, v)| (&**n, v)).chain(fixed.iter().map(|(n, v)| (*n, *v))).enumerate()
+                {
+                    if i > 0 {
+                        ctx.push(',');
+                    }
+                    ctx.push_str(&serde_json::to_string(name).unwrap_or_default());
+                    ctx.push(':');
+                    ctx.push_str(&serde_json::to_string(value).unwrap_or_else(|_| "null".into()));
                 }
-                ctx.insert("event".into(), to_json(&frame.base.event));
-                ctx.insert("meta".into(), to_json(&frame.base.meta));
-                ctx.insert("config".into(), to_json(&frame.base.config));
-                ctx.insert("vars".into(), to_json(&frame.vars));
-                ctx.insert("steps".into(), to_json(&frame.steps));
-                let ctx = serde_json::Value::Object(ctx);
+                ctx.push('}');
                 match self.connectors.script(source.clone(), ctx).await {
                     Ok((value, written)) => {
                         *logs = written;

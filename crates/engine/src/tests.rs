@@ -23,12 +23,12 @@ impl Connectors for Fake {
         true
     }
     /// Echoes the ctx it was given, with the source as a log line.
-    fn script<'a>(&'a self, source: std::sync::Arc<str>, ctx: Json) -> crate::ScriptFuture<'a> {
+    fn script<'a>(&'a self, source: std::sync::Arc<str>, ctx: String) -> crate::ScriptFuture<'a> {
         Box::pin(async move {
             if source.contains("throw") {
                 return Err(CallError { message: "Error: thrown".into(), retryable: false });
             }
-            Ok((ctx, vec![source.to_string()]))
+            Ok((serde_json::from_str(&ctx).unwrap(), vec![source.to_string()]))
         })
     }
     fn call<'a>(&'a self, op: &'a str, input: Json, _: Option<Json>) -> CallFuture<'a> {

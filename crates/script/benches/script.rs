@@ -13,7 +13,7 @@ fn main() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let pool = ScriptPool::new(1).expect("pool");
     let ctx = json!({
-        "event": { "issue": { "title": "Found a bug in the widget", "labels": [{ "name": "bug" }] },
+        "event": { "issue": { "title": "Found a bug in the widget", "labels": [{ "name": "bug" }], "body": "x".repeat(8000) },
                    "items": (0..20).map(|i| json!({ "sku": format!("SKU-{i}"), "price": 2.5, "qty": i })).collect::<Vec<_>>() },
         "meta": { "channel": "/", "event": "POST" }, "config": {}, "vars": { "priority": "high" },
         "steps": { "issue": { "output": { "number": 1347 } } },

@@ -93,6 +93,11 @@ impl ScriptPool {
         self.submit(source, Some(ctx.to_string()), limits).await
     }
 
+    /// Like [`run`](Self::run), with `ctx` already as JSON text.
+    pub async fn run_json(&self, source: Arc<str>, ctx: String, limits: Limits) -> Result<ScriptOutput, ScriptError> {
+        self.submit(source, Some(ctx), limits).await
+    }
+
     /// Checks that `source` compiles and has a default export, without running it.
     pub async fn check(&self, source: Arc<str>) -> Result<(), ScriptError> {
         self.submit(source, None, Limits::default()).await.map(|_| ())
