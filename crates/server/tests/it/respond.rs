@@ -94,15 +94,6 @@ async fn a_paused_component_answers_202_at_once() {
 #[tokio::test]
 async fn response_settings_are_checked_at_deploy() {
     let bad = "component: api\ntrigger: { type: http, with: { response: later } }\nhandlers: { /: { POST: { steps: [] } } }\n";
-    let project = tempfile::tempdir().unwrap();
-    std::fs::write(project.path().join("onset.yaml"), "name: t\n").unwrap();
-    std::fs::create_dir_all(project.path().join("components")).unwrap();
-    std::fs::write(project.path().join("components/api.yaml"), bad).unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let mut config = onset_server::ServerConfig::new(data.path().to_path_buf());
-    config.project = Some(project.path().to_path_buf());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err =
-        onset_server::run(config, listener, tokio_util::sync::CancellationToken::new()).await.unwrap_err().to_string();
+    let err = deploy_error(&[("api.yaml", bad)]).await;
     assert!(err.contains("trigger.with.response is `immediate`"), "{err}");
 }

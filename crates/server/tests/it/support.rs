@@ -288,6 +288,22 @@ print(Webhook(secret).sign(msg_id, datetime.datetime.fromtimestamp(ts, tz=dateti
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// Starts a server on a project made of `files` and returns why it refused to start.
+pub async fn deploy_error(files: &[(&str, &str)]) -> String {
+    onset_server::install_crypto_provider();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("onset.yaml"), "name: t\n").unwrap();
+    std::fs::create_dir_all(project.path().join("components")).unwrap();
+    for (path, text) in files {
+        std::fs::write(project.path().join("components").join(path), text).unwrap();
+    }
+    let data = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::new(data.path().to_path_buf());
+    config.project = Some(project.path().to_path_buf());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    onset_server::run(config, listener, CancellationToken::new()).await.expect_err("the deploy must fail").to_string()
+}
+
 /// A port free right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

@@ -147,20 +147,8 @@ async fn token_and_basic() {
 
 #[tokio::test]
 async fn a_missing_secret_is_a_clear_deploy_error() {
-    let project = tempfile::tempdir().unwrap();
-    std::fs::write(project.path().join("onset.yaml"), "name: t\n").unwrap();
-    std::fs::create_dir_all(project.path().join("components")).unwrap();
-    std::fs::write(
-        project.path().join("components/hook.yaml"),
-        component("{ scheme: token, header: x-t, secret: \"{{ config.secret }}\" }"),
-    )
-    .unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let mut config = onset_server::ServerConfig::new(data.path().to_path_buf());
-    config.project = Some(project.path().to_path_buf());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err =
-        onset_server::run(config, listener, tokio_util::sync::CancellationToken::new()).await.unwrap_err().to_string();
+    let hook = component("{ scheme: token, header: x-t, secret: \"{{ config.secret }}\" }");
+    let err = deploy_error(&[("hook.yaml", &hook)]).await;
     assert!(
         err.contains("component `hook`: config `secret` (secret)") || err.contains("component `hook`: config `secret`"),
         "{err}"
