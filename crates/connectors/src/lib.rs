@@ -63,6 +63,20 @@ impl Connectors for Registry {
     }
 
     #[cfg(feature = "js")]
+    fn check_script<'a>(&'a self, source: std::sync::Arc<str>) -> CallFuture<'a> {
+        Box::pin(async move {
+            match &self.scripts {
+                Some((pool, _)) => pool
+                    .check(source)
+                    .await
+                    .map(|()| serde_json::Value::Null)
+                    .map_err(|e| CallError { message: e.to_string(), retryable: false }),
+                None => Ok(serde_json::Value::Null),
+            }
+        })
+    }
+
+    #[cfg(feature = "js")]
     fn runs_scripts(&self) -> bool {
         self.scripts.is_some()
     }

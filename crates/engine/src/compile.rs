@@ -235,6 +235,35 @@ impl CompiledComponent {
         Ok(Self { program, handlers, config: onset_expr::from_json(config) })
     }
 
+    /// Every script step's source, with the handler it belongs to (`channel event`).
+    pub fn scripts(&self) -> Vec<(String, Arc<str>)> {
+        fn walk(steps: &[CStep], handler: &str, out: &mut Vec<(String, Arc<str>)>) {
+            for step in steps {
+                match &step.kind {
+                    CKind::Script(source) => out.push((handler.to_string(), source.clone())),
+                    CKind::If { then, otherwise, .. } => {
+                        walk(then, handler, out);
+                        walk(otherwise, handler, out);
+                    }
+                    CKind::Switch { cases, default, .. } => {
+                        cases.iter().for_each(|(_, steps)| walk(steps, handler, out));
+                        walk(default, handler, out);
+                    }
+                    CKind::ForEach { steps, .. } => walk(steps, handler, out),
+                    _ => {}
+                }
+                if let COnError::Steps(steps) = &step.on_error {
+                    walk(steps, handler, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for h in self.handlers() {
+            walk(&h.steps, &format!("{} {}", h.channel, h.event), &mut out);
+        }
+        out
+    }
+
     pub fn handler(&self, channel: &str, event: &str) -> Option<&CompiledHandler> {
         self.handlers.get(channel)?.get(event)
     }

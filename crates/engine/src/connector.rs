@@ -35,6 +35,11 @@ pub trait Connectors: Send + Sync {
         false
     }
 
+    /// Checks that a JavaScript step's source compiles and has a default export.
+    fn check_script<'a>(&'a self, _source: std::sync::Arc<str>) -> CallFuture<'a> {
+        Box::pin(async { Ok(serde_json::Value::Null) })
+    }
+
     /// Runs a JavaScript step's source on `ctx` (JSON text).
     fn script<'a>(&'a self, _source: std::sync::Arc<str>, _ctx: String) -> ScriptFuture<'a> {
         Box::pin(async {

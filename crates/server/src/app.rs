@@ -181,6 +181,16 @@ impl App {
             return Ok(current);
         }
         let deployed = Arc::new(self.build(new_id(), environment, file)?);
+        // Scripts compile now, so a syntax error stops the deploy instead of the first run.
+        let mut errors = Vec::new();
+        for (handler, source) in deployed.compiled.scripts() {
+            if let Err(e) = onset_engine::Connectors::check_script(&self.connectors, source).await {
+                errors.push(format!("component `{}`, handler `{handler}`: script: {}", deployed.name(), e.message));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         self.store
             .activate(NewDeployment {
                 id: deployed.id.clone(),

@@ -74,3 +74,13 @@ async fn script_files_travel_with_the_build() {
     assert_eq!(second["steps"][0]["output"], 63);
     assert_ne!(second["deployment_id"], first["deployment_id"]);
 }
+
+#[tokio::test]
+async fn a_script_that_does_not_compile_stops_the_deploy() {
+    let broken = "component: broken\ntrigger: { type: http }\nhandlers:\n  /:\n    POST:\n      steps:\n        - if: \"true\"\n          then:\n            - script: \"export default (ctx => ctx\"\n";
+    let err = deploy_error(&[("broken.yaml", broken)]).await;
+    assert!(err.contains("component `broken`, handler `/ POST`: script: SyntaxError"), "{err}");
+    let no_default = "component: nodefault\ntrigger: { type: http }\nhandlers:\n  /:\n    POST:\n      steps:\n        - script: \"export const x = 1\"\n";
+    let err = deploy_error(&[("nodefault.yaml", no_default)]).await;
+    assert!(err.contains("must `export default` a function"), "{err}");
+}
