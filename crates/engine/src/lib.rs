@@ -15,7 +15,7 @@ pub use compile::{CompileError, CompiledComponent, CompiledHandler};
 pub use connector::{CallError, CallFuture, Connectors, NoConnectors, ScriptFuture};
 pub use onset_expr::{Value, from_json, to_json};
 pub use record::{MAX_RECORDED_BYTES, StepRecord, StepStatus};
-pub use respond::{Responder, normalise as normalise_response};
+pub use respond::Responder;
 pub use run::{RunFailure, RunInput, RunOutcome, backoff};
 pub use validate::{Diagnostic, validate_component};
 

@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
+use onset_model::{
+    ACTION_KEYS, CONFIG_TYPES, ComponentName, ConfigKey, HTTP_SETTINGS, STEP_ACTIONS as ACTIONS,
+    STEP_OPTIONS as OPTIONS, TRIGGER_TYPES, is_identifier,
+};
+
 use crate::connector::Connectors;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,28 +40,9 @@ impl fmt::Display for Diagnostic {
 
 const TOP: &[&str] = &["component", "description", "trigger", "config", "handlers"];
 const TRIGGER: &[&str] = &["type", "with"];
-const TRIGGER_TYPES: &[&str] = &["http"];
-const HTTP_WITH: &[&str] = &["verify", "delivery_id", "redact_headers", "response", "response_timeout"];
 const CONFIG: &[&str] = &["type", "description", "example", "default", "required", "connector"];
-const CONFIG_TYPES: &[&str] = &["string", "secret", "number", "integer", "boolean", "json", "account"];
 const HANDLER: &[&str] = &["steps", "retry", "concurrency"];
 const RETRY: &[&str] = &["attempts", "initial", "max"];
-const ACTIONS: &[&str] =
-    &["log", "set", "map", "if", "switch", "for_each", "call", "script", "script_file", "delay", "respond", "fail"];
-const OPTIONS: &[&str] = &["id", "name", "timeout", "retry", "on_error"];
-/// Keys that belong to one action: (key, action).
-const ACTION_KEYS: &[(&str, &str)] = &[
-    ("level", "log"),
-    ("then", "if"),
-    ("else", "if"),
-    ("cases", "switch"),
-    ("default", "switch"),
-    ("as", "for_each"),
-    ("do", "for_each"),
-    ("concurrency", "for_each"),
-    ("with", "call"),
-    ("account", "call"),
-];
 /// Functions expressions may call: they appear as names read.
 const FUNCTIONS: &[&str] = &["range", "dict", "namespace", "now", "uuid", "debug", "lipsum", "cycler", "joiner"];
 
@@ -105,12 +91,6 @@ fn entries<'n, 'i>(node: &'n MarkedYaml<'i>) -> Vec<(&'n MarkedYaml<'i>, &'n Mar
 
 fn get<'n, 'i>(node: &'n MarkedYaml<'i>, key: &str) -> Option<&'n MarkedYaml<'i>> {
     entries(node).into_iter().find(|(k, _)| as_str(k) == Some(key)).map(|(_, v)| v)
-}
-
-fn is_identifier(s: &str) -> bool {
-    let mut b = s.bytes();
-    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 impl V<'_> {
@@ -476,9 +456,7 @@ impl V<'_> {
         match get(root, "component") {
             Some(c) => {
                 if let Some(name) = self.string(c, "`component`")
-                    && (name.is_empty()
-                        || name.len() > 63
-                        || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+                    && ComponentName::parse(&name).is_err()
                 {
                     self.report(c, "a component name uses lower-case letters, digits and `-` (e.g. `github-issues`)");
                 }
@@ -490,8 +468,7 @@ impl V<'_> {
         {
             for (k, spec) in entries(config) {
                 let Some(key) = as_str(k) else { continue };
-                let valid = key.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-                    && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                let valid = ConfigKey::parse(key).is_ok();
                 if !valid {
                     self.report(k, "a config key starts with a lower-case letter, then letters, digits or `_`");
                 }
@@ -522,7 +499,7 @@ impl V<'_> {
                     && self.mapping(with, "`trigger.with`")
                 {
                     if self.http {
-                        self.keys(with, HTTP_WITH, "an http trigger's `with`");
+                        self.keys(with, HTTP_SETTINGS, "an http trigger's `with`");
                     }
                     let scope = Scope { ids: HashSet::new(), locals: Vec::new() };
                     for (k, v) in entries(with) {

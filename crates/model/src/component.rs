@@ -14,7 +14,10 @@ use crate::step::{OnError, Step, StepKind};
 pub const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 /// Trigger types this build can run.
-const TRIGGER_TYPES: &[&str] = &["http"];
+pub const TRIGGER_TYPES: &[&str] = &["http"];
+
+/// Settings an `http` trigger understands under `with`.
+pub const HTTP_SETTINGS: &[&str] = &["verify", "delivery_id", "redact_headers", "response", "response_timeout"];
 
 /// A component file: one trigger, its config schema and its handlers.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The config types, as written in YAML.
+pub const CONFIG_TYPES: &[&str] = &["string", "secret", "number", "integer", "boolean", "json", "account"];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConfigType {

@@ -10,10 +10,14 @@ mod quantity;
 mod schema;
 mod step;
 
-pub use component::{Component, HTTP_METHODS, HandlerSpec, Problem, RetrySpec, TriggerSpec};
-pub use config::{ConfigSpec, ConfigType};
+pub use component::{
+    Component, HTTP_METHODS, HTTP_SETTINGS, HandlerSpec, Problem, RetrySpec, TRIGGER_TYPES, TriggerSpec,
+};
+pub use config::{CONFIG_TYPES, ConfigSpec, ConfigType};
 pub use names::{ComponentName, ConfigKey, NameError};
 pub use project::{LoadError, Manifest, Project, SourceFile, parse_component};
 pub use quantity::{ByteSize, Duration, QuantityError};
 pub use schema::component_schema;
-pub use step::{LogLevel, LogSpec, MAX_DELAY, OnError, Step, StepKind};
+pub use step::{
+    ACTION_KEYS, LogLevel, LogSpec, MAX_DELAY, OnError, STEP_ACTIONS, STEP_OPTIONS, Step, StepKind, is_identifier,
+};

@@ -170,19 +170,6 @@ impl schemars::JsonSchema for Duration {
     }
 }
 
-impl schemars::JsonSchema for ByteSize {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "ByteSize".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "pattern": "^[0-9]+ ?(B|KB|kB|KiB|MB|MiB|GB|GiB)$",
-            "description": "A size with a unit: 512KiB, 25MiB, 1GB"
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -209,13 +209,38 @@ impl schemars::JsonSchema for Step {
     }
 }
 
-const ACTIONS: &str = "log, set, map, if, switch, for_each, call, script, script_file, delay, respond or fail";
+/// The action keys of a step: each step has exactly one.
+pub const STEP_ACTIONS: &[&str] =
+    &["log", "set", "map", "if", "switch", "for_each", "call", "script", "script_file", "delay", "respond", "fail"];
+
+/// The options every step may carry.
+pub const STEP_OPTIONS: &[&str] = &["id", "name", "timeout", "retry", "on_error"];
+
+/// Keys that belong to one action: `(key, action)`.
+pub const ACTION_KEYS: &[(&str, &str)] = &[
+    ("level", "log"),
+    ("then", "if"),
+    ("else", "if"),
+    ("cases", "switch"),
+    ("default", "switch"),
+    ("as", "for_each"),
+    ("do", "for_each"),
+    ("concurrency", "for_each"),
+    ("with", "call"),
+    ("account", "call"),
+];
+
+/// "log, set, … respond or fail", for messages.
+fn actions_text() -> String {
+    let (last, rest) = STEP_ACTIONS.split_last().unwrap_or((&"", &[]));
+    format!("{} or {last}", rest.join(", "))
+}
 
 /// The longest `delay` a step may take: a run holds a worker while it waits.
 pub const MAX_DELAY: Duration = Duration::from_secs(300);
 
 /// `[A-Za-z_][A-Za-z0-9_]*`: ids and loop variables are names in expressions.
-pub(crate) fn is_identifier(s: &str) -> bool {
+pub fn is_identifier(s: &str) -> bool {
     let mut bytes = s.bytes();
     matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -246,7 +271,7 @@ impl TryFrom<RawStep> for Step {
         }
         let action = match actions.as_slice() {
             [one] => *one,
-            [] => return Err(format!("a step needs exactly one action key: {ACTIONS}")),
+            [] => return Err(format!("a step needs exactly one action key: {}", actions_text())),
             many => {
                 return Err(format!(
                     "a step has one action key, this one has {}: split it into separate steps",

@@ -103,6 +103,10 @@ fn sha256_hex(text: &str) -> String {
     })
 }
 
+fn parse(file: &SourceFile) -> Result<onset_model::Component, Vec<String>> {
+    onset_model::parse_component(file).map_err(|errs| errs.iter().map(ToString::to_string).collect())
+}
+
 fn files_json(files: &std::collections::BTreeMap<String, String>) -> String {
     serde_json::to_string(files).unwrap_or_else(|_| "{}".into())
 }
@@ -161,8 +165,17 @@ impl App {
     }
 
     fn build(&self, id: String, environment: &str, file: &SourceFile) -> Result<Deployed, Vec<String>> {
-        let component = onset_model::parse_component(file)
-            .map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+        let component = parse(file)?;
+        self.build_parsed(id, environment, component, file)
+    }
+
+    fn build_parsed(
+        &self,
+        id: String,
+        environment: &str,
+        component: onset_model::Component,
+        file: &SourceFile,
+    ) -> Result<Deployed, Vec<String>> {
         let mut deployed =
             Deployed::build(id, environment, component, file.text.clone(), &self.config.config_env, &self.connectors)?;
         deployed.files = file.files.clone();
@@ -172,15 +185,14 @@ impl App {
     /// Deploys one component file to an environment and activates it. The same source as the
     /// active deployment keeps that deployment (and its id).
     pub async fn deploy(&self, environment: &str, file: &SourceFile) -> Result<Arc<Deployed>, Vec<String>> {
-        let probe = onset_model::parse_component(file)
-            .map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-        if let Some(current) = self.active(environment, probe.component.as_str())
+        let component = parse(file)?;
+        if let Some(current) = self.active(environment, component.component.as_str())
             && current.source == file.text
             && current.files == file.files
         {
             return Ok(current);
         }
-        let deployed = Arc::new(self.build(new_id(), environment, file)?);
+        let deployed = Arc::new(self.build_parsed(new_id(), environment, component, file)?);
         // Scripts compile now, so a syntax error stops the deploy instead of the first run.
         let mut errors = Vec::new();
         for (handler, source) in deployed.compiled.scripts() {

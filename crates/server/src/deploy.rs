@@ -6,14 +6,11 @@ use std::collections::HashMap;
 
 use onset_engine::{CompiledComponent, Connectors};
 use onset_expr::{Compiled, Compiler, Program};
-use onset_model::{Component, ConfigType};
+use onset_model::{Component, ConfigType, HTTP_SETTINGS};
 use onset_sources::{Redactor, Verifier};
 use serde_json::{Map, Value};
 
 use crate::routing::{Route, Routes};
-
-/// Settings an `http` trigger understands.
-const HTTP_SETTINGS: &[&str] = &["verify", "delivery_id", "redact_headers", "response", "response_timeout"];
 
 /// How long a caller may wait for a run's answer at most.
 const MAX_RESPONSE_TIMEOUT: onset_model::Duration = onset_model::Duration::from_secs(300);

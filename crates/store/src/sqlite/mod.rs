@@ -6,7 +6,7 @@ mod write;
 mod writer;
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
@@ -131,10 +131,6 @@ impl Store {
             _lock: Arc::new(lock),
             _checkpointer: Arc::new(stop),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.readers.path
     }
 
     /// Runs a read on a pooled connection, off the async runtime.

@@ -332,9 +332,4 @@ impl Store {
         self.writer.submit(op).await?;
         answer(rx).await
     }
-
-    /// Operations waiting for the writer (a gauge).
-    pub fn write_queue_depth(&self) -> usize {
-        self.writer.depth()
-    }
 }

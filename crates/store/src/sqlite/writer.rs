@@ -44,10 +44,6 @@ impl Writer {
     pub async fn submit(&self, op: Op) -> Result<(), StoreError> {
         self.tx.send(op).await.map_err(|_| StoreError::Closed)
     }
-
-    pub fn depth(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
-    }
 }
 
 /// WAL frames (pages) beyond which the writer checkpoints itself: 16 MiB at 4 KiB pages.
