@@ -55,6 +55,10 @@ enum Command {
         /// Do not re-deploy the project when its files change.
         #[arg(long)]
         no_watch: bool,
+        /// The address providers (GitHub, Google) reach this server at, e.g. https://hooks.example.com;
+        /// needed to register webhooks at deploy.
+        #[arg(long, env = "ONSET_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Check the project's files and report every problem with file:line:column (exit 1 if any).
     Validate {
@@ -102,6 +106,7 @@ async fn serve(cmd: Command) -> Result<(), String> {
         durability,
         workers,
         no_watch,
+        public_url,
     } = cmd
     else {
         return Err("not a serve command".into());
@@ -118,6 +123,7 @@ async fn serve(cmd: Command) -> Result<(), String> {
         DurabilityArg::Full => Durability::Full,
     };
     config.workers = workers;
+    config.public_url = public_url;
     config.watch = !no_watch;
     config.config_env = std::env::vars().filter(|(k, _)| k.starts_with("ONSET_CONFIG__")).collect::<HashMap<_, _>>();
 

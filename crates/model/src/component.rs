@@ -13,8 +13,7 @@ use crate::step::{OnError, Step, StepKind};
 /// The methods an `http` trigger's handler may be keyed by.
 pub const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
-/// Trigger types this build can run.
-pub const TRIGGER_TYPES: &[&str] = &["http"];
+pub use crate::catalog::TRIGGER_TYPES;
 
 /// Settings an `http` trigger understands under `with`.
 pub const HTTP_SETTINGS: &[&str] = &["verify", "delivery_id", "redact_headers", "response", "response_timeout"];
@@ -139,6 +138,12 @@ impl Component {
                 }
             }
             for (event, handler) in events {
+                if let Err(message) = crate::catalog::check_handler(kind, channel, event) {
+                    problems.push(Problem {
+                        near: event.clone(),
+                        message: format!("handler `{channel}` `{event}`: {message}"),
+                    });
+                }
                 if handler.concurrency == Some(0) {
                     problems.push(Problem {
                         near: "concurrency".into(),

@@ -2,6 +2,7 @@
 //!
 //! Parsing only; no I/O beyond reading the project directory in [`project`], no async.
 
+pub mod catalog;
 mod component;
 mod config;
 mod names;

@@ -204,6 +204,33 @@ pub async fn resume(
     set_paused(&app, &name, environment_of(&q), false).await
 }
 
+/// Removes a component from an environment, unregistering it from its provider.
+pub async fn undeploy(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(q): Params,
+) -> Result<Json<Value>, ApiError> {
+    let environment = environment_of(&q);
+    match app.undeploy(&environment, &name).await {
+        Ok(true) => Ok(Json(json!({ "component": name, "environment": environment, "deployed": false }))),
+        Ok(false) => Err(ApiError::not_found(
+            "unknown_component",
+            format!("no component `{name}` is deployed to `{environment}`"),
+        )),
+        Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "unregister_failed", e)),
+    }
+}
+
+/// What a deployment did beyond activating its build: `{items: [{at, message}]}`.
+pub async fn deployment_logs(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let lines = app.store.deployment_logs(id).await?;
+    let items: Vec<Value> = lines
+        .into_iter()
+        .map(|(at, message)| json!({ "at": onset_store::time::rfc3339(at), "message": message }))
+        .collect();
+    Ok(Json(json!({ "items": items, "next_cursor": null })))
+}
+
 /// Replays every dead-lettered run of a component on its active deployment.
 pub async fn replay_dead(
     State(app): State<Arc<App>>,

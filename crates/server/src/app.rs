@@ -40,6 +40,8 @@ pub struct ServerConfig {
     pub config_env: HashMap<String, String>,
     /// Re-deploy the project when its files change.
     pub watch: bool,
+    /// The address providers reach this server at (`--public-url`), for registering webhooks.
+    pub public_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -57,6 +59,7 @@ impl ServerConfig {
             lease: Duration::from_secs(300),
             config_env: HashMap::new(),
             watch: true,
+            public_url: None,
         }
     }
 }
@@ -203,6 +206,7 @@ impl App {
         if !errors.is_empty() {
             return Err(errors);
         }
+        let log = crate::registration::register(self, &deployed).await.map_err(|e| vec![e])?;
         self.store
             .activate(NewDeployment {
                 id: deployed.id.clone(),
@@ -217,7 +221,33 @@ impl App {
             .map_err(|e| vec![format!("cannot record the deployment: {e}")])?;
         self.install(deployed.clone());
         tracing::info!(component = deployed.name(), environment, deployment = %deployed.id, "deployed");
+        self.deployment_log(&deployed, log).await;
         Ok(deployed)
+    }
+
+    /// Records what a deployment did (and says it in the server's output).
+    async fn deployment_log(&self, deployed: &Deployed, lines: Vec<String>) {
+        for line in lines {
+            tracing::info!(component = deployed.name(), environment = %deployed.environment, "{line}");
+            if let Err(e) = self.store.add_deployment_log(deployed.id.clone(), now_ms(), line).await {
+                tracing::warn!(error = %e, "the deployment log line was not stored");
+            }
+        }
+    }
+
+    /// Removes a component from an environment: unregisters it from its provider, then stops
+    /// taking its events. `Ok(false)` when it was not deployed there.
+    pub async fn undeploy(&self, environment: &str, component: &str) -> Result<bool, String> {
+        let Some(deployed) = self.active(environment, component) else { return Ok(false) };
+        let log = crate::registration::unregister(self, &deployed).await?;
+        self.store.deactivate(component.to_string(), environment.to_string()).await.map_err(|e| e.to_string())?;
+        self.active
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&(environment.to_string(), component.to_string()));
+        tracing::info!(component, environment, deployment = %deployed.id, "undeployed");
+        self.deployment_log(&deployed, log).await;
+        Ok(true)
     }
 
     /// A deployment by id: loaded in this process, or rebuilt from its stored source.

@@ -11,6 +11,7 @@ use onset_sources::{Redactor, Verifier};
 use serde_json::{Map, Value};
 
 use crate::routing::{Route, Routes};
+use crate::source::Source;
 
 /// How long a caller may wait for a run's answer at most.
 const MAX_RESPONSE_TIMEOUT: onset_model::Duration = onset_model::Duration::from_secs(300);
@@ -34,6 +35,8 @@ pub struct Deployed {
     /// The files the component refers to (`script_file`), path → text.
     pub files: std::collections::BTreeMap<String, String>,
     pub compiled: CompiledComponent,
+    /// The trigger's kind and provider settings.
+    pub provider: Source,
     pub verifier: Verifier,
     pub redactor: Redactor,
     /// `with.delivery_id`, evaluated per request against `meta`.
@@ -123,21 +126,26 @@ impl Deployed {
         let compiled = CompiledComponent::compile(&component, &config, connectors)
             .map_err(|errs| errs.into_iter().map(|e| format!("component `{name}`: {e}")).collect::<Vec<_>>())?;
 
+        let kind = component.trigger.kind.as_str();
+        let is_http = kind == "http";
         let mut with = component.trigger.with.as_object().cloned().unwrap_or_default();
-        if component.trigger.kind == "http"
-            && let Some(unknown) = with.keys().find(|k| !HTTP_SETTINGS.contains(&k.as_str()))
-        {
+        if is_http && let Some(unknown) = with.keys().find(|k| !HTTP_SETTINGS.contains(&k.as_str())) {
             return Err(vec![format!(
                 "component `{name}`: trigger setting `{unknown}` is not an http setting ({})",
                 HTTP_SETTINGS.join(", ")
             )]);
         }
-        let delivery_template = with.remove("delivery_id");
+        let delivery_template = if is_http { with.remove("delivery_id") } else { None };
         let rendered = render_settings(&Value::Object(with), &config)
             .map_err(|e| vec![format!("component `{name}`: trigger.with: {e}")])?;
 
-        let verifier =
-            Verifier::from_json(rendered.get("verify")).map_err(|e| vec![format!("component `{name}`: {e}")])?;
+        let (provider, verifier) = if is_http {
+            let verifier =
+                Verifier::from_json(rendered.get("verify")).map_err(|e| vec![format!("component `{name}`: {e}")])?;
+            (Source::Http, verifier)
+        } else {
+            crate::source::build(kind, &rendered).map_err(|e| vec![format!("component `{name}`: {e}")])?
+        };
         let redact: Vec<String> = match rendered.get("redact_headers") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(list)) => list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
@@ -156,14 +164,20 @@ impl Deployed {
             }
             Some(_) => return Err(vec![format!("component `{name}`: trigger.with.delivery_id is a template string")]),
         };
-        let response = response_mode(&rendered).map_err(|e| vec![format!("component `{name}`: {e}")])?;
-        let routes = Routes::new(
-            component
-                .handlers
-                .iter()
-                .map(|(channel, events)| Route::new(channel, events.keys().cloned().collect()))
-                .collect(),
-        );
+        let response = if is_http { response_mode(&rendered) } else { Ok(ResponseMode::Immediate) }
+            .map_err(|e| vec![format!("component `{name}`: {e}")])?;
+        // Provider triggers take every delivery at the component's own path, by POST.
+        let routes = if is_http {
+            Routes::new(
+                component
+                    .handlers
+                    .iter()
+                    .map(|(channel, events)| Route::new(channel, events.keys().cloned().collect()))
+                    .collect(),
+            )
+        } else {
+            Routes::new(vec![Route::new("/", vec!["POST".into()])])
+        };
         Ok(Deployed {
             id,
             environment: environment.to_string(),
@@ -171,6 +185,7 @@ impl Deployed {
             source,
             files: Default::default(),
             compiled,
+            provider,
             verifier,
             redactor: Redactor::new(redact),
             delivery_id,

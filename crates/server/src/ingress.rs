@@ -16,10 +16,13 @@ use onset_store::{EventForRun, IngestOutcome, NewEvent, NewRun, PendingRun, Stor
 use serde_json::{Map, Value, json};
 
 use crate::app::{App, new_id, now_ms};
-use crate::deploy::ResponseMode;
+use crate::deploy::{Deployed, ResponseMode};
 use crate::error::ApiError;
 use crate::scheduler::Job;
+use crate::source::Source;
 use onset_engine::Responder;
+use onset_model::catalog::EventName;
+use onset_sources::{Answer, Delivery};
 
 /// `/hooks/dev/orders/a/b?x=1` → `("dev", "orders", "/a/b")`.
 fn split_path(path: &str) -> Option<(&str, &str, &str)> {
@@ -152,62 +155,45 @@ async fn accept(
     let raw: Bytes =
         axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX)).await.map_err(|_| too_large())?;
 
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    match &deployed.provider {
+        Source::Slack if onset_sources::slack::is_ssl_check(content_type, &raw) => {
+            return Ok(("probe", StatusCode::OK.into_response()));
+        }
+        _ => {}
+    }
+
     deployed
         .verifier
         .verify(headers, &raw, unix_seconds())
         .map_err(|e| ("unauthorized", ApiError::new(StatusCode::UNAUTHORIZED, e.code, e.message).at(e.location)))?;
 
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let payload = onset_sources::normalize_payload(content_type, raw)
-        .map_err(|e| ("malformed", ApiError::bad_request("malformed_body", e.message).at("body")))?;
-
+    let malformed =
+        |e: onset_sources::PayloadError| ("malformed", ApiError::bad_request("malformed_body", e.message).at("body"));
     let received_at = now_ms();
     let headers_json = deployed.redactor.to_json(headers);
     let query = query_json(uri);
     let params: Map<String, Value> = params.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-    let channel = route.pattern.clone();
-    let event_name = method.as_str().to_string();
-
-    let delivery_id = match &deployed.delivery_id {
-        Some((program, template)) => {
-            let scope = onset_expr::from_json(&json!({ "meta": {
-                "headers": headers_json, "query": query, "params": params,
-                "channel": channel, "event": event_name, "component": component, "environment": environment,
-            }}));
-            let v = program.eval(template, &scope).map_err(|e| {
-                (
-                    "malformed",
-                    ApiError::bad_request("delivery_id_unavailable", format!("trigger.with.delivery_id: {e}")),
-                )
-            })?;
-            v.as_str()
-                .map_or_else(|| (!v.is_none()).then(|| onset_expr::to_json(&v).to_string()), |s| Some(s.to_string()))
-                .filter(|s| !s.is_empty())
+    let delivery = match &deployed.provider {
+        Source::GitHub(_) => onset_sources::github::classify(headers, content_type, raw).map_err(malformed)?,
+        Source::Slack => onset_sources::slack::classify(content_type, raw).map_err(malformed)?,
+        _ => {
+            let payload = onset_sources::normalize_payload(content_type, raw).map_err(malformed)?;
+            let name = EventName::new(route.pattern.clone(), method.as_str());
+            let delivery_id = http_delivery_id(&deployed, &name, to, &headers_json, &query, &params, headers)
+                .map_err(|e| ("malformed", ApiError::bad_request("delivery_id_unavailable", e)))?;
+            Delivery { name, delivery_id, payload, answer: Answer::Accepted }
         }
-        None => deployed
-            .verifier
-            .delivery_id_header()
-            .and_then(|h| headers.get(h))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
     };
+    let Delivery { name, delivery_id, payload, answer: ack } = delivery;
+    let channel = name.channel.clone();
+    let event_name = name.event.clone();
 
     let event_id = new_id();
     let headers_text = Value::Object(headers_json).to_string();
     let query_text = Value::Object(query).to_string();
     let params_text = Value::Object(params).to_string();
-    let handler = deployed.compiled.handler(&channel, &event_name);
-    let runs: Vec<NewRun> = handler
-        .iter()
-        .map(|h| NewRun {
-            id: new_id(),
-            channel: channel.clone(),
-            event: event_name.clone(),
-            handler: deployed.handler_name(&channel, &event_name),
-            deployment_id: deployed.id.clone(),
-            max_attempts: h.retry.attempts,
-        })
-        .collect();
+    let runs = runs_for(&deployed, &name);
     let new_event = NewEvent {
         id: event_id.clone(),
         component: component.to_string(),
@@ -237,18 +223,7 @@ async fn accept(
                 let job = Job {
                     // One handler matches a request, so the first run is the one that answers.
                     responder: timeout.as_ref().filter(|_| i == 0).map(|(_, r)| r.clone()),
-                    run: PendingRun {
-                        id: run.id,
-                        event_id: event_id.clone(),
-                        component: component.to_string(),
-                        environment: environment.to_string(),
-                        channel: run.channel,
-                        event: run.event,
-                        deployment_id: run.deployment_id,
-                        attempt: 1,
-                        max_attempts: run.max_attempts,
-                        run_at: received_at,
-                    },
+                    run: pending(run, &event_id, component, environment, received_at),
                     event: Some(EventForRun {
                         payload: payload.clone(),
                         headers: headers_text.clone(),
@@ -266,16 +241,87 @@ async fn accept(
                 drop(responder);
                 return Ok(("accepted", wait_for_answer(answer, wait, &event_id).await));
             }
-            let body = json!({ "event_id": event_id, "duplicate": false });
-            Ok(("accepted", (StatusCode::ACCEPTED, axum::Json(body)).into_response()))
+            Ok(("accepted", acknowledge(&ack, &event_id, false)))
         }
-        Ok(IngestOutcome::Duplicate { event_id }) => {
-            let body = json!({ "event_id": event_id, "duplicate": true });
-            Ok(("duplicate", (StatusCode::OK, axum::Json(body)).into_response()))
-        }
+        Ok(IngestOutcome::Duplicate { event_id }) => Ok(("duplicate", acknowledge(&ack, &event_id, true))),
         Err(StoreError::Busy) => Err(("overloaded", ApiError::overloaded())),
         Err(e) => Err(("error", ApiError::internal(e))),
     }
+}
+
+/// The sender's answer once the event is stored (or known from an earlier delivery).
+pub(crate) fn acknowledge(answer: &Answer, event_id: &str, duplicate: bool) -> Response {
+    match answer {
+        Answer::Accepted => {
+            let status = if duplicate { StatusCode::OK } else { StatusCode::ACCEPTED };
+            (status, axum::Json(json!({ "event_id": event_id, "duplicate": duplicate }))).into_response()
+        }
+        Answer::Empty => StatusCode::OK.into_response(),
+        Answer::Challenge(text) => {
+            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text.clone()).into_response()
+        }
+    }
+}
+
+/// One run for the first handler that takes the delivery (its own name, then aliases).
+pub(crate) fn runs_for(deployed: &Deployed, name: &EventName) -> Vec<NewRun> {
+    name.candidates()
+        .find_map(|(c, e)| deployed.compiled.handler(c, e).map(|h| (c, e, h)))
+        .map(|(channel, event, h)| NewRun {
+            id: new_id(),
+            channel: channel.to_string(),
+            event: event.to_string(),
+            handler: deployed.handler_name(channel, event),
+            deployment_id: deployed.id.clone(),
+            max_attempts: h.retry.attempts,
+        })
+        .into_iter()
+        .collect()
+}
+
+pub(crate) fn pending(run: NewRun, event_id: &str, component: &str, environment: &str, run_at: i64) -> PendingRun {
+    PendingRun {
+        id: run.id,
+        event_id: event_id.to_string(),
+        component: component.to_string(),
+        environment: environment.to_string(),
+        channel: run.channel,
+        event: run.event,
+        deployment_id: run.deployment_id,
+        attempt: 1,
+        max_attempts: run.max_attempts,
+        run_at,
+    }
+}
+
+/// An `http` trigger's dedup key: `with.delivery_id`, else the verifier's own id header.
+fn http_delivery_id(
+    deployed: &Deployed,
+    name: &EventName,
+    to: Address<'_>,
+    headers_json: &Map<String, Value>,
+    query: &Map<String, Value>,
+    params: &Map<String, Value>,
+    headers: &HeaderMap,
+) -> Result<Option<String>, String> {
+    Ok(match &deployed.delivery_id {
+        Some((program, template)) => {
+            let scope = onset_expr::from_json(&json!({ "meta": {
+                "headers": headers_json, "query": query, "params": params,
+                "channel": name.channel, "event": name.event, "component": to.component, "environment": to.environment,
+            }}));
+            let v = program.eval(template, &scope).map_err(|e| format!("trigger.with.delivery_id: {e}"))?;
+            v.as_str()
+                .map_or_else(|| (!v.is_none()).then(|| onset_expr::to_json(&v).to_string()), |s| Some(s.to_string()))
+                .filter(|s| !s.is_empty())
+        }
+        None => deployed
+            .verifier
+            .delivery_id_header()
+            .and_then(|h| headers.get(h))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    })
 }
 
 /// The run's answer, or 504 when it does not come in time. If the run cannot start now (its

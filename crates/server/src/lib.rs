@@ -10,8 +10,10 @@ mod error;
 mod ingress;
 mod local;
 mod metrics;
+mod registration;
 mod routing;
 mod scheduler;
+mod source;
 mod validation;
 mod watch;
 mod worker;
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use onset_connectors::{HttpConnector, HttpConnectorOptions, NetworkPolicy, Registry};
 use onset_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
@@ -51,6 +53,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/hooks/{environment}/{component}", any(ingress::receive))
         .route("/hooks/{environment}/{component}/{*resource}", any(ingress::receive))
         .route("/api/v1/components", get(api::components))
+        .route("/api/v1/components/{name}", delete(api::undeploy))
         .route("/api/v1/components/{name}/pause", post(api::pause))
         .route("/api/v1/components/{name}/resume", post(api::resume))
         .route("/api/v1/components/{name}/dead/replay", post(api::replay_dead))
@@ -59,6 +62,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/v1/events/{id}/replay", post(api::replay_event))
         .route("/api/v1/runs", get(api::runs))
         .route("/api/v1/runs/{id}", get(api::run))
+        .route("/api/v1/deployments/{id}/logs", get(api::deployment_logs))
         .route("/livez", get(api::livez))
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(api::metrics))

@@ -3,11 +3,15 @@
 //! Verifiers check signatures, tokens and credentials over the raw body bytes; the normaliser
 //! turns a body into the JSON payload handlers see; redaction keeps credentials out of storage.
 
+mod delivery;
+pub mod github;
 mod payload;
 mod redact;
 mod secret;
-mod verify;
+pub mod slack;
+pub(crate) mod verify;
 
+pub use delivery::{Answer, Delivery};
 pub use payload::{PayloadError, normalize_payload};
 pub use redact::{REDACTED, Redactor};
 pub use secret::Secret;

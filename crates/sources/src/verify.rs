@@ -182,6 +182,11 @@ fn standard_key(secret: &Secret) -> Result<Vec<u8>, VerifierBuildError> {
 }
 
 impl Verifier {
+    /// Accepts every request.
+    pub fn none() -> Self {
+        Self { scheme: Scheme::None }
+    }
+
     /// Builds from the rendered `with.verify` value (absent = no verification).
     pub fn from_json(value: Option<&serde_json::Value>) -> Result<Self, VerifierBuildError> {
         match value {

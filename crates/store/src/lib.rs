@@ -5,10 +5,10 @@
 
 mod rows;
 mod sqlite;
-mod time;
+pub mod time;
 
 pub use rows::*;
-pub use sqlite::{Durability, EventForRun, Store, StoreOptions};
+pub use sqlite::{Durability, EventForRun, Store, StoreOptions, SyncBatch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -2,10 +2,14 @@
 
 mod control_plane;
 mod example;
+mod fakes;
 mod flow_control;
+mod github;
 mod ingress;
+mod registration;
 mod respond;
 mod runs;
 mod scripts;
+mod slack;
 mod support;
 mod verification;

@@ -32,6 +32,7 @@ pub struct Options {
     pub max_waiting: usize,
     /// Listen on this port instead of any free one (for components that call the server itself).
     pub port: Option<u16>,
+    pub public_url: Option<String>,
 }
 
 impl Options {
@@ -44,6 +45,7 @@ impl Options {
             workers: 16,
             max_waiting: 10_000,
             port: None,
+            public_url: None,
         }
     }
     /// The same options again (a restart reuses the project already on disk).
@@ -56,6 +58,7 @@ impl Options {
             workers: self.workers,
             max_waiting: self.max_waiting,
             port: self.port,
+            public_url: self.public_url.clone(),
         }
     }
 
@@ -93,6 +96,7 @@ async fn boot(data: tempfile::TempDir, project: tempfile::TempDir, options: &Opt
     config.max_waiting = options.max_waiting;
     config.config_env = options.env.clone();
     config.shutdown_timeout = Duration::from_secs(5);
+    config.public_url = options.public_url.clone();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port.unwrap_or(0))).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
@@ -270,22 +274,33 @@ from standardwebhooks.webhooks import Webhook
 secret, msg_id, ts, body = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.stdin.read()
 print(Webhook(secret).sign(msg_id, datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc), body))
 "#;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script, secret, msg_id, &timestamp.to_string()])
+    let out = piped("python3", &["-c", script, secret, msg_id, &timestamp.to_string()], None, body);
+    out.trim().to_string()
+}
+
+/// Runs a program with `stdin` as its input and returns its output; panics with its errors
+/// and `hint` (how to install what it needs) when it fails.
+pub fn piped(program: &str, args: &[&str], dir: Option<&str>, stdin: &str) -> String {
+    let mut cmd = std::process::Command::new(program);
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    let mut child = cmd
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("python3 is needed to sign with the official Standard Webhooks library");
+        .unwrap_or_else(|e| panic!("{program} is needed by this test: {e}"));
     use std::io::Write as _;
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "the standardwebhooks Python package signs test payloads (pip install standardwebhooks): {}",
+        "{program} failed; scripts/test installs what the tests need (pip standardwebhooks slack-sdk, npm ci --prefix tests/npm): {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Starts a server on a project made of `files` and returns why it refused to start.

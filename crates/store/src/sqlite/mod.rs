@@ -2,6 +2,8 @@
 
 mod read;
 pub use read::EventForRun;
+mod trigger_state;
+pub use trigger_state::SyncBatch;
 mod write;
 mod writer;
 
@@ -37,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_step_logs.sql")),
     (3, include_str!("../../migrations/sqlite/0003_deployment_files.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_trigger_state.sql")),
 ];
 
 struct Readers {

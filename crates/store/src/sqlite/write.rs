@@ -11,7 +11,7 @@ use crate::{Completion, IngestOutcome, NewDeployment, NewEvent, NewRun, PendingR
 type Answer<T> = oneshot::Receiver<Result<T, StoreError>>;
 
 /// Wraps `f` as a writer operation whose result is delivered after the commit.
-fn op<T, F>(f: F) -> (Op, Answer<T>)
+pub(super) fn op<T, F>(f: F) -> (Op, Answer<T>)
 where
     T: Send + 'static,
     F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
@@ -44,7 +44,7 @@ fn in_savepoint<T>(
     }
 }
 
-async fn answer<T>(rx: Answer<T>) -> Result<T, StoreError> {
+pub(super) async fn answer<T>(rx: Answer<T>) -> Result<T, StoreError> {
     rx.await.map_err(|_| StoreError::Closed)?
 }
 
@@ -76,6 +76,46 @@ fn insert_run(
     Ok(())
 }
 
+/// Inserts an event and its runs; a known delivery id inserts nothing and names the original.
+pub(super) fn insert_event(t: &Transaction<'_>, event: &NewEvent) -> Result<IngestOutcome, StoreError> {
+    let status = if event.runs.is_empty() { "unhandled" } else { "handled" };
+    // A known delivery id conflicts on the unique index: nothing is written and the
+    // original event answers (one statement in the common case, two for a duplicate).
+    let inserted = t
+        .prepare_cached(
+            "INSERT INTO events (id, component, environment, channel, event, delivery_id, received_at,
+                                 headers, query, params, payload, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (component, environment, delivery_id) WHERE delivery_id IS NOT NULL DO NOTHING",
+        )?
+        .execute(params![
+            event.id,
+            event.component,
+            event.environment,
+            event.channel,
+            event.event,
+            event.delivery_id,
+            event.received_at,
+            event.headers,
+            event.query,
+            event.params,
+            // JSON text, stored as bytes: it was checked (or produced) as JSON before.
+            event.payload.as_ref(),
+            status
+        ])?;
+    if inserted == 0 {
+        let event_id: String = t
+            .prepare_cached("SELECT id FROM events WHERE component = ?1 AND environment = ?2 AND delivery_id = ?3")?
+            .query_row(params![event.component, event.environment, event.delivery_id], |r| r.get(0))?;
+        return Ok(IngestOutcome::Duplicate { event_id });
+    }
+    let parent = RunParent { event_id: &event.id, component: &event.component, environment: &event.environment };
+    for run in &event.runs {
+        insert_run(t, parent, run, event.received_at, None)?;
+    }
+    Ok(IngestOutcome::Stored)
+}
+
 #[derive(Clone, Copy)]
 struct RunParent<'a> {
     event_id: &'a str,
@@ -87,47 +127,7 @@ impl Store {
     /// Stores an event and its runs, answering once committed. A known delivery id stores
     /// nothing and answers with the original event. `Busy` when the write queue is full.
     pub async fn ingest(&self, event: NewEvent) -> Result<IngestOutcome, StoreError> {
-        let (op, rx) = op(move |t| {
-            let status = if event.runs.is_empty() { "unhandled" } else { "handled" };
-            // A known delivery id conflicts on the unique index: nothing is written and the
-            // original event answers (one statement in the common case, two for a duplicate).
-            let inserted = t
-                .prepare_cached(
-                    "INSERT INTO events (id, component, environment, channel, event, delivery_id, received_at,
-                                         headers, query, params, payload, status)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                     ON CONFLICT (component, environment, delivery_id) WHERE delivery_id IS NOT NULL DO NOTHING",
-                )?
-                .execute(params![
-                    event.id,
-                    event.component,
-                    event.environment,
-                    event.channel,
-                    event.event,
-                    event.delivery_id,
-                    event.received_at,
-                    event.headers,
-                    event.query,
-                    event.params,
-                    // JSON text, stored as bytes: it was checked (or produced) as JSON before.
-                    event.payload.as_ref(),
-                    status
-                ])?;
-            if inserted == 0 {
-                let event_id: String = t
-                    .prepare_cached(
-                        "SELECT id FROM events WHERE component = ?1 AND environment = ?2 AND delivery_id = ?3",
-                    )?
-                    .query_row(params![event.component, event.environment, event.delivery_id], |r| r.get(0))?;
-                return Ok(IngestOutcome::Duplicate { event_id });
-            }
-            let parent =
-                RunParent { event_id: &event.id, component: &event.component, environment: &event.environment };
-            for run in &event.runs {
-                insert_run(t, parent, run, event.received_at, None)?;
-            }
-            Ok(IngestOutcome::Stored)
-        });
+        let (op, rx) = op(move |t| insert_event(t, &event));
         self.writer.try_submit(op)?;
         answer(rx).await
     }
@@ -285,6 +285,20 @@ impl Store {
                 params![d.component, d.environment, d.id],
             )?;
             Ok(())
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    /// Removes a component from an environment: its events are refused from now on. Its
+    /// history (deployments, events, runs) stays. `false` when it was not deployed there.
+    pub async fn deactivate(&self, component: String, environment: String) -> Result<bool, StoreError> {
+        let (op, rx) = op(move |t| {
+            let n = t.execute(
+                "DELETE FROM activations WHERE component = ?1 AND environment = ?2",
+                params![component, environment],
+            )?;
+            Ok(n > 0)
         });
         self.writer.submit(op).await?;
         answer(rx).await

@@ -1,0 +1,222 @@
+//! The trigger catalog: every trigger type, its settings, channels and events, with a sample
+//! payload and a JSON Schema per event. Data only; the ingress names deliveries with the same
+//! functions, so the catalog and what runs never disagree.
+
+pub mod github;
+pub mod google;
+mod naming;
+pub mod slack;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use naming::{EventName, pascal};
+
+/// Trigger types this build can run.
+pub const TRIGGER_TYPES: &[&str] = &["http", "github", "slack"];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TriggerInfo {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub description: &'static str,
+    pub settings: Vec<SettingInfo>,
+    pub channels: Vec<ChannelInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingInfo {
+    pub name: &'static str,
+    pub required: bool,
+    pub description: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelInfo {
+    pub name: String,
+    pub events: Vec<EventInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventInfo {
+    /// The handler name (`onOpened`).
+    pub name: String,
+    /// What the provider sends (`issues.opened`).
+    pub source: String,
+    /// Other handler names that receive it (`ReleaseService.onPreReleased`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
+const fn setting(name: &'static str, required: bool, description: &'static str) -> SettingInfo {
+    SettingInfo { name, required, description }
+}
+
+const REDACT: SettingInfo =
+    setting("redact_headers", false, "more header names to store as [redacted] (credentials are always redacted)");
+
+/// The settings each trigger type understands under `trigger.with`.
+pub fn settings(kind: &str) -> Option<Vec<SettingInfo>> {
+    Some(match kind {
+        "http" => vec![
+            setting("verify", false, "request verification: hmac, standard-webhooks, token or basic"),
+            setting("delivery_id", false, "a template giving each request's deduplication key"),
+            REDACT,
+            setting("response", false, "`immediate` (202 once stored) or `after_run` (wait for the run's answer)"),
+            setting("response_timeout", false, "how long `after_run` waits (default 30s, at most 5m)"),
+        ],
+        "github" => vec![
+            setting("secret", false, "the webhook secret; with it every delivery must carry X-Hub-Signature-256"),
+            setting("repository", false, "owner/name: deploy registers the webhook there (needs `token`)"),
+            setting("token", false, "a token with the repository's Webhooks write permission"),
+            setting("api_url", false, "the GitHub API base (default https://api.github.com)"),
+            REDACT,
+        ],
+        "slack" => vec![setting("signing_secret", true, "the app's signing secret (Basic Information page)"), REDACT],
+        "google-calendar" => vec![
+            setting("calendar_id", true, "the calendar to watch (`primary` or an id such as team@example.com)"),
+            setting(
+                "account",
+                true,
+                "an OAuth2 access token, or {client_id, client_secret, refresh_token} to refresh one",
+            ),
+            setting("api_url", false, "the Calendar API base (default https://www.googleapis.com/calendar/v3)"),
+            setting("token_url", false, "the OAuth2 token endpoint (default https://oauth2.googleapis.com/token)"),
+            REDACT,
+        ],
+        _ => return None,
+    })
+}
+
+fn describe(kind: &str) -> &'static str {
+    match kind {
+        "http" => "a webhook of your own: resource paths as channels, HTTP methods as events",
+        "github" => "GitHub repository or organization webhooks: every event GitHub sends",
+        "slack" => "Slack Events API, slash commands and interactivity",
+        "google-calendar" => "Google Calendar push notifications, turned into new/updated/deleted events",
+        _ => "",
+    }
+}
+
+/// Everything about one trigger type; `None` when this build does not know it.
+pub fn trigger(kind: &str) -> Option<TriggerInfo> {
+    let kind = *TRIGGER_TYPES.iter().find(|k| **k == kind)?;
+    let channels = match kind {
+        "github" => github::channels(),
+        "slack" => slack::channels(),
+        "google-calendar" => google::channels(),
+        _ => Vec::new(),
+    };
+    Some(TriggerInfo { kind, description: describe(kind), settings: settings(kind)?, channels })
+}
+
+pub fn triggers() -> Vec<TriggerInfo> {
+    TRIGGER_TYPES.iter().filter_map(|k| trigger(k)).collect()
+}
+
+/// A sample payload for a handler of this trigger type.
+pub fn sample(kind: &str, channel: &str, handler: &str) -> Option<Value> {
+    match kind {
+        "github" => github::sample(channel, handler),
+        "slack" => slack::sample(channel, handler),
+        "google-calendar" => google::sample(channel, handler),
+        _ => None,
+    }
+}
+
+/// A JSON Schema of the payload a handler of this trigger type receives.
+pub fn schema(kind: &str, channel: &str, handler: &str) -> Option<Value> {
+    match kind {
+        "github" => github::schema(channel, handler),
+        "slack" => slack::schema(channel, handler),
+        "google-calendar" => google::schema(channel, handler),
+        _ => None,
+    }
+}
+
+/// Whether the provider sends anything a handler with this name receives; the error names the
+/// events the channel has.
+pub fn check_handler(kind: &str, channel: &str, handler: &str) -> Result<(), String> {
+    let known = match kind {
+        "github" => github::source_of(channel, handler).is_some(),
+        "slack" => slack::accepts(channel, handler),
+        "google-calendar" => google::accepts(channel, handler),
+        _ => return Ok(()),
+    };
+    if known {
+        return Ok(());
+    }
+    let channels = trigger(kind).map(|t| t.channels).unwrap_or_default();
+    Err(match channels.iter().find(|c| c.name == channel) {
+        Some(c) => format!(
+            "`{channel}` has no event `{handler}`; it has {}",
+            c.events.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        None => format!("a {kind} trigger has no channel `{channel}`; `onset catalog {kind}` lists them"),
+    })
+}
+
+/// The definition `root` of `schema` with every definition it refers to, as one schema.
+pub(crate) fn schema_closure(schema: &Value, root: &str) -> Value {
+    let empty = Map::new();
+    let all = schema.get("definitions").and_then(Value::as_object).unwrap_or(&empty);
+    let mut picked = Map::new();
+    let mut todo = vec![root.to_string()];
+    while let Some(name) = todo.pop() {
+        if picked.contains_key(&name) {
+            continue;
+        }
+        let Some(def) = all.get(&name) else { continue };
+        collect_refs(def, &mut todo);
+        picked.insert(name, def.clone());
+    }
+    serde_json::json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$ref": format!("#/definitions/{root}"),
+        "definitions": picked,
+    })
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(r) = map.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/definitions/")) {
+                out.push(r.to_string());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(list) => list.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_event_has_a_sample_and_schema_or_says_none() {
+        for t in triggers() {
+            for c in &t.channels {
+                for e in &c.events {
+                    if e.name.contains('<') {
+                        continue;
+                    }
+                    assert!(check_handler(t.kind, &c.name, &e.name).is_ok(), "{} {}.{}", t.kind, c.name, e.name);
+                    if t.kind != "github" {
+                        assert!(sample(t.kind, &c.name, &e.name).is_some(), "{} {}.{}", t.kind, c.name, e.name);
+                        assert!(schema(t.kind, &c.name, &e.name).is_some(), "{} {}.{}", t.kind, c.name, e.name);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_handlers_are_explained() {
+        let e = check_handler("github", "IssuesService", "onOpend").unwrap_err();
+        assert!(e.contains("has no event `onOpend`") && e.contains("onOpened"), "{e}");
+        let e = check_handler("google-calendar", "CalendarSvc", "onNewEvent").unwrap_err();
+        assert!(e.contains("onset catalog google-calendar"), "{e}");
+    }
+}

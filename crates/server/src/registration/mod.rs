@@ -1,0 +1,62 @@
+//! Registration with the event source at deploy and undeploy: GitHub repository webhooks,
+//! Google Calendar watch channels; Slack cannot be registered and gets its Request URL shown.
+//! Whatever is registered is kept per (component, environment) in the store, so a later deploy
+//! updates it instead of creating another.
+
+mod github;
+
+use crate::app::App;
+use crate::deploy::Deployed;
+use crate::source::Source;
+
+/// The address a provider posts to for this component.
+pub fn hook_url(public: &str, environment: &str, component: &str) -> String {
+    format!("{}/hooks/{environment}/{component}", public.trim_end_matches('/'))
+}
+
+/// The public base URL, or the error that says how to give it.
+pub(crate) fn public_url<'a>(app: &'a App, deployed: &Deployed, what: &str) -> Result<&'a str, String> {
+    app.config.public_url.as_deref().ok_or_else(|| {
+        format!(
+            "component `{}`: {what} needs the address the provider can reach: start the server with \
+             --public-url https://your.host (or ONSET_PUBLIC_URL)",
+            deployed.name()
+        )
+    })
+}
+
+/// An HTTP client for provider APIs (TLS verified; redirects not followed).
+pub(crate) fn client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent(concat!("onset/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// Registers the deployment with its provider; returns what was done, for the deployment log.
+pub async fn register(app: &App, deployed: &Deployed) -> Result<Vec<String>, String> {
+    match &deployed.provider {
+        Source::GitHub(settings) => github::register(app, deployed, settings).await,
+        Source::Slack => {
+            let url = app.config.public_url.as_deref().map_or_else(
+                || format!("<public address>/hooks/{}/{}", deployed.environment, deployed.name()),
+                |p| hook_url(p, &deployed.environment, deployed.name()),
+            );
+            Ok(vec![format!(
+                "Slack cannot be registered by API: paste {url} as the Request URL of the app's Event \
+                 Subscriptions, Interactivity and Slash Commands"
+            )])
+        }
+        Source::Http => Ok(Vec::new()),
+    }
+}
+
+/// Removes what [`register`] created for the active deployment `deployed`.
+pub async fn unregister(app: &App, deployed: &Deployed) -> Result<Vec<String>, String> {
+    match &deployed.provider {
+        Source::GitHub(settings) => github::unregister(app, deployed, settings).await,
+        Source::Slack | Source::Http => Ok(Vec::new()),
+    }
+}
