@@ -42,6 +42,10 @@ pub struct ServerConfig {
     pub watch: bool,
     /// The address providers reach this server at (`--public-url`), for registering webhooks.
     pub public_url: Option<String>,
+    /// Google Calendar channels are renewed when less than this remains before they expire.
+    pub channel_renewal: Duration,
+    /// How often channel expirations are checked.
+    pub renewal_check: Duration,
 }
 
 impl ServerConfig {
@@ -60,6 +64,8 @@ impl ServerConfig {
             config_env: HashMap::new(),
             watch: true,
             public_url: None,
+            channel_renewal: Duration::from_secs(3600),
+            renewal_check: Duration::from_secs(60),
         }
     }
 }
@@ -79,6 +85,8 @@ pub struct App {
     /// Unix ms of the dispatcher's last loop (readiness).
     pub dispatcher_beat: AtomicI64,
     pub shutdown: CancellationToken,
+    /// Calendar syncs, one at a time per component and environment.
+    pub calendar_locks: crate::google::Locks,
 }
 
 impl std::fmt::Debug for App {
@@ -127,6 +135,7 @@ impl App {
             intake_open: AtomicBool::new(true),
             dispatcher_beat: AtomicI64::new(now_ms()),
             shutdown,
+            calendar_locks: crate::google::Locks::default(),
         }
     }
 

@@ -76,7 +76,7 @@ pub async fn receive(
     }
 }
 
-type Rejection = (&'static str, ApiError);
+pub(crate) type Rejection = (&'static str, ApiError);
 
 /// Where a request is addressed: `/hooks/{environment}/{component}{resource}`.
 #[derive(Clone, Copy)]
@@ -160,6 +160,7 @@ async fn accept(
         Source::Slack if onset_sources::slack::is_ssl_check(content_type, &raw) => {
             return Ok(("probe", StatusCode::OK.into_response()));
         }
+        Source::GoogleCalendar(_) => return crate::google::notification(app, &deployed, headers).await,
         _ => {}
     }
 

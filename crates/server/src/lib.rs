@@ -7,6 +7,7 @@ mod api;
 mod app;
 mod deploy;
 mod error;
+mod google;
 mod ingress;
 mod local;
 mod metrics;
@@ -121,6 +122,7 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(worker::dispatch(app.clone()));
     tasks.spawn(worker::keep_leases(app.clone()));
+    tasks.spawn(google::channel::renew_loop(app.clone()));
     if app.config.watch
         && let Some(dir) = app.config.project.clone()
     {

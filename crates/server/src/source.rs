@@ -6,6 +6,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub const GITHUB_API: &str = "https://api.github.com";
+pub const GOOGLE_CALENDAR_API: &str = "https://www.googleapis.com/calendar/v3";
+pub const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 
 /// The kind of trigger and its provider settings.
 #[derive(Debug, Clone)]
@@ -13,6 +15,7 @@ pub enum Source {
     Http,
     GitHub(GitHubSettings),
     Slack,
+    GoogleCalendar(GoogleSettings),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -37,6 +40,35 @@ fn github_api() -> String {
 #[serde(deny_unknown_fields)]
 struct SlackSettings {
     signing_secret: Secret,
+}
+
+/// How Onset gets an access token for a Google account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum GoogleAccount {
+    /// An access token used as is.
+    Token(Secret),
+    /// Refreshed at the token endpoint when needed.
+    Refresh { client_id: String, client_secret: Secret, refresh_token: Secret },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleSettings {
+    pub calendar_id: String,
+    pub account: GoogleAccount,
+    #[serde(default = "google_api")]
+    pub api_url: String,
+    #[serde(default = "google_token_url")]
+    pub token_url: String,
+}
+
+fn google_api() -> String {
+    GOOGLE_CALENDAR_API.into()
+}
+
+fn google_token_url() -> String {
+    GOOGLE_TOKEN_URL.into()
 }
 
 /// The provider's own settings; `redact_headers`, common to every type, is read elsewhere.
@@ -86,6 +118,14 @@ pub fn build(kind: &str, with: &Value) -> Result<(Source, Verifier), String> {
             }
             let verifier = onset_sources::slack::verifier(s.signing_secret).map_err(|e| e.to_string())?;
             Ok((Source::Slack, verifier))
+        }
+        "google-calendar" => {
+            let s: GoogleSettings = settings(kind, with)?;
+            if s.calendar_id.is_empty() {
+                return Err("trigger.with.calendar_id is empty".into());
+            }
+            // Notifications are checked against the channel Onset registered, not a signature.
+            Ok((Source::GoogleCalendar(s), Verifier::none()))
         }
         other => Err(format!("trigger type `{other}` is not available in this build")),
     }

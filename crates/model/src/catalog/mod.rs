@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 pub use naming::{EventName, pascal};
 
 /// Trigger types this build can run.
-pub const TRIGGER_TYPES: &[&str] = &["http", "github", "slack"];
+pub const TRIGGER_TYPES: &[&str] = &["http", "github", "slack", "google-calendar"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TriggerInfo {

@@ -69,12 +69,7 @@ fn failure(action: &str, repo: &str, status: StatusCode, body: &Value) -> String
 
 /// The webhook Onset created for this component in this environment, if any.
 async fn known_hook(app: &App, component: &str, environment: &str) -> Result<Option<Hook>, String> {
-    let stored = app
-        .store
-        .trigger_state(component.to_string(), environment.to_string(), STATE_KEY.into())
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(stored.and_then(|v| serde_json::from_str(&v).ok()))
+    super::load_state(app, component, environment, STATE_KEY).await
 }
 
 pub async fn register(app: &App, deployed: &Deployed, s: &GitHubSettings) -> Result<Vec<String>, String> {

@@ -25,6 +25,21 @@ pub(crate) fn public_url<'a>(app: &'a App, deployed: &Deployed, what: &str) -> R
     })
 }
 
+/// A trigger's JSON state value for this component and environment, if it has one.
+pub(crate) async fn load_state<T: serde::de::DeserializeOwned>(
+    app: &App,
+    component: &str,
+    environment: &str,
+    key: &str,
+) -> Result<Option<T>, String> {
+    let stored = app
+        .store
+        .trigger_state(component.to_string(), environment.to_string(), key.to_string())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(stored.and_then(|v| serde_json::from_str(&v).ok()))
+}
+
 /// An HTTP client for provider APIs (TLS verified; redirects not followed).
 pub(crate) fn client() -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
@@ -49,6 +64,7 @@ pub async fn register(app: &App, deployed: &Deployed) -> Result<Vec<String>, Str
                  Subscriptions, Interactivity and Slash Commands"
             )])
         }
+        Source::GoogleCalendar(settings) => crate::google::channel::register(app, deployed, settings).await,
         Source::Http => Ok(Vec::new()),
     }
 }
@@ -57,6 +73,7 @@ pub async fn register(app: &App, deployed: &Deployed) -> Result<Vec<String>, Str
 pub async fn unregister(app: &App, deployed: &Deployed) -> Result<Vec<String>, String> {
     match &deployed.provider {
         Source::GitHub(settings) => github::unregister(app, deployed, settings).await,
+        Source::GoogleCalendar(settings) => crate::google::channel::unregister(app, deployed, settings).await,
         Source::Slack | Source::Http => Ok(Vec::new()),
     }
 }

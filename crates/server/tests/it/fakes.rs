@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 pub struct Seen {
     pub method: String,
     pub path: String,
+    pub query: HashMap<String, String>,
     pub headers: HashMap<String, String>,
     pub body: Value,
 }
@@ -45,8 +46,10 @@ async fn serve(
     let seen = Seen {
         method: method.to_string(),
         path: uri.path().to_string(),
+        query: form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect(),
         headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect(),
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        body: serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned())),
     };
     let (status, answer) = (st.handler)(&seen);
     st.seen.lock().unwrap().push(seen);
@@ -110,6 +113,82 @@ pub async fn github() -> Fake {
                 None => (StatusCode::NOT_FOUND, json!({ "message": "Not Found" })),
             },
             _ => (StatusCode::NOT_FOUND, json!({ "message": "Not Found" })),
+        }
+    })
+    .await
+}
+
+/// A calendar as Google's fake holds it: items with the change sequence that last touched them.
+#[derive(Default)]
+pub struct Calendar {
+    /// `(id, etag, status, summary, seq)`
+    pub items: Vec<(String, String, String, String, u64)>,
+    pub seq: u64,
+    /// Sync tokens answered with 410.
+    pub expired: Vec<String>,
+    /// The `expiration` (unix ms) of the next watch; later watches get a week.
+    pub next_expiration: Option<i64>,
+}
+
+impl Calendar {
+    pub fn put(&mut self, id: &str, etag: &str, status: &str, summary: &str) {
+        self.seq += 1;
+        let seq = self.seq;
+        self.items.retain(|i| i.0 != id);
+        self.items.push((id.into(), etag.into(), status.into(), summary.into(), seq));
+    }
+
+    pub fn token(&self) -> String {
+        format!("sync-{}", self.seq)
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// Google's Calendar API (`events.watch`, `events.list` with sync tokens and pages of two,
+/// `channels.stop`) and OAuth2 token endpoint.
+pub async fn google(calendar: Arc<Mutex<Calendar>>) -> Fake {
+    Fake::start(move |req| {
+        let mut cal = calendar.lock().unwrap();
+        let path = req.path.as_str();
+        let item = |i: &(String, String, String, String, u64)| {
+            json!({ "kind": "calendar#event", "id": i.0, "etag": i.1, "status": i.2, "summary": i.3,
+                "start": { "dateTime": "2026-11-25T10:00:00Z" }, "end": { "dateTime": "2026-11-25T11:00:00Z" } })
+        };
+        match (req.method.as_str(), path) {
+            ("POST", "/token") => (StatusCode::OK, json!({ "access_token": "ya29.fresh", "expires_in": 3599, "token_type": "Bearer" })),
+            ("POST", "/channels/stop") => (StatusCode::NO_CONTENT, Value::Null),
+            ("POST", p) if p.ends_with("/events/watch") => {
+                let expiration = cal.next_expiration.take().unwrap_or_else(|| now_ms() + 7 * 24 * 3600 * 1000);
+                (StatusCode::OK, json!({ "kind": "api#channel", "id": req.body["id"], "resourceId": "res-team-calendar",
+                    "resourceUri": "https://www.googleapis.com/calendar/v3/calendars/team@example.com/events?alt=json",
+                    "token": req.body["token"], "expiration": expiration.to_string() }))
+            }
+            ("GET", p) if p.ends_with("/events") => {
+                let since = match req.query.get("syncToken") {
+                    Some(t) if cal.expired.contains(t) => {
+                        return (StatusCode::GONE, json!({ "error": { "code": 410, "message": "Sync token is no longer valid, a full sync is required." } }));
+                    }
+                    Some(t) => Some(t.trim_start_matches("sync-").parse::<u64>().unwrap()),
+                    None => None,
+                };
+                let all: Vec<Value> = cal
+                    .items
+                    .iter()
+                    .filter(|i| match since { Some(n) => i.4 > n, None => i.2 != "cancelled" })
+                    .map(item)
+                    .collect();
+                let offset: usize = req.query.get("pageToken").map_or(0, |p| p.parse().unwrap());
+                let page: Vec<Value> = all.iter().skip(offset).take(2).cloned().collect();
+                if offset + 2 < all.len() {
+                    (StatusCode::OK, json!({ "kind": "calendar#events", "items": page, "nextPageToken": (offset + 2).to_string() }))
+                } else {
+                    (StatusCode::OK, json!({ "kind": "calendar#events", "items": page, "nextSyncToken": cal.token() }))
+                }
+            }
+            _ => (StatusCode::NOT_FOUND, json!({ "error": { "code": 404, "message": "Not Found" } })),
         }
     })
     .await

@@ -5,6 +5,7 @@ mod example;
 mod fakes;
 mod flow_control;
 mod github;
+mod google;
 mod ingress;
 mod registration;
 mod respond;

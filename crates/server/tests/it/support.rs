@@ -33,6 +33,8 @@ pub struct Options {
     /// Listen on this port instead of any free one (for components that call the server itself).
     pub port: Option<u16>,
     pub public_url: Option<String>,
+    /// `(renew when less than this remains, check every)` for Google Calendar channels.
+    pub renewal: Option<(Duration, Duration)>,
 }
 
 impl Options {
@@ -46,6 +48,7 @@ impl Options {
             max_waiting: 10_000,
             port: None,
             public_url: None,
+            renewal: None,
         }
     }
     /// The same options again (a restart reuses the project already on disk).
@@ -59,6 +62,7 @@ impl Options {
             max_waiting: self.max_waiting,
             port: self.port,
             public_url: self.public_url.clone(),
+            renewal: self.renewal,
         }
     }
 
@@ -97,6 +101,10 @@ async fn boot(data: tempfile::TempDir, project: tempfile::TempDir, options: &Opt
     config.config_env = options.env.clone();
     config.shutdown_timeout = Duration::from_secs(5);
     config.public_url = options.public_url.clone();
+    if let Some((before, every)) = options.renewal {
+        config.channel_renewal = before;
+        config.renewal_check = every;
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port.unwrap_or(0))).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
