@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use onset_server::{Durability, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
+mod catalog;
 mod run;
 
 #[derive(Parser)]
@@ -67,6 +68,29 @@ enum Command {
     },
     /// Print the JSON Schema (draft-07) of component files, for editors.
     Schema,
+    /// List trigger types, their settings, channels and events (--json adds samples and schemas).
+    Catalog {
+        /// One trigger type (github, slack, google-calendar, http).
+        #[arg(value_name = "TYPE")]
+        kind: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a component with a handler for every event of a channel, and sample payloads.
+    New {
+        /// The component's name ([a-z0-9-]+).
+        component: String,
+        #[arg(long)]
+        trigger: String,
+        /// The channel whose events get handlers (e.g. IssuesService).
+        #[arg(long)]
+        channel: Option<String>,
+        /// Only this event (e.g. onOpened).
+        #[arg(long)]
+        event: Option<String>,
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+    },
     /// Run one handler locally on a payload, without a server, and show every step.
     Run {
         /// The component's name.
@@ -199,6 +223,24 @@ fn main() -> ExitCode {
             Command::Schema => {
                 print!("{}", onset_model::component_schema());
                 Ok(())
+            }
+            Command::Catalog { kind, json } => catalog::print(kind.as_deref(), json),
+            Command::New { component, trigger, channel, event, project } => {
+                catalog::new_component(&project, &component, &trigger, channel.as_deref(), event.as_deref()).map(|files| {
+                    for f in &files {
+                        println!("wrote {f}");
+                    }
+                    if let Some(sample) = files.get(1) {
+                        let event = std::path::Path::new(sample)
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        println!(
+                            "try: onset run {component} --project {} --event {event} --payload {sample} --config KEY=VALUE…",
+                            project.display()
+                        );
+                    }
+                })
             }
             Command::Run { component, project, event, payload, config, json } => {
                 run::run(component, project, event, payload, config, json).await

@@ -204,6 +204,29 @@ pub async fn resume(
     set_paused(&app, &name, environment_of(&q), false).await
 }
 
+/// Every trigger type with its settings, channels and events; `/catalog/{type}` adds each
+/// event's sample payload and JSON Schema.
+pub async fn catalog() -> Json<Value> {
+    let items: Vec<Value> = onset_model::catalog::triggers()
+        .into_iter()
+        .map(|t| {
+            let mut v = serde_json::to_value(&t).unwrap_or(Value::Null);
+            v["href"] = Value::String(format!("/api/v1/catalog/{}", t.kind));
+            v
+        })
+        .collect();
+    Json(json!({ "items": items, "next_cursor": null }))
+}
+
+pub async fn catalog_type(Path(kind): Path<String>) -> Result<Json<Value>, ApiError> {
+    onset_model::catalog::detail(&kind).map(Json).ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_trigger_type",
+            format!("there is no trigger type `{kind}`; types: {}", onset_model::TRIGGER_TYPES.join(", ")),
+        )
+    })
+}
+
 /// Removes a component from an environment, unregistering it from its provider.
 pub async fn undeploy(
     State(app): State<Arc<App>>,

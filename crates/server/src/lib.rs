@@ -53,6 +53,8 @@ fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/hooks/{environment}/{component}", any(ingress::receive))
         .route("/hooks/{environment}/{component}/{*resource}", any(ingress::receive))
+        .route("/api/v1/catalog", get(api::catalog))
+        .route("/api/v1/catalog/{kind}", get(api::catalog_type))
         .route("/api/v1/components", get(api::components))
         .route("/api/v1/components/{name}", delete(api::undeploy))
         .route("/api/v1/components/{name}/pause", post(api::pause))

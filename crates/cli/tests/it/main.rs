@@ -2,3 +2,4 @@
 
 mod lifecycle;
 mod local_run;
+mod skeleton;

@@ -134,6 +134,26 @@ pub fn schema(kind: &str, channel: &str, handler: &str) -> Option<Value> {
     }
 }
 
+/// One trigger type as JSON, each event with its `sample` and `schema` inline (`null` when the
+/// catalog has none).
+pub fn detail(kind: &str) -> Option<Value> {
+    let info = trigger(kind)?;
+    let mut value = serde_json::to_value(&info).ok()?;
+    if let Some(channels) = value.get_mut("channels").and_then(Value::as_array_mut) {
+        for channel in channels {
+            let name = channel["name"].as_str().unwrap_or_default().to_string();
+            if let Some(events) = channel.get_mut("events").and_then(Value::as_array_mut) {
+                for event in events {
+                    let handler = event["name"].as_str().unwrap_or_default().to_string();
+                    event["sample"] = sample(kind, &name, &handler).unwrap_or(Value::Null);
+                    event["schema"] = schema(kind, &name, &handler).unwrap_or(Value::Null);
+                }
+            }
+        }
+    }
+    Some(value)
+}
+
 /// Whether the provider sends anything a handler with this name receives; the error names the
 /// events the channel has.
 pub fn check_handler(kind: &str, channel: &str, handler: &str) -> Result<(), String> {

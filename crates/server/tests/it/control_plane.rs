@@ -94,3 +94,19 @@ async fn restarts_keep_deployments_and_history() {
         "the same source keeps its deployment"
     );
 }
+
+#[tokio::test]
+async fn the_catalog_lists_trigger_types_with_samples_and_schemas() {
+    let s = start(&[]).await;
+    let list = s.get("/api/v1/catalog").await;
+    let kinds: Vec<&str> = list["items"].as_array().unwrap().iter().map(|t| t["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["http", "github", "slack", "google-calendar"]);
+    let github = s.get("/api/v1/catalog/github").await;
+    let issues = github["channels"].as_array().unwrap().iter().find(|c| c["name"] == "IssuesService").unwrap();
+    let opened = issues["events"].as_array().unwrap().iter().find(|e| e["name"] == "onOpened").unwrap();
+    assert_eq!(opened["source"], "issues.opened");
+    assert_eq!(opened["sample"]["action"], "opened");
+    assert_eq!(opened["schema"]["$ref"], "#/definitions/issues$opened");
+    let r = s.client.get(s.url("/api/v1/catalog/carrier-pigeon")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+}

@@ -1,0 +1,68 @@
+//! `onset new` writes a component that validates and runs on its own samples at once;
+//! `onset catalog` lists what each trigger type offers.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn onset(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_onset")).args(args).current_dir(dir).env_remove("ONSET_LOG").output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn new_writes_a_handler_per_event_with_samples_that_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("onset.yaml"), "name: t\n").unwrap();
+    let out = ok(&onset(dir.path(), &["new", "pulls", "--trigger", "github", "--channel", "PullRequestService"]));
+    assert!(out.contains("wrote"), "{out}");
+    let yaml = std::fs::read_to_string(dir.path().join("components/pulls.yaml")).unwrap();
+    for event in ["onOpened", "onClosed", "onReviewRequested", "onSynchronize"] {
+        assert!(yaml.contains(&format!("    {event}:")), "{event} in\n{yaml}");
+    }
+    ok(&onset(dir.path(), &["validate"]));
+    let sample = "samples/pulls/PullRequestService.onOpened.json";
+    let run = ok(&onset(
+        dir.path(),
+        &[
+            "run",
+            "pulls",
+            "--event",
+            "PullRequestService.onOpened",
+            "--payload",
+            sample,
+            "--config",
+            "webhook_secret=dev",
+            "--json",
+        ],
+    ));
+    let run: Value = serde_json::from_str(&run).unwrap();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let line = run["steps"][0]["output"].as_str().unwrap();
+    assert!(line.starts_with("action=opened"), "{line}");
+
+    // Slack and Google skeletons validate too; an unknown channel is named with the choices.
+    ok(&onset(dir.path(), &["new", "mentions", "--trigger", "slack", "--channel", "AppService"]));
+    ok(&onset(dir.path(), &["new", "meetings", "--trigger", "google-calendar", "--channel", "CalendarService"]));
+    ok(&onset(dir.path(), &["validate"]));
+    let bad = onset(dir.path(), &["new", "x", "--trigger", "github", "--channel", "IssueService"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("has no channel `IssueService`"));
+}
+
+#[test]
+fn catalog_lists_types_and_details_one_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&onset(dir.path(), &["catalog"]));
+    for kind in ["http", "github", "slack", "google-calendar"] {
+        assert!(out.contains(kind), "{out}");
+    }
+    let json: Value = serde_json::from_str(&ok(&onset(dir.path(), &["catalog", "google-calendar", "--json"]))).unwrap();
+    let events = json["channels"][0]["events"].as_array().unwrap();
+    assert_eq!(events.len(), 3);
+    assert!(events.iter().all(|e| e["sample"].is_object() && e["schema"].is_object()));
+}
