@@ -147,6 +147,11 @@ async fn serve(cmd: Command) -> Result<(), String> {
         DurabilityArg::Full => Durability::Full,
     };
     config.workers = workers;
+    if let Some(url) = &public_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(format!("--public-url `{url}` is not an http(s) address such as https://hooks.example.com"));
+    }
     config.public_url = public_url;
     config.watch = !no_watch;
     config.config_env = std::env::vars().filter(|(k, _)| k.starts_with("ONSET_CONFIG__")).collect::<HashMap<_, _>>();
@@ -226,21 +231,23 @@ fn main() -> ExitCode {
             }
             Command::Catalog { kind, json } => catalog::print(kind.as_deref(), json),
             Command::New { component, trigger, channel, event, project } => {
-                catalog::new_component(&project, &component, &trigger, channel.as_deref(), event.as_deref()).map(|files| {
-                    for f in &files {
-                        println!("wrote {f}");
-                    }
-                    if let Some(sample) = files.get(1) {
-                        let event = std::path::Path::new(sample)
-                            .file_stem()
-                            .map(|s| s.to_string_lossy().into_owned())
-                            .unwrap_or_default();
-                        println!(
-                            "try: onset run {component} --project {} --event {event} --payload {sample} --config KEY=VALUE…",
-                            project.display()
-                        );
-                    }
-                })
+                catalog::new_component(&project, &component, &trigger, channel.as_deref(), event.as_deref()).map(
+                    |files| {
+                        for f in &files {
+                            println!("wrote {f}");
+                        }
+                        if let Some(sample) = files.get(1) {
+                            let event = std::path::Path::new(sample)
+                                .file_stem()
+                                .map(|s| s.to_string_lossy().into_owned())
+                                .unwrap_or_default();
+                            println!(
+                                "try: onset run {component} --project {} --event {event} --payload {sample}",
+                                project.display()
+                            );
+                        }
+                    },
+                )
             }
             Command::Run { component, project, event, payload, config, json } => {
                 run::run(component, project, event, payload, config, json).await

@@ -59,6 +59,8 @@ struct V<'a> {
     connectors: &'a dyn Connectors,
     config: HashSet<String>,
     http: bool,
+    /// The trigger type, when it is one this build knows.
+    kind: Option<&'static str>,
     out: Vec<Diagnostic>,
 }
 
@@ -489,7 +491,10 @@ impl V<'_> {
             Some(t) if self.mapping(t, "`trigger`") => {
                 self.keys(t, TRIGGER, "`trigger`");
                 match get(t, "type").map(|ty| (ty, as_str(ty))) {
-                    Some((_, Some(ty))) if TRIGGER_TYPES.contains(&ty) => self.http = ty == "http",
+                    Some((_, Some(ty))) if TRIGGER_TYPES.contains(&ty) => {
+                        self.http = ty == "http";
+                        self.kind = TRIGGER_TYPES.iter().copied().find(|k| *k == ty);
+                    }
                     Some((node, _)) => {
                         self.report(node, format!("trigger type available in this build: {}", TRIGGER_TYPES.join(", ")))
                     }
@@ -500,6 +505,10 @@ impl V<'_> {
                 {
                     if self.http {
                         self.keys(with, HTTP_SETTINGS, "an http trigger's `with`");
+                    } else if let Some(kind) = self.kind {
+                        let names: Vec<&str> =
+                            onset_model::catalog::settings(kind).unwrap_or_default().iter().map(|s| s.name).collect();
+                        self.keys(with, &names, &format!("a {kind} trigger's `with`"));
                     }
                     let scope = Scope { ids: HashSet::new(), locals: Vec::new() };
                     for (k, v) in entries(with) {
@@ -541,6 +550,11 @@ impl V<'_> {
                                 onset_model::HTTP_METHODS.join(", ")
                             ),
                         );
+                    }
+                    if let Some(kind) = self.kind
+                        && let Err(message) = onset_model::catalog::check_handler(kind, &channel, event)
+                    {
+                        self.report(event_node, message);
                     }
                     if !self.mapping(handler, "a handler") {
                         continue;
@@ -604,7 +618,7 @@ pub fn validate_component(file: &Path, text: &str, connectors: &dyn Connectors) 
             message: "the file is empty; a component file starts with `component: <name>`".into(),
         }];
     };
-    let mut v = V { file, text, connectors, config: HashSet::new(), http: false, out: Vec::new() };
+    let mut v = V { file, text, connectors, config: HashSet::new(), http: false, kind: None, out: Vec::new() };
     v.component(root);
     v.out.sort_by_key(|d| (d.line, d.column));
     v.out

@@ -49,3 +49,27 @@ fn the_example_components_are_clean() {
         assert!(problems.is_empty(), "{}: {problems:#?}", path.display());
     }
 }
+
+#[test]
+fn provider_handler_names_and_settings_are_checked() {
+    let text = "component: gh
+trigger:
+  type: github
+  with: { secret: s, repo: acme/widgets }
+handlers:
+  IssuesService:
+    onOpened: { steps: [ { log: ok } ] }
+    onOpend: { steps: [ { log: x } ] }
+  IssueService:
+    onOpened: { steps: [ { log: x } ] }
+  ReleaseService:
+    onPreReleased: { steps: [ { log: alias } ] }
+";
+    let found: Vec<String> =
+        onset_engine::validate_component(Path::new("gh.yaml"), text, &Ops).iter().map(ToString::to_string).collect();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(found[0].starts_with("gh.yaml:4:") && found[0].contains("repo"), "{}", found[0]);
+    assert!(found[1].starts_with("gh.yaml:8:5") && found[1].contains("has no event `onOpend`"), "{}", found[1]);
+    assert!(found[2].starts_with("gh.yaml:9:3") || found[2].starts_with("gh.yaml:10:5"), "{}", found[2]);
+    assert!(found[2].contains("no channel `IssueService`"), "{}", found[2]);
+}

@@ -87,6 +87,8 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// Calendar syncs, one at a time per component and environment.
     pub calendar_locks: crate::google::Locks,
+    /// Google access tokens obtained with refresh tokens, until they expire.
+    pub google_tokens: crate::google::tokens::TokenCache,
 }
 
 impl std::fmt::Debug for App {
@@ -136,6 +138,7 @@ impl App {
             dispatcher_beat: AtomicI64::new(now_ms()),
             shutdown,
             calendar_locks: crate::google::Locks::default(),
+            google_tokens: crate::google::tokens::TokenCache::default(),
         }
     }
 

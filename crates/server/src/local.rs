@@ -75,11 +75,42 @@ fn resolve_event(component: &Component, spec: &str) -> Result<(String, String, M
     Ok((channel.to_string(), event.to_string(), Map::new()))
 }
 
+/// Config keys the handlers or their script files refer to (`config.key`, `config['key']`).
+fn keys_used_by_handlers(file: &onset_model::SourceFile) -> std::collections::HashSet<String> {
+    let doc: Value = yaml_serde::from_str(&file.text).unwrap_or(Value::Null);
+    let mut text = doc.get("handlers").map(ToString::to_string).unwrap_or_default();
+    for script in file.files.values() {
+        text.push_str(script);
+    }
+    let mut used = std::collections::HashSet::new();
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while let Some(i) = text[at..].find("config") {
+        let start = at + i + "config".len();
+        at = start;
+        let rest = &text[start..];
+        let key: String = if let Some(r) = rest.strip_prefix('.') {
+            r.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+        } else if let Some(r) = rest.strip_prefix("['").or_else(|| rest.strip_prefix("[\\\"")) {
+            r.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+        } else {
+            continue;
+        };
+        // `myconfig.x` is not `config.x`.
+        let before = (start - "config".len()).checked_sub(1).map(|j| bytes[j]);
+        if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            continue;
+        }
+        used.insert(key);
+    }
+    used
+}
+
 /// Runs the handler locally. Errors are one line each, naming the file, key or flag to fix.
 pub async fn run_local(project_dir: &Path, req: LocalRunRequest) -> Result<LocalRun, Vec<String>> {
     let project =
         Project::load(project_dir).map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-    let Some((component, _)) = project.components.iter().find(|(c, _)| c.component.as_str() == req.component) else {
+    let Some((component, file)) = project.components.iter().find(|(c, _)| c.component.as_str() == req.component) else {
         let names: Vec<_> = project.components.iter().map(|(c, _)| c.component.to_string()).collect();
         return Err(vec![format!(
             "no component `{}` in {}; components: {}",
@@ -89,6 +120,16 @@ pub async fn run_local(project_dir: &Path, req: LocalRunRequest) -> Result<Local
         )]);
     };
     let (channel, event, params) = resolve_event(component, &req.event).map_err(|e| vec![e])?;
+    // The trigger does not run locally: config only its settings use (a webhook secret) is
+    // not asked for.
+    let mut component = component.clone();
+    let used = keys_used_by_handlers(file);
+    for (key, spec) in component.config.iter_mut() {
+        if !used.contains(key.as_str()) {
+            spec.required = Some(false);
+        }
+    }
+    let component = &component;
 
     let mut values = Map::new();
     let mut errors = Vec::new();
@@ -169,5 +210,30 @@ mod tests {
         assert_eq!(resolve_event(&http, "/.POST").unwrap().0, "/");
         let err = resolve_event(&http, "nothing").unwrap_err();
         assert!(err.contains("\"POST /\"") && err.contains("\"PUT /orders/{id}\""), "{err}");
+    }
+
+    #[test]
+    fn only_config_the_handlers_use_is_needed_locally() {
+        let text = r#"
+component: x
+trigger: { type: github, with: { secret: "{{ config.webhook_secret }}" } }
+config:
+  webhook_secret: { type: secret }
+  channel: { type: string }
+  sheet: { type: string }
+  myconfig: { type: string }
+handlers:
+  IssuesService:
+    onOpened:
+      steps:
+        - log: "{{ config.channel }} {{ config['sheet'] }} {{ notconfig.x }}"
+        - script_file: scripts/a.js
+"#;
+        let files = std::collections::BTreeMap::from([("scripts/a.js".to_string(), "ctx.config.from_js".to_string())]);
+        let file = onset_model::SourceFile { path: "x.yaml".into(), text: text.into(), files };
+        let used = keys_used_by_handlers(&file);
+        let mut used: Vec<_> = used.into_iter().collect();
+        used.sort();
+        assert_eq!(used, ["channel", "from_js", "sheet"]);
     }
 }

@@ -114,10 +114,23 @@ fn mistakes_are_explained() {
         text(&out.stderr)
     );
 
+    // The trigger's secret is not needed to run a handler locally; config a step uses is.
     let out = onset_run(&["orders", "--event", "POST /", "--payload", "samples/order.json"], None);
+    assert!(!text(&out.stderr).contains("config `secret`"), "{}", text(&out.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("onset.yaml"), "name: t\n").unwrap();
+    std::fs::create_dir(dir.path().join("components")).unwrap();
+    std::fs::write(
+        dir.path().join("components/notify.yaml"),
+        "component: notify\ntrigger: { type: http }\nconfig:\n  channel: { type: string }\nhandlers:\n  /: { POST: { steps: [ { log: \"{{ config.channel }}\" } ] } }\n",
+    )
+    .unwrap();
+    let project = dir.path().to_str().unwrap();
+    let out = onset_run(&["notify", "--project", project, "--event", "POST /", "--payload", "-"], Some("{}"));
     let err = text(&out.stderr);
     assert!(
-        err.contains("config `secret`") && err.contains("pass --config KEY=VALUE or set ONSET_CONFIG__ORDERS__SECRET"),
+        err.contains("config `channel`")
+            && err.contains("pass --config KEY=VALUE or set ONSET_CONFIG__NOTIFY__CHANNEL"),
         "{err}"
     );
 

@@ -4,6 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use super::tokens::{TokenCache, key};
 use crate::source::{GoogleAccount, GoogleSettings};
 
 /// Why a call failed; `Gone` is `events.list`'s 410 (the sync token expired).
@@ -41,11 +42,17 @@ fn failed(what: &str, status: StatusCode, body: &Value) -> ApiError {
 }
 
 impl<'a> Calendar<'a> {
-    /// Gets an access token for the account (refreshing one when the account says how).
-    pub async fn connect(settings: &'a GoogleSettings) -> Result<Calendar<'a>, ApiError> {
+    /// Gets an access token for the account (refreshing one when the account says how, and
+    /// reusing it from `cache` while it is valid).
+    pub async fn connect(settings: &'a GoogleSettings, cache: &TokenCache) -> Result<Calendar<'a>, ApiError> {
         let client = crate::registration::client().map_err(ApiError::Failed)?;
         let token = match &settings.account {
             GoogleAccount::Token(t) => t.expose().to_string(),
+            GoogleAccount::Refresh { client_id, refresh_token, .. }
+                if let Some(t) = cache.get(&key(&settings.token_url, client_id, refresh_token.expose())) =>
+            {
+                t
+            }
             GoogleAccount::Refresh { client_id, client_secret, refresh_token } => {
                 let form = [
                     ("grant_type", "refresh_token"),
@@ -66,10 +73,13 @@ impl<'a> Calendar<'a> {
                 if !status.is_success() {
                     return Err(failed("token refresh", status, &answer));
                 }
-                answer["access_token"]
+                let token = answer["access_token"]
                     .as_str()
                     .ok_or_else(|| ApiError::Failed("Google token refresh answered without an access_token".into()))?
-                    .to_string()
+                    .to_string();
+                let expires_in = answer["expires_in"].as_i64().unwrap_or(0);
+                cache.put(key(&settings.token_url, client_id, refresh_token.expose()), token.clone(), expires_in);
+                token
             }
         };
         Ok(Calendar { client, settings, token })

@@ -50,7 +50,7 @@ async fn open(
     address: &str,
     old: Option<&Channel>,
 ) -> Result<Vec<String>, String> {
-    let calendar = Calendar::connect(s).await.map_err(|e| e.to_string())?;
+    let calendar = Calendar::connect(s, &app.google_tokens).await.map_err(|e| e.to_string())?;
     let id = uuid::Uuid::now_v7().to_string();
     let token = secret_token();
     let (resource_id, expiration) = calendar.watch(&id, &token, address).await.map_err(|e| e.to_string())?;
@@ -72,7 +72,7 @@ async fn open(
     if let Some(o) = old {
         // The old channel's calendar may differ (the settings changed): stop it where it was.
         let settings = GoogleSettings { calendar_id: o.calendar_id.clone(), api_url: o.api_url.clone(), ..s.clone() };
-        let old_calendar = Calendar::connect(&settings).await.map_err(|e| e.to_string())?;
+        let old_calendar = Calendar::connect(&settings, &app.google_tokens).await.map_err(|e| e.to_string())?;
         match old_calendar.stop(&o.id, &o.resource_id).await {
             Ok(()) => log.push(format!("Google Calendar channel {} stopped", o.id)),
             Err(e) => {
@@ -129,7 +129,7 @@ fn renew_margin(app: &App) -> i64 {
 pub async fn unregister(app: &App, deployed: &Deployed, s: &GoogleSettings) -> Result<Vec<String>, String> {
     let Some(c) = load(app, deployed.name(), &deployed.environment).await? else { return Ok(Vec::new()) };
     let settings = GoogleSettings { calendar_id: c.calendar_id.clone(), api_url: c.api_url.clone(), ..s.clone() };
-    let calendar = Calendar::connect(&settings).await.map_err(|e| e.to_string())?;
+    let calendar = Calendar::connect(&settings, &app.google_tokens).await.map_err(|e| e.to_string())?;
     calendar.stop(&c.id, &c.resource_id).await.map_err(|e| e.to_string())?;
     save(app, deployed.name(), &deployed.environment, None).await?;
     let (component, environment) = (deployed.name().to_string(), deployed.environment.clone());

@@ -5,6 +5,7 @@
 mod api;
 pub mod channel;
 pub mod sync;
+pub mod tokens;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -32,7 +32,7 @@ pub async fn baseline(app: &App, deployed: &Deployed, s: &GoogleSettings) -> Res
     if sync_token(app, deployed.name(), &deployed.environment).await?.is_some() {
         return Ok(None);
     }
-    let calendar = Calendar::connect(s).await.map_err(|e| e.to_string())?;
+    let calendar = Calendar::connect(s, &app.google_tokens).await.map_err(|e| e.to_string())?;
     let (items, next) = calendar.list_all(None).await.map_err(|e| e.to_string())?;
     let upserts: Vec<(String, String)> = items.iter().filter(|i| !cancelled(i)).filter_map(id_etag).collect();
     let n = upserts.len();
@@ -69,7 +69,7 @@ pub async fn changes(app: Arc<App>, deployed: Arc<Deployed>, headers: String) {
 
 async fn sync_once(app: &Arc<App>, deployed: &Arc<Deployed>, s: &GoogleSettings, headers: &str) -> Result<(), String> {
     let token = sync_token(app, deployed.name(), &deployed.environment).await?;
-    let calendar = Calendar::connect(s).await.map_err(|e| e.to_string())?;
+    let calendar = Calendar::connect(s, &app.google_tokens).await.map_err(|e| e.to_string())?;
     let (items, next, full) = match calendar.list_all(token.as_deref()).await {
         Ok((items, next)) => (items, next, token.is_none()),
         Err(ApiError::Gone) => {

@@ -137,7 +137,9 @@ async fn sync_changes_and_a_410_full_resync_without_duplicates() {
             ("onNewEvent".into(), "retro:\"4\"".into(), "new Retro".into()),
         ]
     );
-    let lists: Vec<_> = api.take().into_iter().filter(|r| r.method == "GET").collect();
+    let taken = api.take();
+    assert!(taken.iter().all(|r| r.path != "/token"), "the access token is reused until it expires");
+    let lists: Vec<_> = taken.into_iter().filter(|r| r.method == "GET").collect();
     assert_eq!(lists[0].query.get("syncToken").map(String::as_str), Some("sync-1"), "the baseline's token");
     assert_eq!(lists.len(), 2, "two pages");
 
