@@ -123,7 +123,7 @@ handlers:
 
 struct Running {
     child: std::process::Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     base: String,
 }
 
@@ -177,7 +177,7 @@ async fn start(target: Target, opts: &Options, sink: &str, client: &reqwest::Cli
                 .spawn()?
         }
     };
-    let running = Running { child, _dir: dir, base: format!("http://{addr}") };
+    let running = Running { child, dir, base: format!("http://{addr}") };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let ready = match target {
@@ -193,7 +193,13 @@ async fn start(target: Target, opts: &Options, sink: &str, client: &reqwest::Cli
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     if target == Target::OnsetPaused {
-        let r = client.post(format!("{}/api/v1/components/github/pause", running.base)).send().await?;
+        let token = std::fs::read_to_string(running.dir.path().join("data/admin-token"))
+            .context("the server writes its admin token at the first start")?;
+        let r = client
+            .post(format!("{}/api/v1/components/github/pause", running.base))
+            .bearer_auth(token.trim())
+            .send()
+            .await?;
         if !r.status().is_success() {
             bail!("cannot pause the bench component: {}", r.status());
         }

@@ -10,7 +10,9 @@ use onset_server::{Durability, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
 mod catalog;
+mod remote;
 mod run;
+mod tokens;
 
 #[derive(Parser)]
 #[command(name = "onset", version, about = "Event-driven integrations: receive, store, run, retry, observe")]
@@ -75,6 +77,13 @@ enum Command {
         kind: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Control-plane tokens of a running server.
+    Token {
+        #[command(subcommand)]
+        command: tokens::TokenCommand,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
     },
     /// Write a component with a handler for every event of a channel, and sample payloads.
     New {
@@ -230,6 +239,10 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Catalog { kind, json } => catalog::print(kind.as_deref(), json),
+            Command::Token { command, remote } => match remote::Remote::new(&remote) {
+                Ok(r) => tokens::run(&r, command).await,
+                Err(e) => Err(e),
+            },
             Command::New { component, trigger, channel, event, project } => {
                 catalog::new_component(&project, &component, &trigger, channel.as_deref(), event.as_deref()).map(
                     |files| {

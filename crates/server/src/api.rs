@@ -3,15 +3,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use onset_store::{ListFilter, NewRun, Page, PendingRun, RunStatus};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::app::{App, DEVELOPMENT, new_id, now_ms};
+use crate::auth::{self, Principal};
 use crate::error::ApiError;
 use crate::scheduler::Job;
 
@@ -136,12 +137,17 @@ fn enqueue_new(app: &App, event_id: &str, component: &str, environment: &str, ru
 }
 
 /// Runs the event again on the active deployment: one new run per matching handler.
-pub async fn replay_event(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn replay_event(
+    State(app): State<Arc<App>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let event = app
         .store
         .event(id.clone())
         .await?
         .ok_or_else(|| ApiError::not_found("unknown_event", format!("no event `{id}`")))?;
+    who.may_change(&event.environment)?;
     let deployed = app.active(&event.environment, &event.component).ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -167,6 +173,7 @@ pub async fn replay_event(State(app): State<Arc<App>>, Path(id): Path<String>) -
     let runs = vec![run];
     let created = app.store.add_runs(id.clone(), runs.iter().cloned().map(|r| (r, None)).collect(), now_ms()).await?;
     enqueue_new(&app, &id, &event.component, &event.environment, &runs, &created);
+    auth::audit(&app, &who, "event.replay", &id, json!({ "runs": created })).await;
     Ok((StatusCode::ACCEPTED, Json(json!({ "event_id": id, "runs": created }))).into_response())
 }
 
@@ -190,18 +197,28 @@ async fn set_paused(app: &App, name: &str, environment: String, paused: bool) ->
 
 pub async fn pause(
     State(app): State<Arc<App>>,
+    Extension(who): Extension<Principal>,
     Path(name): Path<String>,
     Query(q): Params,
 ) -> Result<Json<Value>, ApiError> {
-    set_paused(&app, &name, environment_of(&q), true).await
+    let environment = environment_of(&q);
+    who.may_change(&environment)?;
+    let answer = set_paused(&app, &name, environment.clone(), true).await?;
+    auth::audit(&app, &who, "component.pause", &format!("{environment}/{name}"), json!({})).await;
+    Ok(answer)
 }
 
 pub async fn resume(
     State(app): State<Arc<App>>,
+    Extension(who): Extension<Principal>,
     Path(name): Path<String>,
     Query(q): Params,
 ) -> Result<Json<Value>, ApiError> {
-    set_paused(&app, &name, environment_of(&q), false).await
+    let environment = environment_of(&q);
+    who.may_change(&environment)?;
+    let answer = set_paused(&app, &name, environment.clone(), false).await?;
+    auth::audit(&app, &who, "component.resume", &format!("{environment}/{name}"), json!({})).await;
+    Ok(answer)
 }
 
 /// Every trigger type with its settings, channels and events; `/catalog/{type}` adds each
@@ -230,12 +247,17 @@ pub async fn catalog_type(Path(kind): Path<String>) -> Result<Json<Value>, ApiEr
 /// Removes a component from an environment, unregistering it from its provider.
 pub async fn undeploy(
     State(app): State<Arc<App>>,
+    Extension(who): Extension<Principal>,
     Path(name): Path<String>,
     Query(q): Params,
 ) -> Result<Json<Value>, ApiError> {
     let environment = environment_of(&q);
+    who.may_change(&environment)?;
     match app.undeploy(&environment, &name).await {
-        Ok(true) => Ok(Json(json!({ "component": name, "environment": environment, "deployed": false }))),
+        Ok(true) => {
+            auth::audit(&app, &who, "component.undeploy", &format!("{environment}/{name}"), json!({})).await;
+            Ok(Json(json!({ "component": name, "environment": environment, "deployed": false })))
+        }
         Ok(false) => Err(ApiError::not_found(
             "unknown_component",
             format!("no component `{name}` is deployed to `{environment}`"),
@@ -257,10 +279,12 @@ pub async fn deployment_logs(State(app): State<Arc<App>>, Path(id): Path<String>
 /// Replays every dead-lettered run of a component on its active deployment.
 pub async fn replay_dead(
     State(app): State<Arc<App>>,
+    Extension(who): Extension<Principal>,
     Path(name): Path<String>,
     Query(q): Params,
 ) -> Result<Response, ApiError> {
     let environment = environment_of(&q);
+    who.may_change(&environment)?;
     let deployed = app.active(&environment, &name).ok_or_else(|| {
         ApiError::not_found("unknown_component", format!("no component `{name}` is deployed to `{environment}`"))
     })?;
@@ -284,6 +308,8 @@ pub async fn replay_dead(
         enqueue_new(&app, &event_id, &name, &environment, std::slice::from_ref(&run), &created);
         replayed.extend(created);
     }
+    auth::audit(&app, &who, "component.replay_dead", &format!("{environment}/{name}"), json!({ "runs": replayed }))
+        .await;
     Ok((StatusCode::ACCEPTED, Json(json!({ "replayed": replayed.len(), "runs": replayed, "skipped": skipped })))
         .into_response())
 }

@@ -3,8 +3,10 @@
 //! [`run`] takes its listener and a shutdown token, so tests boot the whole server on
 //! `127.0.0.1:0` in-process.
 
+mod access_api;
 mod api;
 mod app;
+mod auth;
 mod deploy;
 mod error;
 mod google;
@@ -50,9 +52,8 @@ pub enum ServerError {
 }
 
 fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/hooks/{environment}/{component}", any(ingress::receive))
-        .route("/hooks/{environment}/{component}/{*resource}", any(ingress::receive))
+    // The control plane: every route behind a token.
+    let api = Router::new()
         .route("/api/v1/catalog", get(api::catalog))
         .route("/api/v1/catalog/{kind}", get(api::catalog_type))
         .route("/api/v1/components", get(api::components))
@@ -66,6 +67,14 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/v1/runs", get(api::runs))
         .route("/api/v1/runs/{id}", get(api::run))
         .route("/api/v1/deployments/{id}/logs", get(api::deployment_logs))
+        .route("/api/v1/tokens", get(access_api::tokens).post(access_api::create_token))
+        .route("/api/v1/tokens/{id}", delete(access_api::revoke_token))
+        .route("/api/v1/audit", get(access_api::audit))
+        .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::require_token));
+    Router::new()
+        .route("/hooks/{environment}/{component}", any(ingress::receive))
+        .route("/hooks/{environment}/{component}/{*resource}", any(ingress::receive))
+        .merge(api)
         .route("/livez", get(api::livez))
         .route("/readyz", get(api::readyz))
         .route("/metrics", get(api::metrics))
@@ -111,6 +120,7 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     let connectors = Registry::new(http).with_scripts(scripts, onset_script::Limits::default());
     let app = Arc::new(App::new(config, store, connectors, shutdown.clone()));
 
+    auth::bootstrap(&app).await.map_err(ServerError::Start)?;
     app.restore_activations().await.map_err(ServerError::Start)?;
     if let Some(dir) = app.config.project.clone() {
         deploy_project(&app, &dir).await?;

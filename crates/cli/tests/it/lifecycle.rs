@@ -138,6 +138,11 @@ impl Fixture {
         }
     }
 
+    /// The admin token the first start wrote to the data directory.
+    fn token(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("admin-token")).unwrap().trim().to_string()
+    }
+
     /// Starts `onset serve` on the fixture's directories and waits until it is ready.
     async fn start(&self, workers: usize) -> Onset {
         let child = spawn(self.project.path(), self.data.path(), self.port, self.sink, workers);
@@ -147,10 +152,10 @@ impl Fixture {
 }
 
 /// Waits until every run of every event succeeded.
-async fn wait_all_succeeded(client: &reqwest::Client, base: &str, ids: &[String], within: Duration) {
+async fn wait_all_succeeded(client: &reqwest::Client, base: &str, token: &str, ids: &[String], within: Duration) {
     let deadline = Instant::now() + within;
     loop {
-        let st = statuses(client, base, ids).await;
+        let st = statuses(client, base, token, ids).await;
         let pending: Vec<_> = st.iter().filter(|(_, runs)| runs.iter().any(|s| s != "succeeded")).collect();
         if pending.is_empty() {
             return;
@@ -161,10 +166,11 @@ async fn wait_all_succeeded(client: &reqwest::Client, base: &str, ids: &[String]
 }
 
 /// Statuses of every run of the given events.
-async fn statuses(client: &reqwest::Client, base: &str, ids: &[String]) -> HashMap<String, Vec<String>> {
+async fn statuses(client: &reqwest::Client, base: &str, token: &str, ids: &[String]) -> HashMap<String, Vec<String>> {
     let mut out = HashMap::new();
     for id in ids {
-        let e: Value = client.get(format!("{base}/api/v1/events/{id}")).send().await.unwrap().json().await.unwrap();
+        let r = client.get(format!("{base}/api/v1/events/{id}")).bearer_auth(token).send().await.unwrap();
+        let e: Value = r.json().await.unwrap();
         let runs = e["runs"].as_array().unwrap_or_else(|| panic!("event {id} is missing: {e}"));
         out.insert(id.clone(), runs.iter().map(|r| r["status"].as_str().unwrap().to_string()).collect());
     }
@@ -217,7 +223,7 @@ async fn sigkill_mid_flight_loses_no_accepted_event() {
 
     let mut child = f.start(16).await;
     let ids: Vec<String> = accepted.iter().map(|(_, id)| id.clone()).collect();
-    wait_all_succeeded(&client, &base, &ids, Duration::from_secs(60)).await;
+    wait_all_succeeded(&client, &base, &f.token(), &ids, Duration::from_secs(60)).await;
     let delivered: BTreeSet<i64> = seen.ns.lock().unwrap().iter().copied().collect();
     for (n, id) in &accepted {
         assert!(delivered.contains(n), "event {id} (n={n}) was accepted but its handler never reached the sink");
@@ -255,9 +261,9 @@ async fn sigterm_finishes_runs_in_flight_then_exits() {
     assert_eq!(seen.ns.lock().unwrap().len(), 2, "the runs in flight finished before the exit");
 
     let mut child = f.start(2).await;
-    let st = statuses(&client, &base, &ids[..2]).await;
+    let st = statuses(&client, &base, &f.token(), &ids[..2]).await;
     assert!(st.values().all(|runs| runs == &["succeeded"]), "finished runs were recorded: {st:?}");
-    wait_all_succeeded(&client, &base, &ids, Duration::from_secs(30)).await;
+    wait_all_succeeded(&client, &base, &f.token(), &ids, Duration::from_secs(30)).await;
     let mut ns = seen.ns.lock().unwrap().clone();
     ns.sort();
     assert_eq!(ns, [0, 1, 2, 3, 4], "each event reached the sink exactly once");

@@ -40,12 +40,12 @@ async fn lists_filter_and_page() {
     let hello_runs = s.get("/api/v1/runs?component=hello&status=succeeded").await;
     assert_eq!(hello_runs["items"].as_array().unwrap().len(), 3);
 
-    let r = s.client.get(s.url("/api/v1/runs?status=weird")).send().await.unwrap();
+    let r = s.api.get(s.url("/api/v1/runs?status=weird")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "invalid_status");
-    let r = s.client.get(s.url("/api/v1/events?limit=501")).send().await.unwrap();
+    let r = s.api.get(s.url("/api/v1/events?limit=501")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = s.client.get(s.url("/api/v1/events/does-not-exist")).send().await.unwrap();
+    let r = s.api.get(s.url("/api/v1/events/does-not-exist")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "unknown_event");
 
@@ -107,6 +107,6 @@ async fn the_catalog_lists_trigger_types_with_samples_and_schemas() {
     assert_eq!(opened["source"], "issues.opened");
     assert_eq!(opened["sample"]["action"], "opened");
     assert_eq!(opened["schema"]["$ref"], "#/definitions/issues$opened");
-    let r = s.client.get(s.url("/api/v1/catalog/carrier-pigeon")).send().await.unwrap();
+    let r = s.api.get(s.url("/api/v1/catalog/carrier-pigeon")).send().await.unwrap();
     assert_eq!(r.status(), 404);
 }

@@ -43,7 +43,7 @@ async fn concurrency_bounds_runs_of_a_handler_and_nothing_is_refused() {
 async fn paused_components_store_events_and_run_them_after_resume() {
     let sink = Sink::start(SinkPlan(vec![(200, 0)])).await;
     let s = start_with(Options::new(&[("slow.yaml", SLOW)]).env("ONSET_CONFIG__SLOW__SINK", &sink.url())).await;
-    let r = s.client.post(s.url("/api/v1/components/slow/pause?environment=development")).send().await.unwrap();
+    let r = s.api.post(s.url("/api/v1/components/slow/pause?environment=development")).send().await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["paused"], true);
     let components = s.get("/api/v1/components").await;
     assert_eq!(components["items"][0]["paused"], true);
@@ -69,14 +69,14 @@ async fn paused_components_store_events_and_run_them_after_resume() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(sink.bodies().is_empty(), "still paused after a restart");
 
-    let r = s.client.post(s.url("/api/v1/components/slow/resume")).send().await.unwrap();
+    let r = s.api.post(s.url("/api/v1/components/slow/resume")).send().await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["paused"], false);
     for id in &ids {
         s.wait_run_status(id, "succeeded").await;
     }
     assert_eq!(sink.bodies().len(), 3);
 
-    let r = s.client.post(s.url("/api/v1/components/nope/pause")).send().await.unwrap();
+    let r = s.api.post(s.url("/api/v1/components/nope/pause")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 

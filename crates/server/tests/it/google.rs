@@ -207,7 +207,7 @@ async fn channels_are_renewed_before_expiry_and_stopped_at_undeploy() {
     assert_eq!(api.seen().iter().filter(|r| r.path.ends_with("/events/watch")).count(), 2);
 
     api.take();
-    let r = s.client.delete(s.url("/api/v1/components/cal")).send().await.unwrap();
+    let r = s.api.delete(s.url("/api/v1/components/cal")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let stop = api.take().into_iter().find(|r| r.path == "/channels/stop").expect("undeploy stops the channel");
     assert_eq!(stop.body["id"], Value::String(second.0.clone()));

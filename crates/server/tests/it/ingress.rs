@@ -152,7 +152,7 @@ async fn a_full_ingest_queue_answers_503_and_loses_nothing_it_accepted() {
     )]);
     o.ingest_queue = 1;
     let s = start_with(o).await;
-    let pause = s.client.post(s.url("/api/v1/components/open/pause")).send().await.unwrap();
+    let pause = s.api.post(s.url("/api/v1/components/open/pause")).send().await.unwrap();
     assert!(pause.status().is_success());
     let mut tasks = Vec::new();
     for i in 0..300 {

@@ -1,5 +1,6 @@
 //! The server end to end: real HTTP, real SQLite, a local sink for outbound calls.
 
+mod access;
 mod control_plane;
 mod example;
 mod fakes;

@@ -54,7 +54,7 @@ async fn github_webhook_is_created_updated_and_deleted() {
     assert_eq!(seen[0].body["config"]["url"], "https://hooks.example.com/hooks/development/gh");
 
     // Undeploy deletes it; the component's events are refused from then on.
-    let r = s.client.delete(s.url("/api/v1/components/gh")).send().await.unwrap();
+    let r = s.api.delete(s.url("/api/v1/components/gh")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let seen = api.take();
     assert_eq!(seen.len(), 1);

@@ -84,7 +84,7 @@ async fn a_slow_run_times_out_with_504_and_still_runs() {
 #[tokio::test]
 async fn a_paused_component_answers_202_at_once() {
     let s = start(&[("api.yaml", API)]).await;
-    s.client.post(s.url("/api/v1/components/api/pause")).send().await.unwrap();
+    s.api.post(s.url("/api/v1/components/api/pause")).send().await.unwrap();
     let started = Instant::now();
     let r = s.post_json("/hooks/development/api/orders", &json!({ "id": "o-2", "qty": 1 })).await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);

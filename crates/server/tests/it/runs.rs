@@ -126,7 +126,7 @@ async fn exhausted_retries_dead_letter_and_replay_runs_them_again() {
     assert!(metrics.contains("onset_dead_letters_total 1"), "{metrics}");
     assert!(metrics.contains("onset_retries_total 1"), "{metrics}");
 
-    let r = s.client.post(s.url("/api/v1/components/orders/dead/replay")).send().await.unwrap();
+    let r = s.api.post(s.url("/api/v1/components/orders/dead/replay")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["replayed"], 1);
@@ -139,7 +139,7 @@ async fn exhausted_retries_dead_letter_and_replay_runs_them_again() {
     assert_eq!(event["runs"].as_array().unwrap().len(), 2);
     // A second dead-letter replay has nothing left to replay.
     let body: Value =
-        s.client.post(s.url("/api/v1/components/orders/dead/replay")).send().await.unwrap().json().await.unwrap();
+        s.api.post(s.url("/api/v1/components/orders/dead/replay")).send().await.unwrap().json().await.unwrap();
     assert_eq!(body["replayed"], 0);
 }
 
@@ -163,7 +163,7 @@ async fn replaying_an_event_runs_it_again_on_the_active_deployment() {
     let s = server(&sink, "{ attempts: 1 }").await;
     let id = send(&s, "/hooks/development/orders", json!({ "id": "o-6", "items": [{ "price": 1 }] })).await;
     let first = s.wait_run_status(&id, "succeeded").await;
-    let r = s.client.post(s.url(&format!("/api/v1/events/{id}/replay"))).send().await.unwrap();
+    let r = s.api.post(s.url(&format!("/api/v1/events/{id}/replay"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let event = s
         .wait_event(&id, |e| {
@@ -173,6 +173,6 @@ async fn replaying_an_event_runs_it_again_on_the_active_deployment() {
         .await;
     assert_eq!(event["runs"][1]["deployment_id"], first["deployment_id"]);
     assert_eq!(sink.bodies().len(), 2);
-    let r = s.client.post(s.url("/api/v1/events/nope/replay")).send().await.unwrap();
+    let r = s.api.post(s.url("/api/v1/events/nope/replay")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }

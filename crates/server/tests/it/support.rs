@@ -16,7 +16,11 @@ use tokio_util::sync::CancellationToken;
 
 pub struct TestServer {
     pub base: String,
+    /// For ingress: no credentials.
     pub client: reqwest::Client,
+    /// For the control plane: the admin token the first start wrote to the data directory.
+    pub api: reqwest::Client,
+    pub admin_token: String,
     pub shutdown: CancellationToken,
     handle: Option<tokio::task::JoinHandle<Result<(), onset_server::ServerError>>>,
     data: Option<tempfile::TempDir>,
@@ -109,9 +113,12 @@ async fn boot(data: tempfile::TempDir, project: tempfile::TempDir, options: &Opt
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(onset_server::run(config, listener, shutdown.clone()));
+    let data_dir = data.path().to_path_buf();
     let mut server = TestServer {
         base: format!("http://{addr}"),
         client: reqwest::Client::new(),
+        api: reqwest::Client::new(),
+        admin_token: String::new(),
         shutdown,
         handle: Some(handle),
         data: Some(data),
@@ -121,6 +128,8 @@ async fn boot(data: tempfile::TempDir, project: tempfile::TempDir, options: &Opt
         if let Ok(r) = server.client.get(format!("{}/readyz", server.base)).send().await
             && r.status().is_success()
         {
+            server.admin_token = std::fs::read_to_string(data_dir.join("admin-token")).unwrap().trim().to_string();
+            server.api = bearer_client(&server.admin_token);
             return server;
         }
         if server.handle.as_ref().is_some_and(|h| h.is_finished()) {
@@ -142,13 +151,17 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        let r = self.client.get(self.url(path)).send().await.unwrap();
+        let r = self.api.get(self.url(path)).send().await.unwrap();
         assert!(r.status().is_success(), "GET {path}: {}", r.status());
         r.json().await.unwrap()
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client.post(self.url(path)).json(body).send().await.unwrap()
+        self.api.post(self.url(path)).json(body).send().await.unwrap()
+    }
+
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.data.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default()
     }
 
     pub async fn events(&self) -> Vec<Value> {
@@ -325,6 +338,13 @@ pub async fn deploy_error(files: &[(&str, &str)]) -> String {
     config.project = Some(project.path().to_path_buf());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     onset_server::run(config, listener, CancellationToken::new()).await.expect_err("the deploy must fail").to_string()
+}
+
+/// A client that sends `Authorization: Bearer <token>` with every request.
+pub fn bearer_client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
 /// A port free right now.

@@ -2,6 +2,8 @@
 
 mod read;
 pub use read::EventForRun;
+mod access;
+pub use access::{AuditRow, TokenRow};
 mod trigger_state;
 pub use trigger_state::SyncBatch;
 mod write;
@@ -40,6 +42,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_step_logs.sql")),
     (3, include_str!("../../migrations/sqlite/0003_deployment_files.sql")),
     (4, include_str!("../../migrations/sqlite/0004_trigger_state.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_access.sql")),
 ];
 
 struct Readers {
