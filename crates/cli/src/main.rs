@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 mod catalog;
 mod remote;
 mod run;
+mod settings;
 mod tokens;
 
 #[derive(Parser)]
@@ -77,6 +78,27 @@ enum Command {
         kind: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Environments of a running server, in promotion order.
+    Env {
+        #[command(subcommand)]
+        command: settings::EnvCommand,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
+    /// Config values per component and environment (secrets sealed at rest, masked in lists).
+    Config {
+        #[command(subcommand)]
+        command: settings::ConfigCommand,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
+    /// The master key that seals config values.
+    Keys {
+        #[command(subcommand)]
+        command: settings::KeysCommand,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
     },
     /// Control-plane tokens of a running server.
     Token {
@@ -162,6 +184,7 @@ async fn serve(cmd: Command) -> Result<(), String> {
         return Err(format!("--public-url `{url}` is not an http(s) address such as https://hooks.example.com"));
     }
     config.public_url = public_url;
+    config.master_key = std::env::var("ONSET_MASTER_KEY").ok().filter(|k| !k.is_empty());
     config.watch = !no_watch;
     config.config_env = std::env::vars().filter(|(k, _)| k.starts_with("ONSET_CONFIG__")).collect::<HashMap<_, _>>();
 
@@ -239,10 +262,10 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Catalog { kind, json } => catalog::print(kind.as_deref(), json),
-            Command::Token { command, remote } => match remote::Remote::new(&remote) {
-                Ok(r) => tokens::run(&r, command).await,
-                Err(e) => Err(e),
-            },
+            Command::Token { command, remote } => tokens::run(&remote::Remote::new(&remote)?, command).await,
+            Command::Env { command, remote } => settings::env(&remote::Remote::new(&remote)?, command).await,
+            Command::Config { command, remote } => settings::config(&remote::Remote::new(&remote)?, command).await,
+            Command::Keys { command, remote } => settings::keys(&remote::Remote::new(&remote)?, command).await,
             Command::New { component, trigger, channel, event, project } => {
                 catalog::new_component(&project, &component, &trigger, channel.as_deref(), event.as_deref()).map(
                     |files| {

@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub watch: bool,
     /// The address providers reach this server at (`--public-url`), for registering webhooks.
     pub public_url: Option<String>,
+    /// `ONSET_MASTER_KEY`, read once at start; without it the key file in the data directory.
+    pub master_key: Option<String>,
     /// Google Calendar channels are renewed when less than this remains before they expire.
     pub channel_renewal: Duration,
     /// How often channel expirations are checked.
@@ -64,6 +66,7 @@ impl ServerConfig {
             config_env: HashMap::new(),
             watch: true,
             public_url: None,
+            master_key: None,
             channel_renewal: Duration::from_secs(3600),
             renewal_check: Duration::from_secs(60),
         }
@@ -89,6 +92,10 @@ pub struct App {
     pub calendar_locks: crate::google::Locks,
     /// Google access tokens obtained with refresh tokens, until they expire.
     pub google_tokens: crate::google::tokens::TokenCache,
+    /// Seals config values; replaced by a key rotation.
+    pub master_key: RwLock<Arc<crate::secrets::MasterKey>>,
+    /// Environment names in promotion order.
+    pub environments: RwLock<Vec<String>>,
 }
 
 impl std::fmt::Debug for App {
@@ -125,7 +132,13 @@ fn files_json(files: &std::collections::BTreeMap<String, String>) -> String {
 }
 
 impl App {
-    pub fn new(config: ServerConfig, store: Store, connectors: Registry, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        config: ServerConfig,
+        store: Store,
+        connectors: Registry,
+        master_key: crate::secrets::MasterKey,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
             scheduler: Scheduler::new(config.workers, config.max_waiting),
             config,
@@ -139,6 +152,8 @@ impl App {
             shutdown,
             calendar_locks: crate::google::Locks::default(),
             google_tokens: crate::google::tokens::TokenCache::default(),
+            master_key: RwLock::new(Arc::new(master_key)),
+            environments: RwLock::new(vec![DEVELOPMENT.to_string(), "production".to_string()]),
         }
     }
 
@@ -155,16 +170,10 @@ impl App {
     }
 
     pub fn knows_environment(&self, environment: &str) -> bool {
-        environment == DEVELOPMENT
-            || self
-                .active
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .keys()
-                .any(|(e, _)| e == environment)
+        self.environments.read().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|e| e == environment)
     }
 
-    fn install(&self, deployed: Arc<Deployed>) {
+    pub(crate) fn install(&self, deployed: Arc<Deployed>) {
         for handler in deployed.compiled.handlers() {
             let key = HandlerKey::new(deployed.name(), &deployed.environment, &handler.channel, &handler.event);
             self.scheduler.set_limit(key, handler.concurrency);
@@ -179,20 +188,27 @@ impl App {
             .insert((deployed.environment.clone(), deployed.name().to_string()), deployed);
     }
 
-    fn build(&self, id: String, environment: &str, file: &SourceFile) -> Result<Deployed, Vec<String>> {
+    async fn build(&self, id: String, environment: &str, file: &SourceFile) -> Result<Deployed, Vec<String>> {
         let component = parse(file)?;
-        self.build_parsed(id, environment, component, file)
+        self.build_parsed(id, environment, component, file).await
     }
 
-    fn build_parsed(
+    pub(crate) async fn build_parsed(
         &self,
         id: String,
         environment: &str,
         component: onset_model::Component,
         file: &SourceFile,
     ) -> Result<Deployed, Vec<String>> {
-        let mut deployed =
-            Deployed::build(id, environment, component, file.text.clone(), &self.config.config_env, &self.connectors)?;
+        let values = self.config_values(&component, environment).await?;
+        let mut deployed = Deployed::build(
+            id,
+            environment,
+            component,
+            file.text.clone(),
+            (&values, &self.config.config_env),
+            &self.connectors,
+        )?;
         deployed.files = file.files.clone();
         Ok(deployed)
     }
@@ -207,7 +223,7 @@ impl App {
         {
             return Ok(current);
         }
-        let deployed = Arc::new(self.build_parsed(new_id(), environment, component, file)?);
+        let deployed = Arc::new(self.build_parsed(new_id(), environment, component, file).await?);
         // Scripts compile now, so a syntax error stops the deploy instead of the first run.
         let mut errors = Vec::new();
         for (handler, source) in deployed.compiled.scripts() {
@@ -275,7 +291,7 @@ impl App {
             .ok_or_else(|| format!("deployment {id} is not in the store"))?;
         let files = serde_json::from_str(&files).map_err(|e| format!("deployment {id}: stored files: {e}"))?;
         let file = SourceFile { path: PathBuf::from(format!("deployment {id}")), text: source, files };
-        let built = Arc::new(self.build(id.to_string(), &environment, &file).map_err(|e| e.join("; "))?);
+        let built = Arc::new(self.build(id.to_string(), &environment, &file).await.map_err(|e| e.join("; "))?);
         self.builds.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.to_string(), built.clone());
         Ok(built)
     }

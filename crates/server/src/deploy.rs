@@ -37,6 +37,8 @@ pub struct Deployed {
     pub compiled: CompiledComponent,
     /// The trigger's kind and provider settings.
     pub provider: Source,
+    /// Values of `secret` config, kept out of run records.
+    pub secrets: SecretValues,
     pub verifier: Verifier,
     pub redactor: Redactor,
     /// `with.delivery_id`, evaluated per request against `meta`.
@@ -52,6 +54,48 @@ impl std::fmt::Debug for Deployed {
             .field("component", &self.component.component)
             .field("environment", &self.environment)
             .finish_non_exhaustive()
+    }
+}
+
+/// The values of a build's `secret` config keys, to redact wherever they would be recorded.
+#[derive(Default)]
+pub struct SecretValues(Vec<String>);
+
+impl SecretValues {
+    fn of(component: &Component, config: &Value) -> SecretValues {
+        let mut list = Vec::new();
+        for (key, spec) in &component.config {
+            if spec.kind != ConfigType::Secret {
+                continue;
+            }
+            if let Some(text) = config.get(key.as_str()).and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                list.push(text.to_string());
+                // As it appears inside JSON text.
+                let escaped = Value::String(text.to_string()).to_string();
+                let inner = &escaped[1..escaped.len() - 1];
+                if inner != text {
+                    list.push(inner.to_string());
+                }
+            }
+        }
+        // Longer first, so a secret containing another is replaced whole.
+        list.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        SecretValues(list)
+    }
+
+    /// `text` with every secret value replaced by `[redacted]`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in &self.0 {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), onset_sources::REDACTED);
+            }
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -111,18 +155,19 @@ pub fn resolve_config(
 }
 
 impl Deployed {
+    /// `values` are the config values set for the environment (typed), `config_env` the
+    /// `ONSET_CONFIG__…` variables.
     pub fn build(
         id: String,
         environment: &str,
         component: Component,
         source: String,
-        config_env: &HashMap<String, String>,
+        (values, config_env): (&Map<String, Value>, &HashMap<String, String>),
         connectors: &dyn Connectors,
     ) -> Result<Deployed, Vec<String>> {
         let name = component.component.to_string();
-        // Values set per environment are stored by the deployment API (`config set`), which this
-        // build does not have yet: until then the environment contributes none.
-        let config = resolve_config(&component, &Map::new(), config_env)?;
+        let config = resolve_config(&component, values, config_env)?;
+        let secrets = SecretValues::of(&component, &config);
         let compiled = CompiledComponent::compile(&component, &config, connectors)
             .map_err(|errs| errs.into_iter().map(|e| format!("component `{name}`: {e}")).collect::<Vec<_>>())?;
 
@@ -186,6 +231,7 @@ impl Deployed {
             files: Default::default(),
             compiled,
             provider,
+            secrets,
             verifier,
             redactor: Redactor::new(redact),
             delivery_id,
@@ -294,8 +340,16 @@ handlers:
     #[test]
     fn builds_verifier_from_rendered_settings() {
         let env = HashMap::from([("ONSET_CONFIG__MY_ORDERS__SECRET".to_string(), "tok".to_string())]);
-        let d =
-            Deployed::build("d1".into(), "development", component(ORDERS), String::new(), &env, &NoConnectors).unwrap();
+        let d = Deployed::build(
+            "d1".into(),
+            "development",
+            component(ORDERS),
+            String::new(),
+            (&Map::new(), &env),
+            &NoConnectors,
+        )
+        .unwrap();
+        assert_eq!(d.secrets.redact("the key: tok."), "the key: [redacted].");
         let mut h = http::HeaderMap::new();
         h.insert("x-token", "tok".parse().unwrap());
         assert!(d.verifier.verify(&h, b"", 0).is_ok());
@@ -307,7 +361,8 @@ handlers:
     fn unknown_trigger_settings_are_refused() {
         let c = component("component: x\ntrigger: { type: http, with: { verfy: {} } }\n");
         let err =
-            Deployed::build("d".into(), "development", c, String::new(), &HashMap::new(), &NoConnectors).unwrap_err();
+            Deployed::build("d".into(), "development", c, String::new(), (&Map::new(), &HashMap::new()), &NoConnectors)
+                .unwrap_err();
         assert!(err[0].contains("`verfy` is not an http setting"), "{err:?}");
     }
 }

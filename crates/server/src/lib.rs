@@ -7,6 +7,7 @@ mod access_api;
 mod api;
 mod app;
 mod auth;
+mod config_api;
 mod deploy;
 mod error;
 mod google;
@@ -16,6 +17,8 @@ mod metrics;
 mod registration;
 mod routing;
 mod scheduler;
+mod secrets;
+mod settings;
 mod source;
 mod validation;
 mod watch;
@@ -70,6 +73,9 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/v1/tokens", get(access_api::tokens).post(access_api::create_token))
         .route("/api/v1/tokens/{id}", delete(access_api::revoke_token))
         .route("/api/v1/audit", get(access_api::audit))
+        .route("/api/v1/environments", get(config_api::environments).post(config_api::create_environment))
+        .route("/api/v1/config/{component}", get(config_api::list_config).put(config_api::set_config))
+        .route("/api/v1/keys/rotate", post(config_api::rotate_key))
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::require_token));
     Router::new()
         .route("/hooks/{environment}/{component}", any(ingress::receive))
@@ -118,7 +124,12 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     let scripts = onset_script::ScriptPool::new(2)
         .map_err(|e| ServerError::Start(format!("cannot start the script runner: {e}")))?;
     let connectors = Registry::new(http).with_scripts(scripts, onset_script::Limits::default());
-    let app = Arc::new(App::new(config, store, connectors, shutdown.clone()));
+    let sealed_with: Vec<String> = store.config_values(None).await?.into_iter().map(|v| v.key_id).collect();
+    secrets::finish_rotation(&config.data_dir, &sealed_with).map_err(ServerError::Start)?;
+    let master_key =
+        secrets::MasterKey::load(&config.data_dir, config.master_key.as_deref()).map_err(ServerError::Start)?;
+    let app = Arc::new(App::new(config, store, connectors, master_key, shutdown.clone()));
+    app.load_environments().await.map_err(ServerError::Start)?;
 
     auth::bootstrap(&app).await.map_err(ServerError::Start)?;
     app.restore_activations().await.map_err(ServerError::Start)?;

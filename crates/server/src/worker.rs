@@ -158,6 +158,23 @@ async fn fail_early(app: &App, run: &PendingRun, message: String) {
     app.metrics.run_finished(&run.component, &run.environment, "failed", 0.0);
 }
 
+/// Keeps secret config values out of what is recorded of a run.
+fn redact_secrets(secrets: &crate::deploy::SecretValues, outcome: &mut onset_engine::RunOutcome) {
+    for step in &mut outcome.steps {
+        for field in [&mut step.input, &mut step.output, &mut step.error] {
+            if let Some(text) = field.as_mut() {
+                *text = secrets.redact(text);
+            }
+        }
+        for line in &mut step.logs {
+            *line = secrets.redact(line);
+        }
+    }
+    if let Err(f) = &mut outcome.result {
+        f.message = secrets.redact(&f.message);
+    }
+}
+
 /// Runs one attempt and records it; returns the next attempt when one is due later.
 async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     let run = job.run;
@@ -223,6 +240,10 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     }
 
     let now = now_ms();
+    let mut outcome = outcome;
+    if !deployed.secrets.is_empty() {
+        redact_secrets(&deployed.secrets, &mut outcome);
+    }
     let (status, error, error_step, next_run_at) = match &outcome.result {
         Ok(()) => (RunStatus::Succeeded, None, None, None),
         Err(f) if f.retryable && run.attempt < run.max_attempts => {

@@ -8,7 +8,7 @@ mod sqlite;
 pub mod time;
 
 pub use rows::*;
-pub use sqlite::{AuditRow, Durability, EventForRun, Store, StoreOptions, SyncBatch, TokenRow};
+pub use sqlite::{AuditRow, Durability, EventForRun, SealedValue, Store, StoreOptions, SyncBatch, TokenRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

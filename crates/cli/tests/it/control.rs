@@ -81,3 +81,26 @@ fn tokens_are_created_listed_and_revoked_from_the_cli() {
     let out = onset(other.path(), &["token", "list", "--server", &base]);
     assert!(text(&out.stderr).contains("pass --token or set ONSET_TOKEN"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn environments_and_config_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = serve(dir.path());
+    let out = onset(dir.path(), &["env", "create", "staging", "--after", "development", "--server", &base]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("development → staging → production"), "{}", text(&out.stdout));
+    let out = onset(dir.path(), &["env", "list", "--server", &base]);
+    assert_eq!(text(&out.stdout), "development\nstaging\nproduction\n");
+
+    let out = onset(
+        dir.path(),
+        &["config", "set", "sheets", "sheet_id=1BxiM", "api_key=k-123=x", "--env", "staging", "--server", &base],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("set api_key, sheet_id") || text(&out.stdout).contains("set sheet_id, api_key"));
+    let out = onset(dir.path(), &["config", "list", "sheets", "--env", "staging", "--server", &base]);
+    let listed = text(&out.stdout);
+    assert!(listed.contains("not deployed") && listed.contains("sheet_id") && !listed.contains("k-123"), "{listed}");
+    let out = onset(dir.path(), &["config", "set", "sheets", "novalue", "--server", &base]);
+    assert!(text(&out.stderr).contains("is not key=value"), "{}", text(&out.stderr));
+}

@@ -4,6 +4,8 @@ mod read;
 pub use read::EventForRun;
 mod access;
 pub use access::{AuditRow, TokenRow};
+mod settings;
+pub use settings::SealedValue;
 mod trigger_state;
 pub use trigger_state::SyncBatch;
 mod write;
@@ -43,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/sqlite/0003_deployment_files.sql")),
     (4, include_str!("../../migrations/sqlite/0004_trigger_state.sql")),
     (5, include_str!("../../migrations/sqlite/0005_access.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_environments_config.sql")),
 ];
 
 struct Readers {

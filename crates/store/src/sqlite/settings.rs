@@ -1,0 +1,95 @@
+//! Environments (in promotion order) and sealed config values.
+
+use rusqlite::params;
+
+use super::Store;
+use super::write::{answer, op};
+use crate::StoreError;
+
+/// A config value as stored: sealed text and the id of the key that sealed it.
+#[derive(Debug, Clone)]
+pub struct SealedValue {
+    pub component: String,
+    pub environment: String,
+    pub key: String,
+    pub sealed: String,
+    pub key_id: String,
+    pub updated_at: i64,
+}
+
+impl Store {
+    /// Environment names in promotion order.
+    pub async fn environments(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT name FROM environments ORDER BY position")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Adds an environment right after `after`. `Ok(false)` when `after` does not exist.
+    pub async fn create_environment(&self, name: String, after: String, now: i64) -> Result<bool, StoreError> {
+        let (op, rx) = op(move |t| {
+            let Some(pos): Option<i64> = rusqlite::OptionalExtension::optional(t.query_row(
+                "SELECT position FROM environments WHERE name = ?1",
+                [&after],
+                |r| r.get(0),
+            ))?
+            else {
+                return Ok(false);
+            };
+            // Two steps, so the shifted positions never collide.
+            t.execute("UPDATE environments SET position = -(position + 1) WHERE position > ?1", [pos])?;
+            t.execute("UPDATE environments SET position = -position WHERE position < 0", [])?;
+            t.execute(
+                "INSERT INTO environments (name, position, created_at) VALUES (?1, ?2, ?3)",
+                params![name, pos + 1, now],
+            )?;
+            Ok(true)
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    pub async fn set_config_values(&self, values: Vec<SealedValue>) -> Result<(), StoreError> {
+        let (op, rx) = op(move |t| {
+            for v in &values {
+                t.prepare_cached(
+                    "INSERT INTO config_values (component, environment, key, sealed, key_id, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (component, environment, key)
+                     DO UPDATE SET sealed = excluded.sealed, key_id = excluded.key_id, updated_at = excluded.updated_at",
+                )?
+                .execute(params![v.component, v.environment, v.key, v.sealed, v.key_id, v.updated_at])?;
+            }
+            Ok(())
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    /// Values of one component in one environment, or every value (for key rotation).
+    pub async fn config_values(&self, scope: Option<(String, String)>) -> Result<Vec<SealedValue>, StoreError> {
+        self.read(move |c| {
+            let (component, environment) = scope.unzip();
+            let mut stmt = c.prepare(
+                "SELECT component, environment, key, sealed, key_id, updated_at FROM config_values
+                 WHERE (?1 IS NULL OR component = ?1) AND (?2 IS NULL OR environment = ?2)
+                 ORDER BY component, environment, key",
+            )?;
+            let rows = stmt.query_map(params![component, environment], |r| {
+                Ok(SealedValue {
+                    component: r.get(0)?,
+                    environment: r.get(1)?,
+                    key: r.get(2)?,
+                    sealed: r.get(3)?,
+                    key_id: r.get(4)?,
+                    updated_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+}
