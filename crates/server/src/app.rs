@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use onset_connectors::Registry;
 use onset_model::SourceFile;
-use onset_store::{NewDeployment, Store};
+use onset_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::deploy::Deployed;
@@ -114,7 +114,7 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     use std::fmt::Write as _;
     let digest = <sha2::Sha256 as sha2::Digest>::digest(text.as_bytes());
     digest.iter().fold(String::with_capacity(64), |mut s, b| {
@@ -123,11 +123,11 @@ fn sha256_hex(text: &str) -> String {
     })
 }
 
-fn parse(file: &SourceFile) -> Result<onset_model::Component, Vec<String>> {
+pub(crate) fn parse(file: &SourceFile) -> Result<onset_model::Component, Vec<String>> {
     onset_model::parse_component(file).map_err(|errs| errs.iter().map(ToString::to_string).collect())
 }
 
-fn files_json(files: &std::collections::BTreeMap<String, String>) -> String {
+pub(crate) fn files_json(files: &std::collections::BTreeMap<String, String>) -> String {
     serde_json::to_string(files).unwrap_or_else(|_| "{}".into())
 }
 
@@ -213,56 +213,6 @@ impl App {
         Ok(deployed)
     }
 
-    /// Deploys one component file to an environment and activates it. The same source as the
-    /// active deployment keeps that deployment (and its id).
-    pub async fn deploy(&self, environment: &str, file: &SourceFile) -> Result<Arc<Deployed>, Vec<String>> {
-        let component = parse(file)?;
-        if let Some(current) = self.active(environment, component.component.as_str())
-            && current.source == file.text
-            && current.files == file.files
-        {
-            return Ok(current);
-        }
-        let deployed = Arc::new(self.build_parsed(new_id(), environment, component, file).await?);
-        // Scripts compile now, so a syntax error stops the deploy instead of the first run.
-        let mut errors = Vec::new();
-        for (handler, source) in deployed.compiled.scripts() {
-            if let Err(e) = onset_engine::Connectors::check_script(&self.connectors, source).await {
-                errors.push(format!("component `{}`, handler `{handler}`: script: {}", deployed.name(), e.message));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        let log = crate::registration::register(self, &deployed).await.map_err(|e| vec![e])?;
-        self.store
-            .activate(NewDeployment {
-                id: deployed.id.clone(),
-                component: deployed.name().to_string(),
-                environment: environment.to_string(),
-                build: sha256_hex(&format!("{}{}", file.text, files_json(&file.files))),
-                source: file.text.clone(),
-                files: files_json(&file.files),
-                created_at: now_ms(),
-            })
-            .await
-            .map_err(|e| vec![format!("cannot record the deployment: {e}")])?;
-        self.install(deployed.clone());
-        tracing::info!(component = deployed.name(), environment, deployment = %deployed.id, "deployed");
-        self.deployment_log(&deployed, log).await;
-        Ok(deployed)
-    }
-
-    /// Records what a deployment did (and says it in the server's output).
-    async fn deployment_log(&self, deployed: &Deployed, lines: Vec<String>) {
-        for line in lines {
-            tracing::info!(component = deployed.name(), environment = %deployed.environment, "{line}");
-            if let Err(e) = self.store.add_deployment_log(deployed.id.clone(), now_ms(), line).await {
-                tracing::warn!(error = %e, "the deployment log line was not stored");
-            }
-        }
-    }
-
     /// Removes a component from an environment: unregisters it from its provider, then stops
     /// taking its events. `Ok(false)` when it was not deployed there.
     pub async fn undeploy(&self, environment: &str, component: &str) -> Result<bool, String> {
@@ -274,7 +224,7 @@ impl App {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&(environment.to_string(), component.to_string()));
         tracing::info!(component, environment, deployment = %deployed.id, "undeployed");
-        self.deployment_log(&deployed, log).await;
+        self.deployment_log(&deployed.id, deployed.name(), environment, log).await;
         Ok(true)
     }
 

@@ -49,6 +49,7 @@ impl Role {
 pub struct Principal {
     pub name: String,
     pub role: Role,
+    pub can_promote: bool,
 }
 
 fn forbidden(message: String) -> ApiError {
@@ -66,6 +67,19 @@ impl Principal {
                 self.name
             ))),
             Role::Viewer => Err(forbidden(format!("token `{}` is a viewer: it can only read", self.name))),
+        }
+    }
+
+    /// May this token promote a build into `environment`? Into production, a developer needs
+    /// the `promote` permission.
+    pub fn may_promote(&self, environment: &str) -> Result<(), ApiError> {
+        match self.role {
+            Role::Developer if environment == PRODUCTION && !self.can_promote => Err(forbidden(format!(
+                "token `{}` (developer) has no promote permission for `{PRODUCTION}`",
+                self.name
+            ))),
+            Role::Developer => Ok(()),
+            _ => self.may_change(environment),
         }
     }
 
@@ -143,7 +157,11 @@ pub async fn require_token(State(app): State<Arc<App>>, mut req: Request, next: 
     };
     match app.store.token_by_hash(hash(token)).await {
         Ok(Some(row)) => {
-            let principal = Principal { name: row.name, role: Role::parse(&row.role).unwrap_or(Role::Viewer) };
+            let principal = Principal {
+                name: row.name,
+                role: Role::parse(&row.role).unwrap_or(Role::Viewer),
+                can_promote: row.can_promote,
+            };
             req.extensions_mut().insert(principal);
             next.run(req).await
         }

@@ -9,6 +9,8 @@ mod app;
 mod auth;
 mod config_api;
 mod deploy;
+mod deploy_api;
+mod deployments;
 mod error;
 mod google;
 mod ingress;
@@ -69,7 +71,11 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/v1/events/{id}/replay", post(api::replay_event))
         .route("/api/v1/runs", get(api::runs))
         .route("/api/v1/runs/{id}", get(api::run))
+        .route("/api/v1/deployments", get(deploy_api::list).post(deploy_api::create))
+        .route("/api/v1/deployments/{id}", get(deploy_api::get_one))
         .route("/api/v1/deployments/{id}/logs", get(api::deployment_logs))
+        .route("/api/v1/components/{name}/promote", post(deploy_api::promote))
+        .route("/api/v1/components/{name}/rollback", post(deploy_api::rollback))
         .route("/api/v1/tokens", get(access_api::tokens).post(access_api::create_token))
         .route("/api/v1/tokens/{id}", delete(access_api::revoke_token))
         .route("/api/v1/audit", get(access_api::audit))

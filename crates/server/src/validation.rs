@@ -19,6 +19,11 @@ impl Connectors for Capabilities {
     }
 }
 
+/// Every problem in one component file's text.
+pub fn validate_source(path: &Path, text: &str) -> Vec<Diagnostic> {
+    validate_component(path, text, &Capabilities)
+}
+
 /// Every problem in the project's component files, in file order, each with file:line:column.
 /// Files that cannot be read are reported too; the manifest is checked by the loader.
 pub fn validate_project(dir: &Path) -> (usize, Vec<Diagnostic>) {

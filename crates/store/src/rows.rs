@@ -230,6 +230,27 @@ pub struct NewDeployment {
     /// JSON object of the files the component refers to (path → text).
     pub files: String,
     pub created_at: i64,
+    /// JSON object: where the build came from (`{"git": {url, ref, commit}}`), `{}` if nowhere.
+    pub meta: String,
+    /// The token name that made it (none for `serve --project`).
+    pub created_by: Option<String>,
+}
+
+/// A deployment as listed: never its source.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeploymentRow {
+    pub id: String,
+    pub component: String,
+    pub environment: String,
+    pub build: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub meta: serde_json::Value,
+    pub created_by: Option<String>,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: i64,
+    /// Whether it is the active deployment of its component in its environment.
+    pub active: bool,
 }
 
 #[derive(Debug, Clone)]

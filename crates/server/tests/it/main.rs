@@ -3,6 +3,7 @@
 mod access;
 mod config;
 mod control_plane;
+mod deployments;
 mod example;
 mod fakes;
 mod flow_control;

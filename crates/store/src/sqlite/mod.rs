@@ -46,6 +46,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/sqlite/0004_trigger_state.sql")),
     (5, include_str!("../../migrations/sqlite/0005_access.sql")),
     (6, include_str!("../../migrations/sqlite/0006_environments_config.sql")),
+    (7, include_str!("../../migrations/sqlite/0007_deployment_status.sql")),
 ];
 
 struct Readers {

@@ -4,7 +4,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::value::RawValue;
 
 use super::Store;
-use crate::{Activation, EventRow, ListFilter, Page, QueueCounts, RunRef, RunRow, RunStatus, StepRow, StoreError};
+use crate::{
+    Activation, DeploymentRow, EventRow, ListFilter, Page, QueueCounts, RunRef, RunRow, RunStatus, StepRow, StoreError,
+};
 
 /// A column stored as text or bytes (payloads are stored as bytes), as a string.
 fn text(r: &Row<'_>, i: usize) -> rusqlite::Result<String> {
@@ -117,6 +119,22 @@ fn page<T>(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> &str) -> Page<T> {
         None
     };
     Page { items, next_cursor }
+}
+
+fn deployment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRow> {
+    let meta: String = r.get(6)?;
+    Ok(DeploymentRow {
+        id: r.get(0)?,
+        component: r.get(1)?,
+        environment: r.get(2)?,
+        build: r.get(3)?,
+        status: r.get(4)?,
+        error: r.get(5)?,
+        meta: serde_json::from_str(&meta).unwrap_or(serde_json::Value::Null),
+        created_by: r.get(7)?,
+        created_at: r.get(8)?,
+        active: r.get(9)?,
+    })
 }
 
 /// What a worker needs of an event to run a handler.
@@ -286,6 +304,42 @@ impl Store {
             Ok(c.query_row("SELECT environment, source, files FROM deployments WHERE id = ?1", [&id], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Deployments, newest first, optionally of one component and/or environment.
+    pub async fn deployments(
+        &self,
+        component: Option<String>,
+        environment: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<DeploymentRow>, StoreError> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT d.id, d.component, d.environment, d.build, d.status, d.error, d.meta, d.created_by, d.created_at,
+                        a.deployment_id IS NOT NULL
+                 FROM deployments d
+                 LEFT JOIN activations a ON a.deployment_id = d.id
+                 WHERE (?1 IS NULL OR d.component = ?1) AND (?2 IS NULL OR d.environment = ?2)
+                 ORDER BY d.created_at DESC, d.id DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![component, environment, limit], deployment_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn deployment(&self, id: String) -> Result<Option<DeploymentRow>, StoreError> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT d.id, d.component, d.environment, d.build, d.status, d.error, d.meta, d.created_by, d.created_at,
+                        a.deployment_id IS NOT NULL
+                 FROM deployments d LEFT JOIN activations a ON a.deployment_id = d.id WHERE d.id = ?1",
+                [id],
+                deployment_row,
+            )
             .optional()?)
         })
         .await

@@ -205,6 +205,8 @@ async fn pending_runs_leave_out_paused_components_unless_asked_for() {
             source: "s".into(),
             files: "{}".into(),
             created_at: 0,
+            meta: "{}".into(),
+            created_by: None,
         })
         .await
         .unwrap();

@@ -76,6 +76,20 @@ fn insert_run(
     Ok(())
 }
 
+fn insert_deployment(
+    t: &Transaction<'_>,
+    d: &NewDeployment,
+    status: &str,
+    error: Option<&str>,
+) -> Result<(), StoreError> {
+    t.execute(
+        "INSERT INTO deployments (id, component, environment, build, source, files, created_at, status, error, meta, created_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![d.id, d.component, d.environment, d.build, d.source, d.files, d.created_at, status, error, d.meta, d.created_by],
+    )?;
+    Ok(())
+}
+
 /// Inserts an event and its runs; a known delivery id inserts nothing and names the original.
 pub(super) fn insert_event(t: &Transaction<'_>, event: &NewEvent) -> Result<IngestOutcome, StoreError> {
     let status = if event.runs.is_empty() { "unhandled" } else { "handled" };
@@ -274,15 +288,37 @@ impl Store {
     /// Records a deployment and makes it the active one, keeping the paused flag.
     pub async fn activate(&self, d: NewDeployment) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| {
-            t.execute(
-                "INSERT INTO deployments (id, component, environment, build, source, files, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![d.id, d.component, d.environment, d.build, d.source, d.files, d.created_at],
-            )?;
+            insert_deployment(t, &d, "active", None)?;
             t.execute(
                 "INSERT INTO activations (component, environment, deployment_id) VALUES (?1, ?2, ?3)
                  ON CONFLICT (component, environment) DO UPDATE SET deployment_id = excluded.deployment_id",
                 params![d.component, d.environment, d.id],
+            )?;
+            Ok(())
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    /// Records a deployment that did not become active, with why.
+    pub async fn record_failed_deployment(&self, d: NewDeployment, error: String) -> Result<(), StoreError> {
+        let (op, rx) = op(move |t| insert_deployment(t, &d, "failed", Some(&error)));
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    /// Makes an earlier deployment of a component the active one again (a rollback).
+    pub async fn reactivate(
+        &self,
+        component: String,
+        environment: String,
+        deployment_id: String,
+    ) -> Result<(), StoreError> {
+        let (op, rx) = op(move |t| {
+            t.execute(
+                "INSERT INTO activations (component, environment, deployment_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (component, environment) DO UPDATE SET deployment_id = excluded.deployment_id",
+                params![component, environment, deployment_id],
             )?;
             Ok(())
         });
