@@ -10,6 +10,7 @@ use onset_server::{Durability, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
 mod catalog;
+mod deploy;
 mod remote;
 mod run;
 mod settings;
@@ -78,6 +79,58 @@ enum Command {
         kind: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Validate the project and deploy each component to an environment of a running server.
+    Deploy {
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+        #[arg(long, default_value = "development")]
+        env: String,
+        /// Deploy from a git repository instead (the commit is kept with the build).
+        #[arg(long)]
+        git: Option<String>,
+        /// Branch, tag or commit of --git (default HEAD).
+        #[arg(long = "ref")]
+        git_ref: Option<String>,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
+    /// Deploy the build active in one environment to the next, with that environment's config.
+    Promote {
+        component: String,
+        #[arg(long, default_value = "development")]
+        from: String,
+        /// Default: the environment after --from.
+        #[arg(long)]
+        to: Option<String>,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
+    /// Make an earlier deployment active again (default: the one before the active one).
+    Rollback {
+        component: String,
+        #[arg(long)]
+        env: String,
+        /// A deployment id.
+        #[arg(long)]
+        to: Option<String>,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
+    /// Remove a component from an environment (and its registration with the provider).
+    Undeploy {
+        component: String,
+        #[arg(long)]
+        env: String,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
+    /// A deployment's status and timestamped log.
+    Logs {
+        #[arg(long)]
+        deployment: String,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
     },
     /// Environments of a running server, in promotion order.
     Env {
@@ -263,6 +316,20 @@ fn main() -> ExitCode {
             }
             Command::Catalog { kind, json } => catalog::print(kind.as_deref(), json),
             Command::Token { command, remote } => tokens::run(&remote::Remote::new(&remote)?, command).await,
+            Command::Deploy { project, env, git, git_ref, remote } => {
+                let args = deploy::DeployArgs { project, env, git, git_ref };
+                deploy::deploy(&remote::Remote::new(&remote)?, args).await
+            }
+            Command::Promote { component, from, to, remote } => {
+                deploy::promote(&remote::Remote::new(&remote)?, &component, &from, to.as_deref()).await
+            }
+            Command::Rollback { component, env, to, remote } => {
+                deploy::rollback(&remote::Remote::new(&remote)?, &component, &env, to.as_deref()).await
+            }
+            Command::Undeploy { component, env, remote } => {
+                deploy::undeploy(&remote::Remote::new(&remote)?, &component, &env).await
+            }
+            Command::Logs { deployment, remote } => deploy::logs(&remote::Remote::new(&remote)?, &deployment).await,
             Command::Env { command, remote } => settings::env(&remote::Remote::new(&remote)?, command).await,
             Command::Config { command, remote } => settings::config(&remote::Remote::new(&remote)?, command).await,
             Command::Keys { command, remote } => settings::keys(&remote::Remote::new(&remote)?, command).await,

@@ -45,6 +45,28 @@ impl Remote {
         Ok(Remote { base: args.server.trim_end_matches('/').to_string(), token, client })
     }
 
+    /// Sends a request and returns the status with the JSON answer, whatever the status.
+    pub async fn call_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), String> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.client.request(method, &url).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| format!("cannot reach the server at {}: {e}", self.base))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        if status == 401 || status == 403 {
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            return Err(format!("{status}: {}", v["message"].as_str().unwrap_or(&text)));
+        }
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    }
+
     /// Sends a request; a non-2xx answer becomes the server's own error message.
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, String> {
         let url = format!("{}{path}", self.base);

@@ -33,13 +33,19 @@ fn known_environment(app: &App, env: &str, location: &str) -> Result<(), ApiErro
     .at(location))
 }
 
-/// 422 with every reason, and the failed deployment's id when one was recorded.
-fn failed(f: Failure) -> Response {
+/// 422 with every reason, the failed deployment's id when one was recorded, and the config
+/// keys that have no value (so a CLI can ask for them).
+fn failed(f: Failure, missing: Vec<(String, Option<String>, bool)>) -> Response {
+    let missing: Vec<Value> = missing
+        .into_iter()
+        .map(|(key, description, secret)| json!({ "key": key, "description": description, "secret": secret }))
+        .collect();
     let body = json!({
         "code": "deploy_failed",
         "message": f.errors.join("\n"),
         "errors": f.errors,
         "deployment_id": f.deployment_id,
+        "missing_config": missing,
     });
     (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
@@ -84,11 +90,11 @@ pub async fn create(
     // The same one-pass check as `onset validate`, at file:line:column.
     let problems = crate::validation::validate_source(&path, &req.source);
     if !problems.is_empty() {
-        return Ok(failed(Failure::from(problems.iter().map(ToString::to_string).collect::<Vec<_>>())));
+        return Ok(failed(Failure::from(problems.iter().map(ToString::to_string).collect::<Vec<_>>()), Vec::new()));
     }
     let file = SourceFile { path, text: req.source, files: req.files };
-    let before =
-        app.active(&environment, &crate::app::parse(&file).map(|c| c.component.to_string()).unwrap_or_default());
+    let parsed = crate::app::parse(&file).ok();
+    let before = parsed.as_ref().and_then(|c| app.active(&environment, c.component.as_str()));
     let origin = Origin { meta: req.meta.unwrap_or_else(|| json!({})), actor: Some(who.name.clone()) };
     match app.deploy_from(&environment, &file, origin).await {
         Ok(d) => {
@@ -105,7 +111,13 @@ pub async fn create(
             }
             Ok(answer(&app, &d, if unchanged { StatusCode::OK } else { StatusCode::CREATED }).await)
         }
-        Err(f) => Ok(failed(f)),
+        Err(f) => {
+            let missing = match &parsed {
+                Some(c) => app.missing_config(c, &environment).await,
+                None => Vec::new(),
+            };
+            Ok(failed(f, missing))
+        }
     }
 }
 
@@ -171,7 +183,13 @@ pub async fn promote(
                 .await;
             Ok(answer(&app, &d, StatusCode::CREATED).await)
         }
-        Err(f) => Ok(failed(f)),
+        Err(f) => {
+            let missing = match app.active(&from, &name) {
+                Some(d) => app.missing_config(&d.component, &to).await,
+                None => Vec::new(),
+            };
+            Ok(failed(f, missing))
+        }
     }
 }
 
@@ -198,6 +216,6 @@ pub async fn rollback(
                 .await;
             Ok(answer(&app, &d, StatusCode::OK).await)
         }
-        Err(f) => Ok(failed(f)),
+        Err(f) => Ok(failed(f, Vec::new())),
     }
 }

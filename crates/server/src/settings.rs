@@ -64,6 +64,29 @@ impl App {
         if errors.is_empty() { Ok(values) } else { Err(errors) }
     }
 
+    /// Required keys of `component` that have no value in `environment` from any source:
+    /// `(key, description, secret)`, for a deploy to ask for.
+    pub async fn missing_config(
+        &self,
+        component: &Component,
+        environment: &str,
+    ) -> Vec<(String, Option<String>, bool)> {
+        let name = component.component.as_str();
+        let set = self.config_texts(name, environment).await.unwrap_or_default();
+        component
+            .config
+            .iter()
+            .filter(|(key, spec)| {
+                spec.is_required()
+                    && !set.iter().any(|(k, _, _)| k == key.as_str())
+                    && !self.config.config_env.contains_key(&crate::deploy::config_env_name(name, key.as_str()))
+            })
+            .map(|(key, spec)| {
+                (key.to_string(), spec.description.clone(), spec.kind == onset_model::ConfigType::Secret)
+            })
+            .collect()
+    }
+
     /// Seals and stores values for a component in an environment. When the component is active
     /// there, its build is activated again with the new values (same deployment id); values
     /// that do not fit its schema are refused before anything is stored.

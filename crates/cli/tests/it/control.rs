@@ -104,3 +104,119 @@ fn environments_and_config_from_the_cli() {
     let out = onset(dir.path(), &["config", "set", "sheets", "novalue", "--server", &base]);
     assert!(text(&out.stderr).contains("is not key=value"), "{}", text(&out.stderr));
 }
+
+fn project(dir: &std::path::Path, version: &str) {
+    std::fs::create_dir_all(dir.join("components")).unwrap();
+    std::fs::write(dir.join("onset.yaml"), "name: demo\n").unwrap();
+    std::fs::write(
+        dir.join("components/greet.yaml"),
+        format!(
+            "component: greet\ntrigger: {{ type: http }}\nconfig:\n  greeting: {{ type: string, description: what to say }}\nhandlers:\n  /:\n    POST: {{ steps: [ {{ log: \"{version} {{{{ config.greeting }}}}\" }} ] }}\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[test]
+fn deploy_promote_rollback_undeploy_and_git_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = serve(dir.path());
+    let src = tempfile::tempdir().unwrap();
+    project(src.path(), "v1");
+    let p = src.path().to_str().unwrap();
+
+    // Missing config: not deployed, every key named with how to set it.
+    let out = onset(dir.path(), &["deploy", "--project", p, "--server", &base]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("greet → development: failed") && err.contains("config `greeting` (what to say)"), "{err}");
+    assert!(err.contains("onset config set greet KEY=VALUE… --env development"), "{err}");
+
+    ok(&onset(dir.path(), &["config", "set", "greet", "greeting=hi", "--server", &base]));
+    let out = ok(&onset(dir.path(), &["deploy", "--project", p, "--server", &base]));
+    assert!(out.contains("greet → development: active") && out.contains("activated"), "{out}");
+    let out = ok(&onset(dir.path(), &["deploy", "--project", p, "--server", &base]));
+    assert!(out.contains("unchanged"), "{out}");
+
+    // From git: the commit is kept with the build.
+    let repo = tempfile::tempdir().unwrap();
+    project(repo.path(), "v2");
+    let g = |args: &[&str]| {
+        let o = Command::new("git").args(args).current_dir(repo.path()).output().unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    g(&["init", "--quiet", "-b", "main"]);
+    g(&["add", "."]);
+    g(&["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "v2"]);
+    let commit = g(&["rev-parse", "HEAD"]).trim().to_string();
+    let url = format!("file://{}", repo.path().display());
+    let out = ok(&onset(dir.path(), &["deploy", "--git", &url, "--ref", "main", "--server", &base]));
+    assert!(out.contains(&commit), "{out}");
+    let id = out
+        .lines()
+        .find_map(|l| l.split("(deployment ").nth(1))
+        .map(|r| r.split(',').next().unwrap().to_string())
+        .unwrap_or_else(|| panic!("{out}"));
+    let logs = ok(&onset(dir.path(), &["logs", "--deployment", &id, "--server", &base]));
+    assert!(logs.contains("active") && logs.contains(&commit) && logs.contains("activated"), "{logs}");
+
+    // Promote into production with its own config, roll development back, undeploy production.
+    ok(&onset(dir.path(), &["config", "set", "greet", "greeting=hello", "--env", "production", "--server", &base]));
+    let out = ok(&onset(dir.path(), &["promote", "greet", "--server", &base]));
+    assert!(out.contains("greet → production: active"), "{out}");
+    let out = ok(&onset(dir.path(), &["rollback", "greet", "--env", "development", "--server", &base]));
+    assert!(out.contains("is active again"), "{out}");
+    let out = ok(&onset(dir.path(), &["undeploy", "greet", "--env", "production", "--server", &base]));
+    assert!(out.contains("removed from production"), "{out}");
+    let out = onset(dir.path(), &["undeploy", "greet", "--env", "production", "--server", &base]);
+    assert!(!out.status.success());
+}
+
+/// On a terminal, `onset deploy` asks for missing config (secrets without echo), stores it for
+/// the environment and goes on. `script` gives the command a pseudo-terminal.
+#[test]
+fn deploy_asks_for_missing_config_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = serve(dir.path());
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(src.path().join("components")).unwrap();
+    std::fs::write(src.path().join("onset.yaml"), "name: demo\n").unwrap();
+    std::fs::write(
+        src.path().join("components/notify.yaml"),
+        "component: notify\ntrigger: { type: http }\nconfig:\n  channel: { type: string, description: where to post }\n  api_key: { type: secret, description: the API key }\nhandlers:\n  /:\n    POST: { steps: [ { log: \"{{ config.channel }}\" } ] }\n",
+    )
+    .unwrap();
+    let cmd = format!("{} deploy --project {} --server {base}", env!("CARGO_BIN_EXE_onset"), src.path().display());
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        // Answers arrive as typed, after the prompts.
+        std::thread::sleep(Duration::from_millis(1500));
+        stdin.write_all(b"#alerts\n").unwrap();
+        std::thread::sleep(Duration::from_millis(1000));
+        stdin.write_all(b"k-secret-42\n").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = child.wait_with_output().unwrap();
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{shown}\n{}", text(&out.stderr));
+    assert!(shown.contains("channel (where to post)") && shown.contains("api_key (the API key)"), "{shown}");
+    assert!(shown.contains("notify → development: active"), "{shown}");
+    assert!(!shown.contains("k-secret-42"), "the secret is not echoed: {shown}");
+    let listed = text(&onset(dir.path(), &["config", "list", "notify", "--server", &base]).stdout);
+    assert!(listed.contains("#alerts") && !listed.contains("k-secret-42"), "{listed}");
+}

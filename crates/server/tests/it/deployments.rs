@@ -49,6 +49,13 @@ async fn deploy_promote_rollback_with_config_per_environment() {
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors[0].contains("config `greeting` (what to say first) is required"), "{}", errors[0]);
     assert!(errors[1].contains("config `channel` (where to say it) is required"), "{}", errors[1]);
+    assert_eq!(
+        failure["missing_config"],
+        json!([
+            { "key": "greeting", "description": "what to say first", "secret": false },
+            { "key": "channel", "description": "where to say it", "secret": false },
+        ])
+    );
     let failed_id = failure["deployment_id"].as_str().unwrap();
     let record = s.get(&format!("/api/v1/deployments/{failed_id}")).await;
     assert_eq!((record["status"].as_str(), record["active"].as_bool()), (Some("failed"), Some(false)));
