@@ -87,6 +87,11 @@ fn trigger_block(kind: &str) -> (&'static str, &'static str) {
             "    calendar_id: \"{{ config.calendar_id }}\"\n    account: \"{{ config.account }}\"\n",
             "  calendar_id: { type: string, example: team@example.com }\n  account: { type: json, description: \"an access token, or {client_id, client_secret, refresh_token}\" }\n",
         ),
+        "schedule" => ("    interval: 1m\n", ""),
+        "poll" => (
+            "    url: \"{{ config.api }}/items\"\n    interval: 1m\n    items: \"{{ response.body }}\"\n    id: \"{{ item.id }}\"\n",
+            "  api: { type: string, example: https://api.example.com, description: the API to poll }\n",
+        ),
         _ => ("", ""),
     }
 }
@@ -169,8 +174,9 @@ pub fn new_component(
         return Err(format!("{} exists already; choose another name or remove it", path.display()));
     }
     let (with, config) = trigger_block(kind);
+    let config = if config.is_empty() { "config: {}\n".to_string() } else { format!("config:\n{config}") };
     let mut yaml = format!(
-        "# Made by `onset new {name} --trigger {kind} --channel {channel_name}`; `onset catalog {kind}` lists every event.\ncomponent: {name}\ndescription: {channel_name} events from {kind}\ntrigger:\n  type: {kind}\n  with:\n{with}config:\n{config}handlers:\n  {channel_name}:\n"
+        "# Made by `onset new {name} --trigger {kind} --channel {channel_name}`; `onset catalog {kind}` lists every event.\ncomponent: {name}\ndescription: {channel_name} events from {kind}\ntrigger:\n  type: {kind}\n  with:\n{with}{config}handlers:\n  {channel_name}:\n"
     );
     let samples_dir = project.join("samples").join(name);
     std::fs::create_dir_all(&samples_dir).map_err(|e| format!("{}: {e}", samples_dir.display()))?;

@@ -517,6 +517,19 @@ impl V<'_> {
                                 let src = s.to_string();
                                 self.names(v, &src, true, &scope, &["meta"]);
                             }
+                        } else if let (Some("poll"), Some(key @ ("url" | "items" | "id" | "cursor"))) =
+                            (self.kind, as_str(k))
+                        {
+                            // Evaluated at each poll, over the answer and the item.
+                            let roots: &[&str] = match key {
+                                "url" => &["config", "cursor"],
+                                "id" => &["config", "response", "item"],
+                                _ => &["config", "response"],
+                            };
+                            if let Some(s) = as_str(v) {
+                                let src = s.to_string();
+                                self.names(v, &src, true, &scope, roots);
+                            }
                         } else {
                             self.settings(v, &scope);
                         }

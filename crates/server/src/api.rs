@@ -85,6 +85,7 @@ pub async fn components(State(app): State<Arc<App>>) -> Json<Value> {
                 "paused": app.scheduler.is_paused(d.name(), &d.environment),
                 "ingress": format!("/hooks/{}/{}", d.environment, d.name()),
                 "handlers": handlers,
+                "health": app.source_health.get(&d.environment, d.name()),
             })
         })
         .collect();

@@ -96,6 +96,10 @@ pub struct App {
     pub master_key: RwLock<Arc<crate::secrets::MasterKey>>,
     /// Environment names in promotion order.
     pub environments: RwLock<Vec<String>>,
+    /// Woken when a deployment is installed, so schedules and pollers follow at once.
+    pub sources_changed: tokio::sync::Notify,
+    /// What schedules and pollers last did.
+    pub source_health: crate::timed::HealthBoard,
 }
 
 impl std::fmt::Debug for App {
@@ -154,6 +158,8 @@ impl App {
             google_tokens: crate::google::tokens::TokenCache::default(),
             master_key: RwLock::new(Arc::new(master_key)),
             environments: RwLock::new(vec![DEVELOPMENT.to_string(), "production".to_string()]),
+            sources_changed: tokio::sync::Notify::new(),
+            source_health: crate::timed::HealthBoard::default(),
         }
     }
 
@@ -186,6 +192,7 @@ impl App {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert((deployed.environment.clone(), deployed.name().to_string()), deployed);
+        self.sources_changed.notify_one();
     }
 
     async fn build(&self, id: String, environment: &str, file: &SourceFile) -> Result<Deployed, Vec<String>> {
@@ -223,6 +230,7 @@ impl App {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&(environment.to_string(), component.to_string()));
+        self.sources_changed.notify_one();
         tracing::info!(component, environment, deployment = %deployed.id, "undeployed");
         self.deployment_log(&deployed.id, deployed.name(), environment, log).await;
         Ok(true)

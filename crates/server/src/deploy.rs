@@ -39,6 +39,8 @@ pub struct Deployed {
     pub provider: Source,
     /// Values of `secret` config, kept out of run records.
     pub secrets: SecretValues,
+    /// The resolved config (in memory only), for sources that evaluate templates later.
+    pub config: Value,
     pub verifier: Verifier,
     pub redactor: Redactor,
     /// `with.delivery_id`, evaluated per request against `meta`.
@@ -181,6 +183,11 @@ impl Deployed {
             )]);
         }
         let delivery_template = if is_http { with.remove("delivery_id") } else { None };
+        let deferred: Map<String, Value> = if kind == "poll" {
+            crate::source::POLL_TEMPLATES.iter().filter_map(|k| with.remove(*k).map(|v| (k.to_string(), v))).collect()
+        } else {
+            Map::new()
+        };
         let rendered = render_settings(&Value::Object(with), &config)
             .map_err(|e| vec![format!("component `{name}`: trigger.with: {e}")])?;
 
@@ -189,7 +196,7 @@ impl Deployed {
                 Verifier::from_json(rendered.get("verify")).map_err(|e| vec![format!("component `{name}`: {e}")])?;
             (Source::Http, verifier)
         } else {
-            crate::source::build(kind, &rendered).map_err(|e| vec![format!("component `{name}`: {e}")])?
+            crate::source::build(kind, &rendered, &deferred).map_err(|e| vec![format!("component `{name}`: {e}")])?
         };
         let redact: Vec<String> = match rendered.get("redact_headers") {
             None | Some(Value::Null) => Vec::new(),
@@ -232,6 +239,7 @@ impl Deployed {
             compiled,
             provider,
             secrets,
+            config,
             verifier,
             redactor: Redactor::new(redact),
             delivery_id,

@@ -250,6 +250,66 @@ async fn accept(
     }
 }
 
+/// Stores an event a source inside the server produced (schedule, poll) and queues its runs.
+/// A full write queue is waited out, never a reason to drop the event; `Err` only when the
+/// store fails or the source is stopped.
+pub(crate) async fn store_delivery(
+    app: &Arc<App>,
+    deployed: &Deployed,
+    name: &EventName,
+    delivery_id: Option<String>,
+    payload: Bytes,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<IngestOutcome, String> {
+    let received_at = now_ms();
+    let runs = runs_for(deployed, name);
+    let event = NewEvent {
+        id: new_id(),
+        component: deployed.name().to_string(),
+        environment: deployed.environment.clone(),
+        channel: name.channel.clone(),
+        event: name.event.clone(),
+        delivery_id: delivery_id.clone(),
+        received_at,
+        headers: "{}".into(),
+        query: "{}".into(),
+        params: "{}".into(),
+        payload: payload.clone(),
+        runs: runs.clone(),
+    };
+    let outcome = loop {
+        match app.store.ingest(event.clone()).await {
+            Err(StoreError::Busy) => {
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_millis(50)) => continue,
+                    () = stop.cancelled() => return Err("stopped".into()),
+                }
+            }
+            other => break other.map_err(|e| e.to_string())?,
+        }
+    };
+    let outcome_name = if matches!(outcome, IngestOutcome::Stored) { "accepted" } else { "duplicate" };
+    app.metrics.event_received(deployed.name(), &deployed.environment, outcome_name);
+    if matches!(outcome, IngestOutcome::Stored) {
+        for run in runs {
+            let job = Job {
+                responder: None,
+                run: pending(run, &event.id, &event.component, &event.environment, received_at),
+                event: Some(EventForRun {
+                    payload: payload.clone(),
+                    headers: event.headers.clone(),
+                    query: event.query.clone(),
+                    params: event.params.clone(),
+                    delivery_id: delivery_id.clone(),
+                    received_at,
+                }),
+            };
+            app.scheduler.enqueue(job, now_ms());
+        }
+    }
+    Ok(outcome)
+}
+
 /// The sender's answer once the event is stored (or known from an earlier delivery).
 pub(crate) fn acknowledge(answer: &Answer, event_id: &str, duplicate: bool) -> Response {
     match answer {

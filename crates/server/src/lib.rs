@@ -22,6 +22,7 @@ mod scheduler;
 mod secrets;
 mod settings;
 mod source;
+mod timed;
 mod validation;
 mod watch;
 mod worker;
@@ -152,6 +153,7 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     tasks.spawn(worker::dispatch(app.clone()));
     tasks.spawn(worker::keep_leases(app.clone()));
     tasks.spawn(google::channel::renew_loop(app.clone()));
+    tasks.spawn(timed::supervise(app.clone()));
     if app.config.watch
         && let Some(dir) = app.config.project.clone()
     {

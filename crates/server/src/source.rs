@@ -16,6 +16,124 @@ pub enum Source {
     GitHub(GitHubSettings),
     Slack,
     GoogleCalendar(GoogleSettings),
+    Schedule(Timing),
+    Poll(PollSettings),
+}
+
+/// When a schedule fires or a poller asks, and what to do with times missed while down.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub every: onset_sources::schedule::Every,
+    pub catch_up: onset_sources::schedule::CatchUp,
+    /// The settings as written: a stored next time belongs to these.
+    pub spec: String,
+}
+
+/// The request a poller makes and how it reads the answer; `url`, `items`, `id` and `cursor`
+/// are evaluated at each poll.
+#[derive(Clone)]
+pub struct PollSettings {
+    pub timing: Timing,
+    pub method: String,
+    pub headers: serde_json::Map<String, Value>,
+    pub body: Option<Value>,
+    pub templates: std::sync::Arc<PollTemplates>,
+}
+
+impl std::fmt::Debug for PollSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PollSettings").field("method", &self.method).finish_non_exhaustive()
+    }
+}
+
+pub struct PollTemplates {
+    pub program: onset_expr::Program,
+    pub url: onset_expr::Compiled,
+    pub items: onset_expr::Compiled,
+    pub id: onset_expr::Compiled,
+    pub cursor: Option<onset_expr::Compiled>,
+}
+
+/// Keys of a `poll` trigger that are templates over the answer, left unrendered at deploy.
+pub const POLL_TEMPLATES: &[&str] = &["url", "items", "id", "cursor"];
+
+fn timing(with: &Value, minimum: std::time::Duration) -> Result<Timing, String> {
+    use onset_sources::schedule::{CatchUp, Cron, Every};
+    let cron = with.get("cron").and_then(Value::as_str);
+    let interval = with.get("interval").and_then(Value::as_str);
+    let every = match (cron, interval) {
+        (Some(c), None) => {
+            let tz_name = with.get("timezone").and_then(Value::as_str).unwrap_or("UTC");
+            let tz = jiff::tz::TimeZone::get(tz_name)
+                .map_err(|_| format!("trigger.with.timezone `{tz_name}` is not a time zone (e.g. Europe/Berlin)"))?;
+            Every::Cron(c.parse::<Cron>().map_err(|e| format!("trigger.with.cron: {e}"))?, tz)
+        }
+        (None, Some(i)) => {
+            let d: onset_model::Duration = i.parse().map_err(|e| format!("trigger.with.interval: {e}"))?;
+            if d.as_std() < minimum {
+                return Err(format!("trigger.with.interval is at least {}s", minimum.as_secs()));
+            }
+            Every::Interval(d.as_std())
+        }
+        (Some(_), Some(_)) => return Err("trigger.with has both `cron` and `interval`; keep one".into()),
+        (None, None) => return Err("trigger.with needs `cron` (e.g. \"*/5 * * * *\") or `interval` (e.g. 30s)".into()),
+    };
+    let catch_up = match with.get("catch_up") {
+        None | Some(Value::Null) => CatchUp::default(),
+        Some(v) => {
+            serde_json::from_value(v.clone()).map_err(|_| "trigger.with.catch_up is none, one or all".to_string())?
+        }
+    };
+    let spec = serde_json::json!([with.get("cron"), with.get("interval"), with.get("timezone")]).to_string();
+    Ok(Timing { every, catch_up, spec })
+}
+
+fn poll(with: &Value, deferred: &serde_json::Map<String, Value>) -> Result<PollSettings, String> {
+    let timing = timing(with, std::time::Duration::from_secs(1))?;
+    let method = with.get("method").and_then(Value::as_str).unwrap_or("GET").to_ascii_uppercase();
+    if method != "GET" && method != "POST" {
+        return Err(format!("trigger.with.method is GET or POST, not {method}"));
+    }
+    let headers = match with.get("headers") {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err("trigger.with.headers is a mapping of header names to values".into()),
+    };
+    let mut c = onset_expr::Compiler::new();
+    let mut template = |key: &str, required: bool| -> Result<Option<onset_expr::Compiled>, String> {
+        match deferred.get(key) {
+            Some(Value::String(t)) => c.string(t).map(Some).map_err(|e| format!("trigger.with.{key}: {e}")),
+            Some(_) => Err(format!("trigger.with.{key} is a template string")),
+            None if required => Err(format!("a poll trigger needs trigger.with.{key}")),
+            None => Ok(None),
+        }
+    };
+    let url = template("url", true)?;
+    let items = template("items", true)?;
+    let id = template("id", true)?;
+    let cursor = template("cursor", false)?;
+    let program = c.finish().map_err(|e| e.to_string())?;
+    let (Some(url), Some(items), Some(id)) = (url, items, id) else {
+        return Err("a poll trigger needs url, items and id".into());
+    };
+    Ok(PollSettings {
+        timing,
+        method,
+        headers,
+        body: with.get("body").cloned().filter(|b| !b.is_null()),
+        templates: std::sync::Arc::new(PollTemplates { program, url, items, id, cursor }),
+    })
+}
+
+const TIMING_SETTINGS: &[&str] = &["cron", "interval", "timezone", "catch_up"];
+
+fn only(kind: &str, with: &Value, allowed: &[&str]) -> Result<(), String> {
+    if let Some(unknown) =
+        with.as_object().and_then(|m| m.keys().find(|k| !allowed.contains(&k.as_str()) && *k != "redact_headers"))
+    {
+        return Err(format!("trigger setting `{unknown}` is not a {kind} setting ({})", allowed.join(", ")));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,9 +206,24 @@ fn non_empty(secret: Option<Secret>) -> Option<Secret> {
     secret.filter(|s| !s.expose().is_empty())
 }
 
-/// The source and its verifier, from the rendered `trigger.with` of a non-`http` trigger.
-pub fn build(kind: &str, with: &Value) -> Result<(Source, Verifier), String> {
+/// The source and its verifier, from the rendered `trigger.with` of a non-`http` trigger;
+/// `deferred` holds the settings left unrendered (templates evaluated later).
+pub fn build(
+    kind: &str,
+    with: &Value,
+    deferred: &serde_json::Map<String, Value>,
+) -> Result<(Source, Verifier), String> {
     match kind {
+        "schedule" => {
+            only(kind, with, TIMING_SETTINGS)?;
+            Ok((Source::Schedule(timing(with, std::time::Duration::from_secs(1))?), Verifier::none()))
+        }
+        "poll" => {
+            let mut allowed = TIMING_SETTINGS.to_vec();
+            allowed.extend(["method", "headers", "body"]);
+            only(kind, with, &allowed)?;
+            Ok((Source::Poll(poll(with, deferred)?), Verifier::none()))
+        }
         "github" => {
             let mut s: GitHubSettings = settings(kind, with)?;
             s.secret = non_empty(s.secret);

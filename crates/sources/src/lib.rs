@@ -7,6 +7,7 @@ mod delivery;
 pub mod github;
 mod payload;
 mod redact;
+pub mod schedule;
 mod secret;
 pub mod slack;
 pub(crate) mod verify;

@@ -48,6 +48,8 @@ fn new_writes_a_handler_per_event_with_samples_that_run() {
     // Slack and Google skeletons validate too; an unknown channel is named with the choices.
     ok(&onset(dir.path(), &["new", "mentions", "--trigger", "slack", "--channel", "AppService"]));
     ok(&onset(dir.path(), &["new", "meetings", "--trigger", "google-calendar", "--channel", "CalendarService"]));
+    ok(&onset(dir.path(), &["new", "nightly", "--trigger", "schedule", "--channel", "ScheduleService"]));
+    ok(&onset(dir.path(), &["new", "feed", "--trigger", "poll", "--channel", "PollService"]));
     ok(&onset(dir.path(), &["validate"]));
     let bad = onset(dir.path(), &["new", "x", "--trigger", "github", "--channel", "IssueService"]);
     assert!(!bad.status.success());

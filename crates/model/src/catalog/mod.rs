@@ -6,6 +6,7 @@ pub mod github;
 pub mod google;
 mod naming;
 pub mod slack;
+pub mod timed;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -13,7 +14,7 @@ use serde_json::{Map, Value};
 pub use naming::{EventName, pascal};
 
 /// Trigger types this build can run.
-pub const TRIGGER_TYPES: &[&str] = &["http", "github", "slack", "google-calendar"];
+pub const TRIGGER_TYPES: &[&str] = &["http", "github", "slack", "google-calendar", "schedule", "poll"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TriggerInfo {
@@ -84,6 +85,26 @@ pub fn settings(kind: &str) -> Option<Vec<SettingInfo>> {
             setting("token_url", false, "the OAuth2 token endpoint (default https://oauth2.googleapis.com/token)"),
             REDACT,
         ],
+        "schedule" => vec![
+            setting("cron", false, "5 fields (minute hour day month weekday) or 6 (second first); or `interval`"),
+            setting("interval", false, "a fixed period such as `30s` or `5m`; or `cron`"),
+            setting("timezone", false, "the cron's time zone (default UTC), e.g. Europe/Berlin"),
+            setting("catch_up", false, "missed times after downtime: none, one (default) or all"),
+            REDACT,
+        ],
+        "poll" => vec![
+            setting("url", true, "the address to ask; may use `cursor` (null at first)"),
+            setting("method", false, "GET (default) or POST"),
+            setting("headers", false, "request headers, e.g. authorization from config"),
+            setting("body", false, "a JSON body for POST"),
+            setting("interval", false, "how often (at least 1s); or `cron`"),
+            setting("cron", false, "when to poll, as for schedule"),
+            setting("timezone", false, "the cron's time zone (default UTC)"),
+            setting("items", true, "the list of items in the answer, e.g. \"{{ response.body.results }}\""),
+            setting("id", true, "an item's id, e.g. \"{{ item.id }}\": only ids never seen become events"),
+            setting("cursor", false, "carried to the next request, e.g. \"{{ response.body.next }}\""),
+            REDACT,
+        ],
         _ => return None,
     })
 }
@@ -94,6 +115,8 @@ fn describe(kind: &str) -> &'static str {
         "github" => "GitHub repository or organization webhooks: every event GitHub sends",
         "slack" => "Slack Events API, slash commands and interactivity",
         "google-calendar" => "Google Calendar push notifications, turned into new/updated/deleted events",
+        "schedule" => "fires on a cron or a fixed interval, once per due time across restarts",
+        "poll" => "asks an HTTP API periodically; each item never seen before is an event",
         _ => "",
     }
 }
@@ -105,6 +128,8 @@ pub fn trigger(kind: &str) -> Option<TriggerInfo> {
         "github" => github::channels(),
         "slack" => slack::channels(),
         "google-calendar" => google::channels(),
+        "schedule" => timed::channels(timed::SCHEDULE),
+        "poll" => timed::channels(timed::POLL),
         _ => Vec::new(),
     };
     Some(TriggerInfo { kind, description: describe(kind), settings: settings(kind)?, channels })
@@ -120,6 +145,8 @@ pub fn sample(kind: &str, channel: &str, handler: &str) -> Option<Value> {
         "github" => github::sample(channel, handler),
         "slack" => slack::sample(channel, handler),
         "google-calendar" => google::sample(channel, handler),
+        "schedule" => timed::sample(timed::SCHEDULE, channel, handler),
+        "poll" => timed::sample(timed::POLL, channel, handler),
         _ => None,
     }
 }
@@ -130,6 +157,8 @@ pub fn schema(kind: &str, channel: &str, handler: &str) -> Option<Value> {
         "github" => github::schema(channel, handler),
         "slack" => slack::schema(channel, handler),
         "google-calendar" => google::schema(channel, handler),
+        "schedule" => timed::schema(timed::SCHEDULE, channel, handler),
+        "poll" => timed::schema(timed::POLL, channel, handler),
         _ => None,
     }
 }
@@ -161,6 +190,8 @@ pub fn check_handler(kind: &str, channel: &str, handler: &str) -> Result<(), Str
         "github" => github::source_of(channel, handler).is_some(),
         "slack" => slack::accepts(channel, handler),
         "google-calendar" => google::accepts(channel, handler),
+        "schedule" => timed::accepts(timed::SCHEDULE, channel, handler),
+        "poll" => timed::accepts(timed::POLL, channel, handler),
         _ => return Ok(()),
     };
     if known {

@@ -16,4 +16,5 @@ mod runs;
 mod scripts;
 mod slack;
 mod support;
+mod timed;
 mod verification;

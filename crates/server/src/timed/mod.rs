@@ -1,0 +1,136 @@
+//! Triggers that run inside the server instead of receiving requests: `schedule` and `poll`.
+//! A supervisor keeps one task per active deployment of such a trigger, started when it is
+//! activated, stopped when it is replaced or undeployed. Each stores its next due time, so it
+//! fires once per due time across restarts (delivery ids dedupe a time fired twice).
+
+mod poll;
+mod schedule;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{App, now_ms};
+use crate::source::{Source, Timing};
+
+/// What a running source last did, for `GET /api/v1/components`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Health {
+    /// `running`, or `failing` after an error (it keeps trying).
+    pub state: &'static str,
+    #[serde(serialize_with = "onset_store::time::ser_opt")]
+    pub last_success_at: Option<i64>,
+    pub last_error: Option<String>,
+    #[serde(serialize_with = "onset_store::time::ser_opt")]
+    pub next_at: Option<i64>,
+}
+
+/// Health per (environment, component).
+#[derive(Default)]
+pub struct HealthBoard(Mutex<HashMap<(String, String), Health>>);
+
+impl HealthBoard {
+    pub fn get(&self, environment: &str, component: &str) -> Option<Health> {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&(environment.to_string(), component.to_string())).cloned()
+    }
+
+    fn update(&self, environment: &str, component: &str, f: impl FnOnce(&mut Health)) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let h = map
+            .entry((environment.to_string(), component.to_string()))
+            .or_insert_with(|| Health { state: "running", ..Health::default() });
+        f(h);
+    }
+
+    pub fn ok(&self, environment: &str, component: &str, next_at: i64) {
+        self.update(environment, component, |h| {
+            h.state = "running";
+            h.last_success_at = Some(now_ms());
+            h.next_at = Some(next_at);
+        });
+    }
+
+    pub fn failed(&self, environment: &str, component: &str, error: String, next_at: i64) {
+        self.update(environment, component, |h| {
+            h.state = "failing";
+            h.last_error = Some(error);
+            h.next_at = Some(next_at);
+        });
+    }
+
+    fn remove(&self, environment: &str, component: &str) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.remove(&(environment.to_string(), component.to_string()));
+    }
+}
+
+/// Keeps exactly one task per active schedule/poll deployment.
+pub async fn supervise(app: Arc<App>) {
+    let mut running: HashMap<(String, String), (String, CancellationToken)> = HashMap::new();
+    loop {
+        let mut wanted = HashMap::new();
+        for d in app.active_all() {
+            if matches!(d.provider, Source::Schedule(_) | Source::Poll(_)) {
+                wanted.insert((d.environment.clone(), d.name().to_string()), d);
+            }
+        }
+        running.retain(|key, (id, token)| {
+            let keep = wanted.get(key).is_some_and(|d| d.id == *id);
+            if !keep {
+                token.cancel();
+                app.source_health.remove(&key.0, &key.1);
+            }
+            keep
+        });
+        for (key, d) in wanted {
+            if running.contains_key(&key) {
+                continue;
+            }
+            let token = app.shutdown.child_token();
+            running.insert(key, (d.id.clone(), token.clone()));
+            let app = app.clone();
+            match &d.provider {
+                Source::Schedule(t) => {
+                    let t = t.clone();
+                    tokio::spawn(async move { schedule::run(app, d.clone(), t, token).await });
+                }
+                Source::Poll(p) => {
+                    let p = p.clone();
+                    tokio::spawn(async move { poll::run(app, d.clone(), p, token).await });
+                }
+                _ => {}
+            }
+        }
+        tokio::select! {
+            () = app.sources_changed.notified() => {}
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            () = app.shutdown.cancelled() => break,
+        }
+    }
+}
+
+/// The stored next due time, if it belongs to these timing settings.
+async fn stored_next(app: &App, component: &str, environment: &str, key: &str, timing: &Timing) -> Option<i64> {
+    let text = app.store.trigger_state(component.into(), environment.into(), key.into()).await.ok()??;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    (v["spec"].as_str() == Some(timing.spec.as_str())).then(|| v["next"].as_i64()).flatten()
+}
+
+async fn store_next(app: &App, component: &str, environment: &str, key: &str, timing: &Timing, next: i64) {
+    let v = serde_json::json!({ "next": next, "spec": timing.spec }).to_string();
+    if let Err(e) = app.store.set_trigger_state(component.into(), environment.into(), key.into(), Some(v)).await {
+        tracing::warn!(component, environment, error = %e, "the next due time was not stored");
+    }
+}
+
+/// Waits until `at` (unix ms); `false` when cancelled first.
+async fn sleep_until(at: i64, token: &CancellationToken) -> bool {
+    let wait = u64::try_from(at - now_ms()).unwrap_or(0);
+    tokio::select! {
+        () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => true,
+        () = token.cancelled() => false,
+    }
+}
