@@ -517,6 +517,14 @@ impl V<'_> {
                                 let src = s.to_string();
                                 self.names(v, &src, true, &scope, &["meta"]);
                             }
+                        } else if let (Some(kind), Some("external_id")) = (self.kind, as_str(k))
+                            && onset_model::catalog::STREAM_TYPES.contains(&kind)
+                        {
+                            // Evaluated for each message.
+                            if let Some(s) = as_str(v) {
+                                let src = s.to_string();
+                                self.names(v, &src, true, &scope, &["config", "event", "message", "headers"]);
+                            }
                         } else if let (Some("poll"), Some(key @ ("url" | "items" | "id" | "cursor"))) =
                             (self.kind, as_str(k))
                         {

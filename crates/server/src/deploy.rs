@@ -183,11 +183,13 @@ impl Deployed {
             )]);
         }
         let delivery_template = if is_http { with.remove("delivery_id") } else { None };
-        let deferred: Map<String, Value> = if kind == "poll" {
-            crate::source::POLL_TEMPLATES.iter().filter_map(|k| with.remove(*k).map(|v| (k.to_string(), v))).collect()
-        } else {
-            Map::new()
+        let deferred_keys: &[&str] = match kind {
+            "poll" => crate::source::POLL_TEMPLATES,
+            k if onset_model::catalog::STREAM_TYPES.contains(&k) => crate::source::STREAM_TEMPLATES,
+            _ => &[],
         };
+        let deferred: Map<String, Value> =
+            deferred_keys.iter().filter_map(|k| with.remove(*k).map(|v| (k.to_string(), v))).collect();
         let rendered = render_settings(&Value::Object(with), &config)
             .map_err(|e| vec![format!("component `{name}`: trigger.with: {e}")])?;
 

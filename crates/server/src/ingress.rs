@@ -250,7 +250,9 @@ async fn accept(
     }
 }
 
-/// Stores an event a source inside the server produced (schedule, poll) and queues its runs.
+/// Stores an event a source inside the server produced (schedule, poll, a broker message) and
+/// queues its runs; `headers` and `params` are JSON objects (a message's headers and broker
+/// fields).
 /// A full write queue is waited out, never a reason to drop the event; `Err` only when the
 /// store fails or the source is stopped.
 pub(crate) async fn store_delivery(
@@ -259,6 +261,7 @@ pub(crate) async fn store_delivery(
     name: &EventName,
     delivery_id: Option<String>,
     payload: Bytes,
+    (headers, params): (String, String),
     stop: &tokio_util::sync::CancellationToken,
 ) -> Result<IngestOutcome, String> {
     let received_at = now_ms();
@@ -271,9 +274,9 @@ pub(crate) async fn store_delivery(
         event: name.event.clone(),
         delivery_id: delivery_id.clone(),
         received_at,
-        headers: "{}".into(),
+        headers,
         query: "{}".into(),
-        params: "{}".into(),
+        params,
         payload: payload.clone(),
         runs: runs.clone(),
     };

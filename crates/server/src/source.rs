@@ -18,6 +18,46 @@ pub enum Source {
     GoogleCalendar(GoogleSettings),
     Schedule(Timing),
     Poll(PollSettings),
+    Nats(onset_sources::stream::nats::NatsSettings, StreamCommon),
+}
+
+/// Settings every stream trigger takes.
+#[derive(Clone)]
+pub struct StreamCommon {
+    /// Messages received but not yet stored at most.
+    pub max_in_flight: usize,
+    /// `external_id`: the dedup id of a message, over `event`, `message`, `headers`, `config`.
+    pub external_id: Option<std::sync::Arc<(onset_expr::Program, onset_expr::Compiled)>>,
+}
+
+impl std::fmt::Debug for StreamCommon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamCommon").field("max_in_flight", &self.max_in_flight).finish_non_exhaustive()
+    }
+}
+
+/// Stream settings left unrendered at deploy (evaluated per message).
+pub const STREAM_TEMPLATES: &[&str] = &["external_id"];
+
+fn stream_common(with: &mut Value, deferred: &serde_json::Map<String, Value>) -> Result<StreamCommon, String> {
+    let map = with.as_object_mut().ok_or("trigger.with is a mapping")?;
+    let max_in_flight = match map.remove("max_in_flight") {
+        None | Some(Value::Null) => 64,
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or("trigger.with.max_in_flight is a whole number from 1 to 10000")? as usize,
+    };
+    let external_id = match deferred.get("external_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => {
+            let mut c = onset_expr::Compiler::new();
+            let compiled = c.string(t).map_err(|e| format!("trigger.with.external_id: {e}"))?;
+            Some(std::sync::Arc::new((c.finish().map_err(|e| e.to_string())?, compiled)))
+        }
+        Some(_) => return Err("trigger.with.external_id is a template string".into()),
+    };
+    Ok(StreamCommon { max_in_flight, external_id })
 }
 
 /// When a schedule fires or a poller asks, and what to do with times missed while down.
@@ -217,6 +257,12 @@ pub fn build(
         "schedule" => {
             only(kind, with, TIMING_SETTINGS)?;
             Ok((Source::Schedule(timing(with, std::time::Duration::from_secs(1))?), Verifier::none()))
+        }
+        "nats" => {
+            let mut own = with.clone();
+            let common = stream_common(&mut own, deferred)?;
+            let settings = settings(kind, &own)?;
+            Ok((Source::Nats(settings, common), Verifier::none()))
         }
         "poll" => {
             let mut allowed = TIMING_SETTINGS.to_vec();

@@ -114,6 +114,10 @@ fn meta(app_kind: &str, run: &PendingRun, ev: &EventForRun) -> Value {
     put("headers", json_value(&ev.headers));
     put("query", json_value(&ev.query));
     put("params", json_value(&ev.params));
+    if onset_model::catalog::STREAM_TYPES.contains(&app_kind) {
+        // A broker message's own fields (subject, stream, sequence, delivery count…).
+        put("message", json_value(&ev.params));
+    }
     put("run_id", Value::from(run.id.as_str()));
     put("event_id", Value::from(run.event_id.as_str()));
     put("attempt", Value::from(run.attempt));

@@ -10,6 +10,7 @@ mod redact;
 pub mod schedule;
 mod secret;
 pub mod slack;
+pub mod stream;
 pub(crate) mod verify;
 
 pub use delivery::{Answer, Delivery};

@@ -14,7 +14,17 @@ use serde_json::{Map, Value};
 pub use naming::{EventName, pascal};
 
 /// Trigger types this build can run.
-pub const TRIGGER_TYPES: &[&str] = &["http", "github", "slack", "google-calendar", "schedule", "poll"];
+pub const TRIGGER_TYPES: &[&str] = &["http", "github", "slack", "google-calendar", "schedule", "poll", "nats"];
+
+/// Stream triggers: the channel is the subject/queue/topic, the one event `onMessage`.
+pub const STREAM_TYPES: &[&str] = &["nats"];
+
+/// Settings every stream trigger takes besides its broker's own.
+const STREAM_COMMON: [SettingInfo; 3] = [
+    setting("external_id", false, "a template over `message` giving its dedup id, when the broker has no stable one"),
+    setting("max_in_flight", false, "messages received but not yet stored at most (default 64)"),
+    REDACT,
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TriggerInfo {
@@ -105,6 +115,22 @@ pub fn settings(kind: &str) -> Option<Vec<SettingInfo>> {
             setting("cursor", false, "carried to the next request, e.g. \"{{ response.body.next }}\""),
             REDACT,
         ],
+        "nats" => {
+            let mut v = vec![
+                setting("url", true, "the server, e.g. nats://127.0.0.1:4222"),
+                setting("subject", true, "the subject to read (wildcards allowed); the handlers' channel"),
+                setting(
+                    "stream",
+                    false,
+                    "a JetStream stream: consume durably with explicit acks (else core NATS, at-most-once)",
+                ),
+                setting("durable", false, "the durable consumer's name (default onset-<component>-<environment>)"),
+                setting("ack_wait", false, "how long JetStream waits for the ack before delivering again"),
+                setting("max_deliver", false, "deliveries of a message at most"),
+            ];
+            v.extend(STREAM_COMMON);
+            v
+        }
         _ => return None,
     })
 }
@@ -117,6 +143,7 @@ fn describe(kind: &str) -> &'static str {
         "google-calendar" => "Google Calendar push notifications, turned into new/updated/deleted events",
         "schedule" => "fires on a cron or a fixed interval, once per due time across restarts",
         "poll" => "asks an HTTP API periodically; each item never seen before is an event",
+        "nats" => "NATS subjects: JetStream durable consumers (at-least-once) or core NATS",
         _ => "",
     }
 }
@@ -192,6 +219,14 @@ pub fn check_handler(kind: &str, channel: &str, handler: &str) -> Result<(), Str
         "google-calendar" => google::accepts(channel, handler),
         "schedule" => timed::accepts(timed::SCHEDULE, channel, handler),
         "poll" => timed::accepts(timed::POLL, channel, handler),
+        k if STREAM_TYPES.contains(&k) => {
+            if handler == "onMessage" {
+                return Ok(());
+            }
+            return Err(format!(
+                "a {k} trigger's one event is `onMessage` (under the subject/queue/topic `{channel}`)"
+            ));
+        }
         _ => return Ok(()),
     };
     if known {

@@ -1,10 +1,12 @@
-//! Triggers that run inside the server instead of receiving requests: `schedule` and `poll`.
+//! Triggers that run inside the server instead of receiving requests: `schedule`, `poll` and
+//! the stream (broker) triggers.
 //! A supervisor keeps one task per active deployment of such a trigger, started when it is
 //! activated, stopped when it is replaced or undeployed. Each stores its next due time, so it
 //! fires once per due time across restarts (delivery ids dedupe a time fired twice).
 
 mod poll;
 mod schedule;
+mod stream;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -73,7 +75,7 @@ pub async fn supervise(app: Arc<App>) {
     loop {
         let mut wanted = HashMap::new();
         for d in app.active_all() {
-            if matches!(d.provider, Source::Schedule(_) | Source::Poll(_)) {
+            if matches!(d.provider, Source::Schedule(_) | Source::Poll(_) | Source::Nats(..)) {
                 wanted.insert((d.environment.clone(), d.name().to_string()), d);
             }
         }
@@ -100,6 +102,9 @@ pub async fn supervise(app: Arc<App>) {
                 Source::Poll(p) => {
                     let p = p.clone();
                     tokio::spawn(async move { poll::run(app, d.clone(), p, token).await });
+                }
+                Source::Nats(..) => {
+                    tokio::spawn(async move { stream::run(app, d.clone(), token).await });
                 }
                 _ => {}
             }

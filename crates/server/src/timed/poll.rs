@@ -91,9 +91,16 @@ async fn poll_once(
             if id.is_empty() || id == "null" {
                 return Err("trigger.with.id gave no id for an item".into());
             }
-            let outcome =
-                crate::ingress::store_delivery(app, deployed, &name, Some(id), Bytes::from(item.to_string()), token)
-                    .await?;
+            let outcome = crate::ingress::store_delivery(
+                app,
+                deployed,
+                &name,
+                Some(id),
+                Bytes::from(item.to_string()),
+                ("{}".into(), "{}".into()),
+                token,
+            )
+            .await?;
             if matches!(outcome, onset_store::IngestOutcome::Stored) {
                 new += 1;
             }

@@ -43,6 +43,7 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, timing: Timing, token: 
                 &name,
                 Some(format!("tick:{at}")),
                 Bytes::from(payload.to_string()),
+                ("{}".into(), "{}".into()),
                 &token,
             )
             .await;

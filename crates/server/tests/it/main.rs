@@ -10,6 +10,7 @@ mod flow_control;
 mod github;
 mod google;
 mod ingress;
+mod nats;
 mod registration;
 mod respond;
 mod runs;

@@ -1,0 +1,94 @@
+//! Stream triggers: a broker consumer (in `onset_sources::stream`) hands messages over a
+//! bounded channel; each is stored as an event (`<channel>.onMessage`) and only then
+//! acknowledged to the broker. A full write queue makes this loop wait, so the consumer stops
+//! pulling: backpressure reaches the broker instead of dropping.
+
+use std::sync::Arc;
+
+use onset_model::catalog::EventName;
+use onset_sources::stream::{Incoming, Status};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::deploy::Deployed;
+use crate::source::{Source, StreamCommon};
+
+pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToken) {
+    let (component, environment) = (deployed.name().to_string(), deployed.environment.clone());
+    let common = match &deployed.provider {
+        Source::Nats(_, c) => c.clone(),
+        _ => return,
+    };
+    let (tx, mut rx) = mpsc::channel::<Incoming>(common.max_in_flight);
+    let (status_tx, mut status_rx) = watch::channel(Status::Connecting);
+    let consumer = token.child_token();
+    match &deployed.provider {
+        Source::Nats(s, _) => {
+            let durable = format!("onset-{component}-{environment}");
+            tokio::spawn(onset_sources::stream::nats::run(s.clone(), durable, tx, status_tx, consumer.clone()));
+        }
+        _ => return,
+    }
+    loop {
+        tokio::select! {
+            msg = rx.recv() => {
+                let Some(msg) = msg else { return };
+                if let Err(e) = store_and_ack(&app, &deployed, &common, msg, &token).await {
+                    app.source_health.failed(&environment, &component, e, 0);
+                }
+            }
+            changed = status_rx.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let status = status_rx.borrow_and_update().clone();
+                match status {
+                    Status::Connected => app.source_health.ok(&environment, &component, 0),
+                    Status::Failed(e) => app.source_health.failed(&environment, &component, e, 0),
+                    Status::Connecting => {}
+                }
+            }
+            () = token.cancelled() => {
+                consumer.cancel();
+                return;
+            }
+        }
+    }
+}
+
+async fn store_and_ack(
+    app: &Arc<App>,
+    deployed: &Deployed,
+    common: &StreamCommon,
+    msg: Incoming,
+    token: &CancellationToken,
+) -> Result<(), String> {
+    let delivery_id = match &common.external_id {
+        Some(program) => {
+            let event: Value = serde_json::from_slice(&msg.payload).unwrap_or(Value::Null);
+            let scope = onset_expr::from_json(&json!({
+                "config": deployed.config, "event": event, "message": msg.message, "headers": msg.headers,
+            }));
+            let v = program.0.eval(&program.1, &scope).map_err(|e| format!("trigger.with.external_id: {e}"))?;
+            v.as_str()
+                .map_or_else(|| (!v.is_none()).then(|| onset_expr::to_json(&v).to_string()), |s| Some(s.to_string()))
+                .filter(|s| !s.is_empty())
+        }
+        None => msg.delivery_id.clone(),
+    };
+    let name = EventName::new(msg.channel.clone(), "onMessage");
+    crate::ingress::store_delivery(
+        app,
+        deployed,
+        &name,
+        delivery_id,
+        msg.payload.clone(),
+        (Value::Object(msg.headers.clone()).to_string(), Value::Object(msg.message.clone()).to_string()),
+        token,
+    )
+    .await?;
+    // Stored (or known already): now the broker may forget it.
+    msg.ack.ack().await
+}

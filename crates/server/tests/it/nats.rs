@@ -1,0 +1,177 @@
+//! NATS triggers against a real nats-server (one per test, on its own port and store), with
+//! messages published by NATS's own Rust client.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+struct NatsServer {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl NatsServer {
+    fn start() -> NatsServer {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = spawn_nats(port, dir.path());
+        NatsServer { child, port, dir }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it and starts it again on the same port and store.
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(300));
+        self.child = spawn_nats(self.port, self.dir.path());
+    }
+}
+
+fn spawn_nats(port: u16, dir: &std::path::Path) -> std::process::Child {
+    let program =
+        if std::path::Path::new("/usr/sbin/nats-server").exists() { "/usr/sbin/nats-server" } else { "nats-server" };
+    let mut child = std::process::Command::new(program)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nats-server (Debian package nats-server) runs the NATS tests");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("nats-server did not start");
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn connect(url: &str) -> async_nats::Client {
+    for _ in 0..100 {
+        if let Ok(c) = async_nats::connect(url).await {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("cannot connect to {url}");
+}
+
+fn component(url: &str, extra: &str) -> String {
+    format!(
+        "component: orders\ntrigger:\n  type: nats\n  with:\n    url: {url}\n    subject: \"orders.>\"\n{extra}handlers:\n  \"orders.>\":\n    onMessage: {{ steps: [ {{ log: \"{{{{ event.n }}}}\" }} ] }}\n"
+    )
+}
+
+async fn wait_events(s: &TestServer, n: usize) -> Vec<Value> {
+    for _ in 0..800 {
+        let list = s.events().await;
+        if list.len() >= n {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("expected {n} events, have {}", s.events().await.len());
+}
+
+async fn publish(js: &async_nats::jetstream::Context, from: u32, to: u32) {
+    for n in from..to {
+        let ack = js.publish(format!("orders.n{}", n % 3), json!({ "n": n }).to_string().into()).await.unwrap();
+        ack.await.unwrap();
+    }
+}
+
+fn unique_delivery_ids(events: &[Value]) -> usize {
+    let mut ids: Vec<&str> = events.iter().map(|e| e["delivery_id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    ids.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_messages_arrive_once_across_onset_and_broker_restarts() {
+    let mut nats = NatsServer::start();
+    let client = connect(&nats.url()).await;
+    let js = async_nats::jetstream::new(client);
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: "ORDERS".into(),
+        subjects: vec!["orders.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let yaml = component(&nats.url(), "    stream: ORDERS\n    ack_wait: 2s\n");
+    let options = Options::new(&[("orders.yaml", &yaml)]);
+    let s = start_with(options.clone_for_restart()).await;
+    publish(&js, 0, 30).await;
+    let events = wait_events(&s, 30).await;
+    assert_eq!(unique_delivery_ids(&events), 30);
+    assert!(events.iter().all(|e| e["channel"] == "orders.>" && e["event"] == "onMessage"));
+    let first = s.get(&format!("/api/v1/events/{}", events.last().unwrap()["id"].as_str().unwrap())).await;
+    assert_eq!(first["delivery_id"], "ORDERS:1");
+    assert_eq!(first["params"]["sequence"], 1);
+    let run = s.wait_run_status(first["id"].as_str().unwrap(), "succeeded").await;
+    assert_eq!(run["steps"][0]["output"], "0");
+
+    // Onset stops while messages keep coming: after its restart each arrives once.
+    let publisher = {
+        let js = js.clone();
+        tokio::spawn(async move { publish(&js, 30, 60).await })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let s = s.restart(&options).await;
+    publisher.await.unwrap();
+    let events = wait_events(&s, 60).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await; // past ack_wait: redeliveries are in
+    let events = if s.events().await.len() > events.len() { s.events().await } else { events };
+    assert_eq!(events.len(), 60, "nothing lost, nothing twice");
+    assert_eq!(unique_delivery_ids(&events), 60);
+
+    // The broker dies and comes back: the trigger reconnects by itself.
+    nats.restart();
+    let client = connect(&nats.url()).await;
+    let js = async_nats::jetstream::new(client);
+    publish(&js, 60, 70).await;
+    let events = wait_events(&s, 70).await;
+    assert_eq!(unique_delivery_ids(&events), 70);
+    let health = s.get("/api/v1/components").await["items"][0]["health"].clone();
+    assert_eq!(health["state"], "running", "{health}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_nats_with_an_external_id() {
+    let nats = NatsServer::start();
+    let yaml = component(&nats.url(), "    external_id: \"{{ event.n }}\"\n");
+    let s = start_with(Options::new(&[("orders.yaml", &yaml)])).await;
+    let client = connect(&nats.url()).await;
+    // Core NATS delivers only to a live subscription: wait until the trigger is connected.
+    for _ in 0..200 {
+        if s.get("/api/v1/components").await["items"][0]["health"]["state"] == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    for n in [1, 2, 2, 3] {
+        client.publish("orders.core", json!({ "n": n }).to_string().into()).await.unwrap();
+    }
+    client.flush().await.unwrap();
+    let events = wait_events(&s, 3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.events().await.len(), 3, "the repeated id is a duplicate");
+    assert_eq!(unique_delivery_ids(&events), 3);
+}

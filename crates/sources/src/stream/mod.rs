@@ -1,0 +1,89 @@
+//! Broker consumers ("stream" triggers). Each runs until stopped, reconnecting with backoff,
+//! and hands every message to the server over a bounded channel together with how to
+//! acknowledge it: the server acknowledges only after the event is stored, so a crash before
+//! that means the broker delivers again (at-least-once wherever the broker offers it).
+
+#[cfg(feature = "nats")]
+pub mod nats;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+pub type AckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// How to settle one message with its broker.
+pub struct Ack(Option<Box<dyn FnOnce() -> AckFuture + Send>>);
+
+impl Ack {
+    pub fn new(f: impl FnOnce() -> AckFuture + Send + 'static) -> Ack {
+        Ack(Some(Box::new(f)))
+    }
+
+    /// Nothing to acknowledge (at-most-once sources: core NATS, MQTT QoS 0).
+    pub fn none() -> Ack {
+        Ack(None)
+    }
+
+    pub async fn ack(self) -> Result<(), String> {
+        match self.0 {
+            Some(f) => f().await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// One message as the server receives it.
+pub struct Incoming {
+    /// The subject, queue or topic it came from.
+    pub channel: String,
+    /// JSON text: the body when it parses as JSON, else the body as a JSON string.
+    pub payload: Bytes,
+    /// Message headers (lower-case names), as a JSON object.
+    pub headers: Map<String, Value>,
+    /// The broker's own fields (subject, stream, sequence, delivery count…).
+    pub message: Map<String, Value>,
+    /// The broker's stable id for the message, when it has one.
+    pub delivery_id: Option<String>,
+    pub ack: Ack,
+}
+
+/// What a consumer is doing, for health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Connecting,
+    Connected,
+    /// It keeps retrying; this is why the last attempt failed.
+    Failed(String),
+}
+
+/// The payload of a message body: JSON kept as it is, anything else as a JSON string.
+pub fn decode_body(body: &[u8]) -> Bytes {
+    if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+        return Bytes::copy_from_slice(body);
+    }
+    let text = String::from_utf8_lossy(body);
+    Bytes::from(Value::String(text.into_owned()).to_string())
+}
+
+/// The wait before the `attempt`-th reconnection: 0.5 s doubling to 30 s.
+pub fn backoff(attempt: u32) -> std::time::Duration {
+    let ms = 500u64.saturating_mul(1 << attempt.min(6));
+    std::time::Duration::from_millis(ms.min(30_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_decode_as_json_or_text() {
+        assert_eq!(&decode_body(br#"{"a":1}"#)[..], br#"{"a":1}"#);
+        assert_eq!(&decode_body(b"hello")[..], br#""hello""#);
+        assert_eq!(&decode_body(b"")[..], br#""""#);
+        assert_eq!(backoff(0).as_millis(), 500);
+        assert_eq!(backoff(10).as_secs(), 30);
+    }
+}
