@@ -78,17 +78,6 @@ fn component(url: &str, extra: &str) -> String {
     )
 }
 
-async fn wait_events(s: &TestServer, n: usize) -> Vec<Value> {
-    for _ in 0..800 {
-        let list = s.events().await;
-        if list.len() >= n {
-            return list;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("expected {n} events, have {}", s.events().await.len());
-}
-
 async fn publish(js: &async_nats::jetstream::Context, from: u32, to: u32) {
     for n in from..to {
         let ack = js.publish(format!("orders.n{}", n % 3), json!({ "n": n }).to_string().into()).await.unwrap();
@@ -119,7 +108,7 @@ async fn jetstream_messages_arrive_once_across_onset_and_broker_restarts() {
     let options = Options::new(&[("orders.yaml", &yaml)]);
     let s = start_with(options.clone_for_restart()).await;
     publish(&js, 0, 30).await;
-    let events = wait_events(&s, 30).await;
+    let events = s.wait_events(30).await;
     assert_eq!(unique_delivery_ids(&events), 30);
     assert!(events.iter().all(|e| e["channel"] == "orders.>" && e["event"] == "onMessage"));
     let first = s.get(&format!("/api/v1/events/{}", events.last().unwrap()["id"].as_str().unwrap())).await;
@@ -136,7 +125,7 @@ async fn jetstream_messages_arrive_once_across_onset_and_broker_restarts() {
     tokio::time::sleep(Duration::from_millis(30)).await;
     let s = s.restart(&options).await;
     publisher.await.unwrap();
-    let events = wait_events(&s, 60).await;
+    let events = s.wait_events(60).await;
     tokio::time::sleep(Duration::from_millis(2500)).await; // past ack_wait: redeliveries are in
     let events = if s.events().await.len() > events.len() { s.events().await } else { events };
     assert_eq!(events.len(), 60, "nothing lost, nothing twice");
@@ -147,7 +136,7 @@ async fn jetstream_messages_arrive_once_across_onset_and_broker_restarts() {
     let client = connect(&nats.url()).await;
     let js = async_nats::jetstream::new(client);
     publish(&js, 60, 70).await;
-    let events = wait_events(&s, 70).await;
+    let events = s.wait_events(70).await;
     assert_eq!(unique_delivery_ids(&events), 70);
     let health = s.get("/api/v1/components").await["items"][0]["health"].clone();
     assert_eq!(health["state"], "running", "{health}");
@@ -170,7 +159,7 @@ async fn core_nats_with_an_external_id() {
         client.publish("orders.core", json!({ "n": n }).to_string().into()).await.unwrap();
     }
     client.flush().await.unwrap();
-    let events = wait_events(&s, 3).await;
+    let events = s.wait_events(3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(s.events().await.len(), 3, "the repeated id is a duplicate");
     assert_eq!(unique_delivery_ids(&events), 3);

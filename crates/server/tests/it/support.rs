@@ -168,6 +168,18 @@ impl TestServer {
         self.get("/api/v1/events?limit=500").await["items"].as_array().unwrap().clone()
     }
 
+    /// Waits until at least `n` events are stored; returns them, newest first.
+    pub async fn wait_events(&self, n: usize) -> Vec<Value> {
+        for _ in 0..800 {
+            let list = self.events().await;
+            if list.len() >= n {
+                return list;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("expected {n} events, have {}", self.events().await.len());
+    }
+
     /// Waits until `check` holds for the event's runs (each status as listed).
     pub async fn wait_event<F: Fn(&Value) -> bool>(&self, event_id: &str, check: F) -> Value {
         for _ in 0..500 {

@@ -14,22 +14,11 @@ use crate::support::*;
 
 const TICK: &str = "component: tick\ntrigger:\n  type: schedule\n  with: { interval: 1s, catch_up: one }\nhandlers:\n  ScheduleService:\n    onTick: { steps: [ { log: \"{{ event.scheduled_at }}\" } ] }\n";
 
-async fn wait_events(s: &TestServer, n: usize) -> Vec<Value> {
-    for _ in 0..400 {
-        let list = s.events().await;
-        if list.len() >= n {
-            return list;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("expected {n} events, have {}", s.events().await.len());
-}
-
 #[tokio::test]
 async fn a_schedule_fires_each_due_time_once_across_restarts() {
     let options = Options::new(&[("tick.yaml", TICK)]);
     let s = start_with(options.clone_for_restart()).await;
-    let first = wait_events(&s, 2).await;
+    let first = s.wait_events(2).await;
     for e in &first {
         assert_eq!((e["channel"].as_str(), e["event"].as_str()), (Some("ScheduleService"), Some("onTick")));
     }
@@ -39,7 +28,7 @@ async fn a_schedule_fires_each_due_time_once_across_restarts() {
     // due time fires twice.
     let s = s.restart(&options).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let all = wait_events(&s, first.len() + 2).await;
+    let all = s.wait_events(first.len() + 2).await;
     let mut times: Vec<i64> =
         all.iter().map(|e| e["delivery_id"].as_str().unwrap().trim_start_matches("tick:").parse().unwrap()).collect();
     times.sort();
@@ -108,7 +97,7 @@ async fn a_poller_turns_new_items_into_events_follows_the_cursor_and_never_repea
     let (base, state) = api(items).await;
     let options = Options::new(&[("feed.yaml", &poller(&base))]);
     let s = start_with(options.clone_for_restart()).await;
-    let events = wait_events(&s, 5).await;
+    let events = s.wait_events(5).await;
     let mut ids: Vec<&str> = events.iter().map(|e| e["delivery_id"].as_str().unwrap()).collect();
     ids.sort();
     assert_eq!(ids, ["1", "2", "3", "4", "5"]);
@@ -119,7 +108,7 @@ async fn a_poller_turns_new_items_into_events_follows_the_cursor_and_never_repea
 
     // A new item arrives: one event.
     state.lock().unwrap().items.push(json!({ "id": 6, "title": "item 6" }));
-    let events = wait_events(&s, 6).await;
+    let events = s.wait_events(6).await;
     let run = s.wait_run_status(events[0]["id"].as_str().unwrap(), "succeeded").await;
     assert_eq!(run["steps"][0]["output"], "item 6");
     // The API repeats items already seen: none becomes an event again.
