@@ -19,6 +19,17 @@ pub enum Source {
     Schedule(Timing),
     Poll(PollSettings),
     Nats(onset_sources::stream::nats::NatsSettings, StreamCommon),
+    Rabbitmq(onset_sources::stream::rabbitmq::RabbitSettings, StreamCommon),
+}
+
+impl Source {
+    /// The common settings of a stream trigger; `None` for other kinds.
+    pub fn stream(&self) -> Option<&StreamCommon> {
+        match self {
+            Source::Nats(_, c) | Source::Rabbitmq(_, c) => Some(c),
+            _ => None,
+        }
+    }
 }
 
 /// Settings every stream trigger takes.
@@ -258,11 +269,15 @@ pub fn build(
             only(kind, with, TIMING_SETTINGS)?;
             Ok((Source::Schedule(timing(with, std::time::Duration::from_secs(1))?), Verifier::none()))
         }
-        "nats" => {
+        "nats" | "rabbitmq" => {
             let mut own = with.clone();
             let common = stream_common(&mut own, deferred)?;
-            let settings = settings(kind, &own)?;
-            Ok((Source::Nats(settings, common), Verifier::none()))
+            let source = if kind == "nats" {
+                Source::Nats(settings(kind, &own)?, common)
+            } else {
+                Source::Rabbitmq(settings(kind, &own)?, common)
+            };
+            Ok((source, Verifier::none()))
         }
         "poll" => {
             let mut allowed = TIMING_SETTINGS.to_vec();

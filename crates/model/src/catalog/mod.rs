@@ -14,10 +14,11 @@ use serde_json::{Map, Value};
 pub use naming::{EventName, pascal};
 
 /// Trigger types this build can run.
-pub const TRIGGER_TYPES: &[&str] = &["http", "github", "slack", "google-calendar", "schedule", "poll", "nats"];
+pub const TRIGGER_TYPES: &[&str] =
+    &["http", "github", "slack", "google-calendar", "schedule", "poll", "nats", "rabbitmq"];
 
 /// Stream triggers: the channel is the subject/queue/topic, the one event `onMessage`.
-pub const STREAM_TYPES: &[&str] = &["nats"];
+pub const STREAM_TYPES: &[&str] = &["nats", "rabbitmq"];
 
 /// Settings every stream trigger takes besides its broker's own.
 const STREAM_COMMON: [SettingInfo; 3] = [
@@ -131,6 +132,17 @@ pub fn settings(kind: &str) -> Option<Vec<SettingInfo>> {
             v.extend(STREAM_COMMON);
             v
         }
+        "rabbitmq" => {
+            let mut v = vec![
+                setting("url", true, "amqp://user:password@host:5672/%2f"),
+                setting("queue", true, "the queue to consume; the handlers' channel"),
+                setting("declare", false, "declare the queue (durable) if it does not exist"),
+                setting("bindings", false, "[{exchange, routing_key}] to bind the queue to"),
+                setting("prefetch", false, "unacknowledged deliveries at most (default max_in_flight)"),
+            ];
+            v.extend(STREAM_COMMON);
+            v
+        }
         _ => return None,
     })
 }
@@ -144,6 +156,7 @@ fn describe(kind: &str) -> &'static str {
         "schedule" => "fires on a cron or a fixed interval, once per due time across restarts",
         "poll" => "asks an HTTP API periodically; each item never seen before is an event",
         "nats" => "NATS subjects: JetStream durable consumers (at-least-once) or core NATS",
+        "rabbitmq" => "a RabbitMQ queue with manual acks (at-least-once)",
         _ => "",
     }
 }

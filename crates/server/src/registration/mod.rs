@@ -65,7 +65,9 @@ pub async fn register(app: &App, deployed: &Deployed) -> Result<Vec<String>, Str
             )])
         }
         Source::GoogleCalendar(settings) => crate::google::channel::register(app, deployed, settings).await,
-        Source::Http | Source::Schedule(_) | Source::Poll(_) | Source::Nats(..) => Ok(Vec::new()),
+        Source::Http | Source::Schedule(_) | Source::Poll(_) | Source::Nats(..) | Source::Rabbitmq(..) => {
+            Ok(Vec::new())
+        }
     }
 }
 
@@ -74,6 +76,11 @@ pub async fn unregister(app: &App, deployed: &Deployed) -> Result<Vec<String>, S
     match &deployed.provider {
         Source::GitHub(settings) => github::unregister(app, deployed, settings).await,
         Source::GoogleCalendar(settings) => crate::google::channel::unregister(app, deployed, settings).await,
-        Source::Slack | Source::Http | Source::Schedule(_) | Source::Poll(_) | Source::Nats(..) => Ok(Vec::new()),
+        Source::Slack
+        | Source::Http
+        | Source::Schedule(_)
+        | Source::Poll(_)
+        | Source::Nats(..)
+        | Source::Rabbitmq(..) => Ok(Vec::new()),
     }
 }

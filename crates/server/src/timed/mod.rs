@@ -75,7 +75,7 @@ pub async fn supervise(app: Arc<App>) {
     loop {
         let mut wanted = HashMap::new();
         for d in app.active_all() {
-            if matches!(d.provider, Source::Schedule(_) | Source::Poll(_) | Source::Nats(..)) {
+            if matches!(d.provider, Source::Schedule(_) | Source::Poll(_)) || d.provider.stream().is_some() {
                 wanted.insert((d.environment.clone(), d.name().to_string()), d);
             }
         }
@@ -103,10 +103,9 @@ pub async fn supervise(app: Arc<App>) {
                     let p = p.clone();
                     tokio::spawn(async move { poll::run(app, d.clone(), p, token).await });
                 }
-                Source::Nats(..) => {
+                _ => {
                     tokio::spawn(async move { stream::run(app, d.clone(), token).await });
                 }
-                _ => {}
             }
         }
         tokio::select! {

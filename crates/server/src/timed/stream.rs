@@ -17,17 +17,26 @@ use crate::source::{Source, StreamCommon};
 
 pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToken) {
     let (component, environment) = (deployed.name().to_string(), deployed.environment.clone());
-    let common = match &deployed.provider {
-        Source::Nats(_, c) => c.clone(),
-        _ => return,
-    };
+    let Some(common) = deployed.provider.stream().cloned() else { return };
     let (tx, mut rx) = mpsc::channel::<Incoming>(common.max_in_flight);
     let (status_tx, mut status_rx) = watch::channel(Status::Connecting);
     let consumer = token.child_token();
+    // The durable consumer / consumer tag names this component in this environment.
+    let name = format!("onset-{component}-{environment}");
     match &deployed.provider {
         Source::Nats(s, _) => {
-            let durable = format!("onset-{component}-{environment}");
-            tokio::spawn(onset_sources::stream::nats::run(s.clone(), durable, tx, status_tx, consumer.clone()));
+            tokio::spawn(onset_sources::stream::nats::run(s.clone(), name, tx, status_tx, consumer.clone()));
+        }
+        Source::Rabbitmq(s, c) => {
+            let prefetch = s.prefetch.unwrap_or(u16::try_from(c.max_in_flight).unwrap_or(u16::MAX));
+            tokio::spawn(onset_sources::stream::rabbitmq::run(
+                s.clone(),
+                name,
+                prefetch,
+                tx,
+                status_tx,
+                consumer.clone(),
+            ));
         }
         _ => return,
     }

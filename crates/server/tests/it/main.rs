@@ -11,6 +11,7 @@ mod github;
 mod google;
 mod ingress;
 mod nats;
+mod rabbitmq;
 mod registration;
 mod respond;
 mod runs;

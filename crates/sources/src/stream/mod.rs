@@ -5,6 +5,8 @@
 
 #[cfg(feature = "nats")]
 pub mod nats;
+#[cfg(feature = "rabbitmq")]
+pub mod rabbitmq;
 
 use std::future::Future;
 use std::pin::Pin;

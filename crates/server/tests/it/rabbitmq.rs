@@ -1,0 +1,83 @@
+//! RabbitMQ triggers against the machine's RabbitMQ (127.0.0.1:5672, guest/guest), messages
+//! published with pika (the client of RabbitMQ's own tutorials).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// Publishes `{"n": n}` for n in `from..to` to `queue` (declared durable), message_id `m-<n>`.
+fn publish(queue: &str, from: u32, to: u32) {
+    let script = r#"
+import sys, json, pika
+queue, start, end = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+conn = pika.BlockingConnection(pika.URLParameters("amqp://guest:guest@127.0.0.1:5672/%2f"))
+ch = conn.channel()
+ch.queue_declare(queue=queue, durable=True)
+ch.confirm_delivery()
+for n in range(start, end):
+    ch.basic_publish(exchange="", routing_key=queue, body=json.dumps({"n": n}),
+                     properties=pika.BasicProperties(message_id="m-%d" % n, delivery_mode=2,
+                                                     content_type="application/json", headers={"X-Source": "test"}))
+conn.close()
+"#;
+    piped("python3", &["-c", script, queue, &from.to_string(), &to.to_string()], None, "");
+}
+
+fn delete_queue(queue: &str) {
+    let script = "import sys, pika\nc = pika.BlockingConnection(pika.URLParameters('amqp://guest:guest@127.0.0.1:5672/%2f'))\nc.channel().queue_delete(queue=sys.argv[1])\nc.close()";
+    let _ = std::process::Command::new("python3").args(["-c", script, queue]).output();
+}
+
+fn unique(events: &[Value]) -> usize {
+    let mut ids: Vec<&str> = events.iter().filter_map(|e| e["delivery_id"].as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    ids.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_messages_arrive_once_across_restarts_and_lost_connections() {
+    let queue = format!("onset-test-{}", uuid::Uuid::new_v4().simple());
+    let yaml = format!(
+        "component: jobs\ntrigger:\n  type: rabbitmq\n  with: {{ url: \"{URL}\", queue: {queue}, declare: true, prefetch: 16 }}\nhandlers:\n  {queue}:\n    onMessage: {{ steps: [ {{ log: \"{{{{ event.n }}}} via {{{{ meta.message.routing_key }}}} {{{{ meta.headers['x-source'] }}}}\" }} ] }}\n"
+    );
+    let options = Options::new(&[("jobs.yaml", &yaml)]);
+    let s = start_with(options.clone_for_restart()).await;
+    let q = queue.clone();
+    tokio::task::spawn_blocking(move || publish(&q, 0, 20)).await.unwrap();
+    let events = s.wait_events(20).await;
+    assert_eq!(unique(&events), 20);
+    let oldest = events.last().unwrap()["id"].as_str().unwrap().to_string();
+    let run = s.wait_run_status(&oldest, "succeeded").await;
+    assert_eq!(run["steps"][0]["output"], format!("0 via {queue} test"));
+
+    // Onset restarts while messages arrive: unacknowledged ones come again, each stored once.
+    let q = queue.clone();
+    let publisher = tokio::task::spawn_blocking(move || publish(&q, 20, 60));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let s = s.restart(&options).await;
+    publisher.await.unwrap();
+    let events = s.wait_events(60).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(s.events().await.len(), 60, "nothing lost, nothing twice");
+    assert_eq!(unique(&events), 60);
+
+    // The broker drops every connection: the trigger reconnects by itself.
+    let closed = std::process::Command::new("rabbitmqctl")
+        .args(["close_all_connections", "onset test: connection loss"])
+        .output()
+        .expect("rabbitmqctl closes connections");
+    assert!(closed.status.success(), "{}", String::from_utf8_lossy(&closed.stderr));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let q = queue.clone();
+    tokio::task::spawn_blocking(move || publish(&q, 60, 70)).await.unwrap();
+    let events = s.wait_events(70).await;
+    assert_eq!(unique(&events), 70);
+    let health = s.get("/api/v1/components").await["items"][0]["health"].clone();
+    assert_eq!(health["state"], "running", "{health}");
+    delete_queue(&queue);
+}
