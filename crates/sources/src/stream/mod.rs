@@ -70,6 +70,40 @@ pub fn decode_body(body: &[u8]) -> Bytes {
     Bytes::from(Value::String(text.into_owned()).to_string())
 }
 
+/// Runs `consume` until `stop`, again after each failure with backoff, reporting the status;
+/// returns when stopped or when the server side of `tx` is gone.
+#[cfg(any(feature = "nats", feature = "rabbitmq"))]
+pub(crate) async fn reconnecting<F, Fut>(
+    what: &str,
+    tx: &tokio::sync::mpsc::Sender<Incoming>,
+    status: &tokio::sync::watch::Sender<Status>,
+    stop: &tokio_util::sync::CancellationToken,
+    mut consume: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let mut attempt = 0;
+    loop {
+        let _ = status.send(Status::Connecting);
+        let result = tokio::select! {
+            r = consume() => r,
+            () = stop.cancelled() => return,
+        };
+        if tx.is_closed() {
+            return;
+        }
+        let why = result.err().unwrap_or_else(|| "the subscription ended".into());
+        tracing::warn!(source = what, error = %why, "consumer stopped; reconnecting");
+        let _ = status.send(Status::Failed(why));
+        tokio::select! {
+            () = tokio::time::sleep(backoff(attempt)) => {}
+            () = stop.cancelled() => return,
+        }
+        attempt = attempt.saturating_add(1);
+    }
+}
+
 /// The wait before the `attempt`-th reconnection: 0.5 s doubling to 30 s.
 pub fn backoff(attempt: u32) -> std::time::Duration {
     let ms = 500u64.saturating_mul(1 << attempt.min(6));

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{Ack, Incoming, Status, backoff, decode_body};
+use super::{Ack, Incoming, Status, decode_body};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,28 +50,8 @@ pub async fn run(
     status: watch::Sender<Status>,
     stop: CancellationToken,
 ) {
-    let mut attempt = 0;
-    loop {
-        let _ = status.send(Status::Connecting);
-        let result = tokio::select! {
-            r = consume(&settings, &default_durable, &tx, &status) => r,
-            () = stop.cancelled() => return,
-        };
-        let why = match result {
-            Ok(()) => "the subscription ended".to_string(),
-            Err(e) => e,
-        };
-        if tx.is_closed() {
-            return;
-        }
-        tracing::warn!(url = %settings.url, subject = %settings.subject, error = %why, "NATS consumer stopped; reconnecting");
-        let _ = status.send(Status::Failed(why));
-        tokio::select! {
-            () = tokio::time::sleep(backoff(attempt)) => {}
-            () = stop.cancelled() => return,
-        }
-        attempt = attempt.saturating_add(1);
-    }
+    let what = format!("nats {} {}", settings.url, settings.subject);
+    super::reconnecting(&what, &tx, &status, &stop, || consume(&settings, &default_durable, &tx, &status)).await;
 }
 
 async fn consume(

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{Ack, Incoming, Status, backoff, decode_body};
+use super::{Ack, Incoming, Status, decode_body};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,25 +72,8 @@ pub async fn run(
     status: watch::Sender<Status>,
     stop: CancellationToken,
 ) {
-    let mut attempt = 0;
-    loop {
-        let _ = status.send(Status::Connecting);
-        let result = tokio::select! {
-            r = consume(&settings, &consumer_tag, prefetch, &tx, &status) => r,
-            () = stop.cancelled() => return,
-        };
-        if tx.is_closed() {
-            return;
-        }
-        let why = result.err().unwrap_or_else(|| "the consumer was cancelled by the broker".into());
-        tracing::warn!(queue = %settings.queue, error = %why, "RabbitMQ consumer stopped; reconnecting");
-        let _ = status.send(Status::Failed(why));
-        tokio::select! {
-            () = tokio::time::sleep(backoff(attempt)) => {}
-            () = stop.cancelled() => return,
-        }
-        attempt = attempt.saturating_add(1);
-    }
+    let what = format!("rabbitmq queue {}", settings.queue);
+    super::reconnecting(&what, &tx, &status, &stop, || consume(&settings, &consumer_tag, prefetch, &tx, &status)).await;
 }
 
 async fn consume(
