@@ -20,13 +20,14 @@ pub enum Source {
     Poll(PollSettings),
     Nats(onset_sources::stream::nats::NatsSettings, StreamCommon),
     Rabbitmq(onset_sources::stream::rabbitmq::RabbitSettings, StreamCommon),
+    Mqtt(onset_sources::stream::mqtt::MqttSettings, StreamCommon),
 }
 
 impl Source {
     /// The common settings of a stream trigger; `None` for other kinds.
     pub fn stream(&self) -> Option<&StreamCommon> {
         match self {
-            Source::Nats(_, c) | Source::Rabbitmq(_, c) => Some(c),
+            Source::Nats(_, c) | Source::Rabbitmq(_, c) | Source::Mqtt(_, c) => Some(c),
             _ => None,
         }
     }
@@ -269,13 +270,18 @@ pub fn build(
             only(kind, with, TIMING_SETTINGS)?;
             Ok((Source::Schedule(timing(with, std::time::Duration::from_secs(1))?), Verifier::none()))
         }
-        "nats" | "rabbitmq" => {
+        "nats" | "rabbitmq" | "mqtt" => {
             let mut own = with.clone();
             let common = stream_common(&mut own, deferred)?;
-            let source = if kind == "nats" {
-                Source::Nats(settings(kind, &own)?, common)
-            } else {
-                Source::Rabbitmq(settings(kind, &own)?, common)
+            let source = match kind {
+                "nats" => Source::Nats(settings(kind, &own)?, common),
+                "rabbitmq" => Source::Rabbitmq(settings(kind, &own)?, common),
+                _ => {
+                    let s: onset_sources::stream::mqtt::MqttSettings = settings(kind, &own)?;
+                    onset_sources::stream::mqtt::host_port(&s.url).map_err(|e| format!("trigger.with.url: {e}"))?;
+                    onset_sources::stream::mqtt::qos(s.qos).map_err(|e| format!("trigger.with.{e}"))?;
+                    Source::Mqtt(s, common)
+                }
             };
             Ok((source, Verifier::none()))
         }

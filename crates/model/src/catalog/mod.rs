@@ -15,10 +15,10 @@ pub use naming::{EventName, pascal};
 
 /// Trigger types this build can run.
 pub const TRIGGER_TYPES: &[&str] =
-    &["http", "github", "slack", "google-calendar", "schedule", "poll", "nats", "rabbitmq"];
+    &["http", "github", "slack", "google-calendar", "schedule", "poll", "nats", "rabbitmq", "mqtt"];
 
 /// Stream triggers: the channel is the subject/queue/topic, the one event `onMessage`.
-pub const STREAM_TYPES: &[&str] = &["nats", "rabbitmq"];
+pub const STREAM_TYPES: &[&str] = &["nats", "rabbitmq", "mqtt"];
 
 /// Settings every stream trigger takes besides its broker's own.
 const STREAM_COMMON: [SettingInfo; 3] = [
@@ -143,6 +143,19 @@ pub fn settings(kind: &str) -> Option<Vec<SettingInfo>> {
             v.extend(STREAM_COMMON);
             v
         }
+        "mqtt" => {
+            let mut v = vec![
+                setting("url", true, "mqtt://host:1883"),
+                setting("topic", true, "the topic filter (+ and # wildcards); the handlers' channel"),
+                setting("qos", false, "0, 1 (default) or 2; 1 and 2 are acknowledged after storing"),
+                setting("client_id", false, "default onset-<component>-<environment>"),
+                setting("clean_session", false, "default false: the broker keeps the session while Onset is away"),
+                setting("username", false, "with password"),
+                setting("password", false, "with username"),
+            ];
+            v.extend(STREAM_COMMON);
+            v
+        }
         _ => return None,
     })
 }
@@ -157,6 +170,7 @@ fn describe(kind: &str) -> &'static str {
         "poll" => "asks an HTTP API periodically; each item never seen before is an event",
         "nats" => "NATS subjects: JetStream durable consumers (at-least-once) or core NATS",
         "rabbitmq" => "a RabbitMQ queue with manual acks (at-least-once)",
+        "mqtt" => "MQTT topics; QoS 1/2 with a persistent session are at-least-once",
         _ => "",
     }
 }

@@ -65,9 +65,8 @@ pub async fn register(app: &App, deployed: &Deployed) -> Result<Vec<String>, Str
             )])
         }
         Source::GoogleCalendar(settings) => crate::google::channel::register(app, deployed, settings).await,
-        Source::Http | Source::Schedule(_) | Source::Poll(_) | Source::Nats(..) | Source::Rabbitmq(..) => {
-            Ok(Vec::new())
-        }
+        // Nothing to register: the trigger connects out (or is its own ingress).
+        _ => Ok(Vec::new()),
     }
 }
 
@@ -76,11 +75,6 @@ pub async fn unregister(app: &App, deployed: &Deployed) -> Result<Vec<String>, S
     match &deployed.provider {
         Source::GitHub(settings) => github::unregister(app, deployed, settings).await,
         Source::GoogleCalendar(settings) => crate::google::channel::unregister(app, deployed, settings).await,
-        Source::Slack
-        | Source::Http
-        | Source::Schedule(_)
-        | Source::Poll(_)
-        | Source::Nats(..)
-        | Source::Rabbitmq(..) => Ok(Vec::new()),
+        _ => Ok(Vec::new()),
     }
 }

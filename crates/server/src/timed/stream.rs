@@ -27,6 +27,9 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToke
         Source::Nats(s, _) => {
             tokio::spawn(onset_sources::stream::nats::run(s.clone(), name, tx, status_tx, consumer.clone()));
         }
+        Source::Mqtt(s, _) => {
+            tokio::spawn(onset_sources::stream::mqtt::run(s.clone(), name, tx, status_tx, consumer.clone()));
+        }
         Source::Rabbitmq(s, c) => {
             let prefetch = s.prefetch.unwrap_or(u16::try_from(c.max_in_flight).unwrap_or(u16::MAX));
             tokio::spawn(onset_sources::stream::rabbitmq::run(

@@ -218,8 +218,13 @@ impl TestServer {
 
     pub async fn restart(self, options: &Options) -> TestServer {
         let (data, project) = self.stop().await;
-        boot(data, project, options).await
+        restart_from(data, project, options).await
     }
+}
+
+/// Starts a server again on directories a stopped one left.
+pub async fn restart_from(data: tempfile::TempDir, project: tempfile::TempDir, options: &Options) -> TestServer {
+    boot(data, project, options).await
 }
 
 impl Drop for TestServer {

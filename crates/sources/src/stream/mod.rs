@@ -3,6 +3,8 @@
 //! acknowledge it: the server acknowledges only after the event is stored, so a crash before
 //! that means the broker delivers again (at-least-once wherever the broker offers it).
 
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 #[cfg(feature = "nats")]
 pub mod nats;
 #[cfg(feature = "rabbitmq")]
@@ -72,7 +74,7 @@ pub fn decode_body(body: &[u8]) -> Bytes {
 
 /// Runs `consume` until `stop`, again after each failure with backoff, reporting the status;
 /// returns when stopped or when the server side of `tx` is gone.
-#[cfg(any(feature = "nats", feature = "rabbitmq"))]
+#[cfg(any(feature = "nats", feature = "rabbitmq", feature = "mqtt"))]
 pub(crate) async fn reconnecting<F, Fut>(
     what: &str,
     tx: &tokio::sync::mpsc::Sender<Incoming>,

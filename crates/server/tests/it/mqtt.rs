@@ -1,0 +1,114 @@
+//! MQTT triggers against a private Mosquitto per test, messages published with mosquitto_pub.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+struct Mosquitto {
+    child: std::process::Child,
+    port: u16,
+}
+
+fn spawn_mosquitto(port: u16) -> std::process::Child {
+    let program =
+        if std::path::Path::new("/usr/sbin/mosquitto").exists() { "/usr/sbin/mosquitto" } else { "mosquitto" };
+    let mut child = std::process::Command::new(program)
+        .args(["-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("mosquitto (Debian package mosquitto) runs the MQTT tests");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("mosquitto did not start");
+}
+
+impl Mosquitto {
+    fn start() -> Mosquitto {
+        let port = free_port();
+        Mosquitto { child: spawn_mosquitto(port), port }
+    }
+
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn_mosquitto(self.port);
+    }
+
+    fn publish(&self, topic: &str, from: u32, to: u32) {
+        for n in from..to {
+            let out = std::process::Command::new("mosquitto_pub")
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q", "1", "-t", topic])
+                .args(["-m", &format!("{{\"n\": {n}}}")])
+                .output()
+                .expect("mosquitto_pub (Debian package mosquitto-clients)");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn until_connected(s: &TestServer) {
+    for _ in 0..400 {
+        if s.get("/api/v1/components").await["items"][0]["health"]["state"] == "running" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the MQTT trigger did not connect");
+}
+
+fn unique(events: &[Value]) -> usize {
+    let mut ids: Vec<&str> = events.iter().filter_map(|e| e["delivery_id"].as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    ids.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qos1_messages_with_a_persistent_session_arrive_once() {
+    let mut broker = Mosquitto::start();
+    let client_id = format!("onset-test-{}", uuid::Uuid::new_v4().simple());
+    let yaml = format!(
+        "component: sensors\ntrigger:\n  type: mqtt\n  with:\n    url: mqtt://127.0.0.1:{}\n    topic: \"sensors/+/temp\"\n    qos: 1\n    client_id: {client_id}\n    external_id: \"{{{{ event.n }}}}\"\nhandlers:\n  \"sensors/+/temp\":\n    onMessage: {{ steps: [ {{ log: \"{{{{ event.n }}}} from {{{{ meta.message.topic }}}}\" }} ] }}\n",
+        broker.port
+    );
+    let options = Options::new(&[("sensors.yaml", &yaml)]);
+    let s = start_with(options.clone_for_restart()).await;
+    until_connected(&s).await;
+    broker.publish("sensors/kitchen/temp", 0, 10);
+    let events = s.wait_events(10).await;
+    assert_eq!(unique(&events), 10);
+    let run = s.wait_run_status(events.last().unwrap()["id"].as_str().unwrap(), "succeeded").await;
+    assert!(run["steps"][0]["output"].as_str().unwrap().ends_with("from sensors/kitchen/temp"));
+
+    // While Onset is stopped the broker keeps its session and queues QoS 1 messages.
+    let (data, project) = s.stop().await;
+    broker.publish("sensors/hall/temp", 10, 20);
+    let s = restart_from(data, project, &options).await;
+    let events = s.wait_events(20).await;
+    assert_eq!(unique(&events), 20);
+
+    // The broker dies and comes back (its sessions with it): the trigger reconnects and
+    // subscribes again by itself.
+    broker.restart();
+    until_connected(&s).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    broker.publish("sensors/hall/temp", 20, 25);
+    let events = s.wait_events(25).await;
+    assert_eq!(unique(&events), 25);
+}
