@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::support::*;
 
 struct Mosquitto {
@@ -62,23 +60,6 @@ impl Drop for Mosquitto {
     }
 }
 
-async fn until_connected(s: &TestServer) {
-    for _ in 0..400 {
-        if s.get("/api/v1/components").await["items"][0]["health"]["state"] == "running" {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the MQTT trigger did not connect");
-}
-
-fn unique(events: &[Value]) -> usize {
-    let mut ids: Vec<&str> = events.iter().filter_map(|e| e["delivery_id"].as_str()).collect();
-    ids.sort();
-    ids.dedup();
-    ids.len()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn qos1_messages_with_a_persistent_session_arrive_once() {
     let mut broker = Mosquitto::start();
@@ -89,10 +70,10 @@ async fn qos1_messages_with_a_persistent_session_arrive_once() {
     );
     let options = Options::new(&[("sensors.yaml", &yaml)]);
     let s = start_with(options.clone_for_restart()).await;
-    until_connected(&s).await;
+    s.until_source_running().await;
     broker.publish("sensors/kitchen/temp", 0, 10);
     let events = s.wait_events(10).await;
-    assert_eq!(unique(&events), 10);
+    assert_eq!(unique_delivery_ids(&events), 10);
     let run = s.wait_run_status(events.last().unwrap()["id"].as_str().unwrap(), "succeeded").await;
     assert!(run["steps"][0]["output"].as_str().unwrap().ends_with("from sensors/kitchen/temp"));
 
@@ -101,14 +82,14 @@ async fn qos1_messages_with_a_persistent_session_arrive_once() {
     broker.publish("sensors/hall/temp", 10, 20);
     let s = restart_from(data, project, &options).await;
     let events = s.wait_events(20).await;
-    assert_eq!(unique(&events), 20);
+    assert_eq!(unique_delivery_ids(&events), 20);
 
     // The broker dies and comes back (its sessions with it): the trigger reconnects and
     // subscribes again by itself.
     broker.restart();
-    until_connected(&s).await;
+    s.until_source_running().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     broker.publish("sensors/hall/temp", 20, 25);
     let events = s.wait_events(25).await;
-    assert_eq!(unique(&events), 25);
+    assert_eq!(unique_delivery_ids(&events), 25);
 }

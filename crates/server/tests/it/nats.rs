@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::*;
 
@@ -85,13 +85,6 @@ async fn publish(js: &async_nats::jetstream::Context, from: u32, to: u32) {
     }
 }
 
-fn unique_delivery_ids(events: &[Value]) -> usize {
-    let mut ids: Vec<&str> = events.iter().map(|e| e["delivery_id"].as_str().unwrap()).collect();
-    ids.sort();
-    ids.dedup();
-    ids.len()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jetstream_messages_arrive_once_across_onset_and_broker_restarts() {
     let mut nats = NatsServer::start();
@@ -149,12 +142,7 @@ async fn core_nats_with_an_external_id() {
     let s = start_with(Options::new(&[("orders.yaml", &yaml)])).await;
     let client = connect(&nats.url()).await;
     // Core NATS delivers only to a live subscription: wait until the trigger is connected.
-    for _ in 0..200 {
-        if s.get("/api/v1/components").await["items"][0]["health"]["state"] == "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    s.until_source_running().await;
     for n in [1, 2, 2, 3] {
         client.publish("orders.core", json!({ "n": n }).to_string().into()).await.unwrap();
     }

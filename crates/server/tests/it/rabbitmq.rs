@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::support::*;
 
 const URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -32,13 +30,6 @@ fn delete_queue(queue: &str) {
     let _ = std::process::Command::new("python3").args(["-c", script, queue]).output();
 }
 
-fn unique(events: &[Value]) -> usize {
-    let mut ids: Vec<&str> = events.iter().filter_map(|e| e["delivery_id"].as_str()).collect();
-    ids.sort();
-    ids.dedup();
-    ids.len()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_messages_arrive_once_across_restarts_and_lost_connections() {
     let queue = format!("onset-test-{}", uuid::Uuid::new_v4().simple());
@@ -50,7 +41,7 @@ async fn queue_messages_arrive_once_across_restarts_and_lost_connections() {
     let q = queue.clone();
     tokio::task::spawn_blocking(move || publish(&q, 0, 20)).await.unwrap();
     let events = s.wait_events(20).await;
-    assert_eq!(unique(&events), 20);
+    assert_eq!(unique_delivery_ids(&events), 20);
     let oldest = events.last().unwrap()["id"].as_str().unwrap().to_string();
     let run = s.wait_run_status(&oldest, "succeeded").await;
     assert_eq!(run["steps"][0]["output"], format!("0 via {queue} test"));
@@ -64,7 +55,7 @@ async fn queue_messages_arrive_once_across_restarts_and_lost_connections() {
     let events = s.wait_events(60).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(s.events().await.len(), 60, "nothing lost, nothing twice");
-    assert_eq!(unique(&events), 60);
+    assert_eq!(unique_delivery_ids(&events), 60);
 
     // The broker drops every connection: the trigger reconnects by itself.
     let closed = std::process::Command::new("rabbitmqctl")
@@ -76,7 +67,7 @@ async fn queue_messages_arrive_once_across_restarts_and_lost_connections() {
     let q = queue.clone();
     tokio::task::spawn_blocking(move || publish(&q, 60, 70)).await.unwrap();
     let events = s.wait_events(70).await;
-    assert_eq!(unique(&events), 70);
+    assert_eq!(unique_delivery_ids(&events), 70);
     let health = s.get("/api/v1/components").await["items"][0]["health"].clone();
     assert_eq!(health["state"], "running", "{health}");
     delete_queue(&queue);

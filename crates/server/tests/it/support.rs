@@ -180,6 +180,17 @@ impl TestServer {
         panic!("expected {n} events, have {}", self.events().await.len());
     }
 
+    /// Waits until the (only) component's source reports `running` (connected).
+    pub async fn until_source_running(&self) {
+        for _ in 0..400 {
+            if self.get("/api/v1/components").await["items"][0]["health"]["state"] == "running" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the trigger's source did not report running");
+    }
+
     /// Waits until `check` holds for the event's runs (each status as listed).
     pub async fn wait_event<F: Fn(&Value) -> bool>(&self, event_id: &str, check: F) -> Value {
         for _ in 0..500 {
@@ -362,6 +373,14 @@ pub fn bearer_client(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
     reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+/// How many distinct delivery ids the events have.
+pub fn unique_delivery_ids(events: &[Value]) -> usize {
+    let mut ids: Vec<&str> = events.iter().filter_map(|e| e["delivery_id"].as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    ids.len()
 }
 
 /// A port free right now.
