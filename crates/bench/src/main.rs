@@ -2,6 +2,7 @@
 //! measured in the same run on the same machine. See the README for the command and a table.
 #![recursion_limit = "256"]
 
+mod brokers;
 mod load;
 mod payload;
 mod refs;
@@ -24,7 +25,7 @@ struct Options {
     rate: u64,
     concurrencies: Vec<usize>,
     onset: PathBuf,
-    /// Scenario names to run: bare, sqlite, paused, running, open.
+    /// Scenario names to run: bare, sqlite, paused, running, open, nats.
     only: Vec<String>,
 }
 
@@ -59,7 +60,7 @@ fn parse_options() -> anyhow::Result<Options> {
             "--only" => o.only = value.split(',').map(str::to_string).collect(),
             other => bail!(
                 "unknown flag {other}; flags: --seconds N, --rate N, --concurrency 1,16,64, --onset PATH, \
-                 --only bare,sqlite,paused,running,open"
+                 --only bare,sqlite,paused,running,open,nats"
             ),
         }
     }
@@ -327,6 +328,29 @@ async fn run() -> anyhow::Result<()> {
     if opts.wants("open") {
         let row = open_loop_row(&opts, &client, &bodies, &current, &sink_url, capacity, &mut peak_rss_kb).await?;
         rows.push(row);
+    }
+
+    if opts.wants("nats") {
+        let n = 20_000;
+        let broker = brokers::nats(&opts.onset, n).await?;
+        println!("\nbroker → stored event, {n} messages of 1 KB, same run:\n");
+        println!("| consumer | messages/s | vs ack-only | vs SQLite ref (best) |");
+        println!("|---|---|---|---|");
+        let reference = broker.first().map_or(f64::NAN, |r| r.per_sec);
+        let sqlite_best = sqlite_ref.values().copied().fold(f64::NAN, f64::max);
+        for r in &broker {
+            println!(
+                "| {} | {:.0} | {:.0}% | {} |",
+                r.label,
+                r.per_sec,
+                100.0 * r.per_sec / reference,
+                if sqlite_best.is_nan() {
+                    "—".to_string()
+                } else {
+                    format!("{:.0}%", 100.0 * r.per_sec / sqlite_best)
+                }
+            );
+        }
     }
     print_report(&rows, &sqlite_ref, peak_rss_kb);
     Ok(())

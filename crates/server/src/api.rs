@@ -58,38 +58,50 @@ fn page_json<T: Serialize>(page: Page<T>) -> Json<Value> {
     Json(json!({ "items": page.items, "next_cursor": page.next_cursor }))
 }
 
-pub async fn components(State(app): State<Arc<App>>) -> Json<Value> {
-    let items: Vec<Value> = app
-        .active_all()
-        .iter()
-        .map(|d| {
-            let handlers: Vec<Value> = d
-                .component
-                .handler_list()
-                .map(|(channel, event, spec)| {
-                    json!({
-                        "name": d.handler_name(channel, event), "channel": channel, "event": event,
-                        "concurrency": spec.concurrency,
-                        "retry": spec.retry.map(|r| json!({
-                            "attempts": r.attempts, "initial": r.initial.to_string(), "max": r.max.to_string()
-                        })),
-                    })
-                })
-                .collect();
+/// One active component as the API shows it.
+fn component_json(app: &App, d: &crate::deploy::Deployed) -> Value {
+    let handlers: Vec<Value> = d
+        .component
+        .handler_list()
+        .map(|(channel, event, spec)| {
             json!({
-                "name": d.name(),
-                "description": d.component.description,
-                "environment": d.environment,
-                "deployment_id": d.id,
-                "trigger": d.component.trigger.kind,
-                "paused": app.scheduler.is_paused(d.name(), &d.environment),
-                "ingress": format!("/hooks/{}/{}", d.environment, d.name()),
-                "handlers": handlers,
-                "health": app.source_health.get(&d.environment, d.name()),
+                "name": d.handler_name(channel, event), "channel": channel, "event": event,
+                "concurrency": spec.concurrency,
+                "retry": spec.retry.map(|r| json!({
+                    "attempts": r.attempts, "initial": r.initial.to_string(), "max": r.max.to_string()
+                })),
             })
         })
         .collect();
+    json!({
+        "name": d.name(),
+        "description": d.component.description,
+        "environment": d.environment,
+        "deployment_id": d.id,
+        "trigger": d.component.trigger.kind,
+        "paused": app.scheduler.is_paused(d.name(), &d.environment),
+        "ingress": format!("/hooks/{}/{}", d.environment, d.name()),
+        "handlers": handlers,
+        "health": app.source_health.get(&d.environment, d.name()),
+    })
+}
+
+pub async fn components(State(app): State<Arc<App>>) -> Json<Value> {
+    let items: Vec<Value> = app.active_all().iter().map(|d| component_json(&app, d)).collect();
     Json(json!({ "items": items, "next_cursor": null }))
+}
+
+/// One component in one environment (default development), with its trigger's health.
+pub async fn component(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Query(q): Params,
+) -> Result<Json<Value>, ApiError> {
+    let environment = environment_of(&q);
+    let d = app.active(&environment, &name).ok_or_else(|| {
+        ApiError::not_found("unknown_component", format!("no component `{name}` is deployed to `{environment}`"))
+    })?;
+    Ok(Json(component_json(&app, &d)))
 }
 
 pub async fn events(State(app): State<Arc<App>>, Query(q): Params) -> Result<Json<Value>, ApiError> {

@@ -63,7 +63,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/v1/catalog", get(api::catalog))
         .route("/api/v1/catalog/{kind}", get(api::catalog_type))
         .route("/api/v1/components", get(api::components))
-        .route("/api/v1/components/{name}", delete(api::undeploy))
+        .route("/api/v1/components/{name}", get(api::component).delete(api::undeploy))
         .route("/api/v1/components/{name}/pause", post(api::pause))
         .route("/api/v1/components/{name}/resume", post(api::resume))
         .route("/api/v1/components/{name}/dead/replay", post(api::replay_dead))

@@ -15,6 +15,9 @@ use crate::app::App;
 use crate::deploy::Deployed;
 use crate::source::{Source, StreamCommon};
 
+/// Messages stored together at most.
+const MAX_BATCH: usize = 256;
+
 pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToken) {
     let (component, environment) = (deployed.name().to_string(), deployed.environment.clone());
     let Some(common) = deployed.provider.stream().cloned() else { return };
@@ -46,8 +49,21 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToke
     loop {
         tokio::select! {
             msg = rx.recv() => {
-                let Some(msg) = msg else { return };
-                if let Err(e) = store_and_ack(&app, &deployed, &common, msg, &token).await {
+                let Some(first) = msg else { return };
+                // Everything already waiting goes to the store at once: the writer commits
+                // concurrent ingests together (group commit) instead of one commit per message.
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(m) => batch.push(m),
+                        Err(_) => break,
+                    }
+                }
+                let results = futures_util::future::join_all(
+                    batch.into_iter().map(|m| store_and_ack(&app, &deployed, &common, m, &token)),
+                )
+                .await;
+                if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
                     app.source_health.failed(&environment, &component, e, 0);
                 }
             }

@@ -183,7 +183,9 @@ impl TestServer {
     /// Waits until the (only) component's source reports `running` (connected).
     pub async fn until_source_running(&self) {
         for _ in 0..400 {
-            if self.get("/api/v1/components").await["items"][0]["health"]["state"] == "running" {
+            let name =
+                self.get("/api/v1/components").await["items"][0]["name"].as_str().unwrap_or_default().to_string();
+            if self.get(&format!("/api/v1/components/{name}")).await["health"]["state"] == "running" {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
