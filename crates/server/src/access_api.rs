@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::app::{App, now_ms};
 use crate::auth::{self, Principal, Role};
-use crate::error::ApiError;
+use crate::error::{ApiError, json_body};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,7 +29,7 @@ pub async fn create_token(
     body: Result<Json<NewToken>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     who.admin()?;
-    let Json(req) = body.map_err(|e| ApiError::bad_request("malformed_body", e.body_text()).at("body"))?;
+    let req = json_body(body)?;
     let role = Role::parse(&req.role)
         .ok_or_else(|| ApiError::bad_request("unknown_role", "role is admin, developer or viewer").at("body role"))?;
     if req.name.trim().is_empty() {

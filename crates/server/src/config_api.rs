@@ -14,13 +14,9 @@ use serde_json::{Map, Value, json};
 
 use crate::app::{App, DEVELOPMENT, now_ms};
 use crate::auth::{self, Principal};
-use crate::error::ApiError;
+use crate::error::{ApiError, json_body};
 
 type Params = Query<HashMap<String, String>>;
-
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| ApiError::bad_request("malformed_body", e.body_text()).at("body"))
-}
 
 fn environment_of(app: &App, q: &HashMap<String, String>) -> Result<String, ApiError> {
     let env = q.get("environment").cloned().unwrap_or_else(|| DEVELOPMENT.to_string());
@@ -54,7 +50,7 @@ pub async fn create_environment(
     req: Result<Json<NewEnvironment>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     who.admin()?;
-    let req = body(req)?;
+    let req = json_body(req)?;
     let valid = !req.name.is_empty()
         && req.name.len() <= 63
         && req.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
@@ -95,7 +91,7 @@ pub async fn set_config(
 ) -> Result<Json<Value>, ApiError> {
     let environment = environment_of(&app, &q)?;
     who.may_change(&environment)?;
-    let req = body(req)?;
+    let req = json_body(req)?;
     if req.values.is_empty() {
         return Err(ApiError::bad_request("no_values", "give at least one key=value").at("body values"));
     }

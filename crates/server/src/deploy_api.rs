@@ -16,11 +16,7 @@ use crate::app::{App, DEVELOPMENT};
 use crate::auth::{self, Principal};
 use crate::deploy::Deployed;
 use crate::deployments::{Failure, Origin, build_id};
-use crate::error::ApiError;
-
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| ApiError::bad_request("malformed_body", e.body_text()).at("body"))
-}
+use crate::error::{ApiError, json_body};
 
 fn known_environment(app: &App, env: &str, location: &str) -> Result<(), ApiError> {
     if app.knows_environment(env) {
@@ -82,7 +78,7 @@ pub async fn create(
     Extension(who): Extension<Principal>,
     req: Result<Json<NewDeployment>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let req = body(req)?;
+    let req = json_body(req)?;
     let environment = req.environment.unwrap_or_else(|| DEVELOPMENT.to_string());
     known_environment(&app, &environment, "body environment")?;
     who.may_change(&environment)?;
@@ -207,7 +203,7 @@ pub async fn rollback(
     Path(name): Path<String>,
     req: Result<Json<Rollback>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let req = body(req)?;
+    let req = json_body(req)?;
     known_environment(&app, &req.environment, "body environment")?;
     who.may_change(&req.environment)?;
     match app.rollback(&name, &req.environment, req.to.as_deref(), &who.name).await {

@@ -78,3 +78,8 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+/// A JSON request body, or 400 `malformed_body` saying what is wrong with it.
+pub fn json_body<T>(b: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {
+    b.map(|axum::Json(v)| v).map_err(|e| ApiError::bad_request("malformed_body", e.body_text()).at("body"))
+}
