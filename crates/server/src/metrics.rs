@@ -36,6 +36,14 @@ impl Metrics {
             metrics::describe_gauge!("onset_queue_depth", "Runs waiting to be executed (queued or retrying)");
             metrics::describe_counter!("onset_retries_total", "Run attempts that failed and were scheduled again");
             metrics::describe_counter!("onset_dead_letters_total", "Runs that exhausted their retries");
+            metrics::describe_gauge!(
+                "onset_source_up",
+                "1 while a schedule, poller or broker consumer works, 0 while it fails"
+            );
+            metrics::describe_counter!(
+                "onset_source_errors_total",
+                "Failures of a schedule, poller or broker consumer"
+            );
         });
         m
     }
@@ -70,6 +78,17 @@ impl Metrics {
         self.with(|| {
             for s in steps {
                 histogram!("onset_step_duration_seconds", "type" => s.kind).record(s.duration_ms / 1000.0);
+            }
+        });
+    }
+
+    /// A schedule, poller or broker consumer worked (`up`) or failed.
+    pub fn source(&self, component: &str, environment: &str, up: bool) {
+        self.with(|| {
+            let labels = [("component", component.to_string()), ("environment", environment.to_string())];
+            gauge!("onset_source_up", &labels).set(if up { 1.0 } else { 0.0 });
+            if !up {
+                counter!("onset_source_errors_total", &labels).increment(1);
             }
         });
     }

@@ -69,6 +69,20 @@ impl HealthBoard {
     }
 }
 
+impl App {
+    /// A source worked: health and the `onset_source_up` gauge say so.
+    pub fn source_ok(&self, environment: &str, component: &str, next_at: i64) {
+        self.source_health.ok(environment, component, next_at);
+        self.metrics.source(component, environment, true);
+    }
+
+    /// A source failed; it keeps trying.
+    pub fn source_failed(&self, environment: &str, component: &str, error: String, next_at: i64) {
+        self.source_health.failed(environment, component, error, next_at);
+        self.metrics.source(component, environment, false);
+    }
+}
+
 /// Keeps exactly one task per active schedule/poll deployment.
 pub async fn supervise(app: Arc<App>) {
     let mut running: HashMap<(String, String), (String, CancellationToken)> = HashMap::new();

@@ -64,7 +64,7 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToke
                 )
                 .await;
                 if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
-                    app.source_health.failed(&environment, &component, e, 0);
+                    app.source_failed(&environment, &component, e, 0);
                 }
             }
             changed = status_rx.changed() => {
@@ -73,8 +73,8 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToke
                 }
                 let status = status_rx.borrow_and_update().clone();
                 match status {
-                    Status::Connected => app.source_health.ok(&environment, &component, 0),
-                    Status::Failed(e) => app.source_health.failed(&environment, &component, e, 0),
+                    Status::Connected => app.source_ok(&environment, &component, 0),
+                    Status::Failed(e) => app.source_failed(&environment, &component, e, 0),
                     Status::Connecting => {}
                 }
             }
