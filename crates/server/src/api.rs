@@ -98,9 +98,7 @@ pub async fn component(
     Query(q): Params,
 ) -> Result<Json<Value>, ApiError> {
     let environment = environment_of(&q);
-    let d = app.active(&environment, &name).ok_or_else(|| {
-        ApiError::not_found("unknown_component", format!("no component `{name}` is deployed to `{environment}`"))
-    })?;
+    let d = app.active(&environment, &name).ok_or_else(|| ApiError::not_deployed(&name, &environment))?;
     Ok(Json(component_json(&app, &d)))
 }
 
@@ -196,10 +194,7 @@ fn environment_of(q: &HashMap<String, String>) -> String {
 
 async fn set_paused(app: &App, name: &str, environment: String, paused: bool) -> Result<Json<Value>, ApiError> {
     if !app.store.set_paused(name.to_string(), environment.clone(), paused).await? {
-        return Err(ApiError::not_found(
-            "unknown_component",
-            format!("no component `{name}` is deployed to `{environment}`"),
-        ));
+        return Err(ApiError::not_deployed(name, &environment));
     }
     app.scheduler.set_paused(name, &environment, paused);
     if !paused {
@@ -271,10 +266,7 @@ pub async fn undeploy(
             auth::audit(&app, &who, "component.undeploy", &format!("{environment}/{name}"), json!({})).await;
             Ok(Json(json!({ "component": name, "environment": environment, "deployed": false })))
         }
-        Ok(false) => Err(ApiError::not_found(
-            "unknown_component",
-            format!("no component `{name}` is deployed to `{environment}`"),
-        )),
+        Ok(false) => Err(ApiError::not_deployed(&name, &environment)),
         Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "unregister_failed", e)),
     }
 }
@@ -298,9 +290,7 @@ pub async fn replay_dead(
 ) -> Result<Response, ApiError> {
     let environment = environment_of(&q);
     who.may_change(&environment)?;
-    let deployed = app.active(&environment, &name).ok_or_else(|| {
-        ApiError::not_found("unknown_component", format!("no component `{name}` is deployed to `{environment}`"))
-    })?;
+    let deployed = app.active(&environment, &name).ok_or_else(|| ApiError::not_deployed(&name, &environment))?;
     let dead = app.store.dead_runs(name.clone(), environment.clone()).await?;
     let mut replayed = Vec::new();
     let mut skipped = Vec::new();

@@ -35,6 +35,10 @@ impl ApiError {
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
+    /// 404: the component is not active in that environment.
+    pub fn not_deployed(component: &str, environment: &str) -> Self {
+        Self::not_found("unknown_component", format!("no component `{component}` is deployed to `{environment}`"))
+    }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }

@@ -108,14 +108,7 @@ async fn accept(
         ));
     }
     let Some(deployed) = app.active(environment, component) else {
-        return Err((
-            "not_found",
-            ApiError::not_found(
-                "unknown_component",
-                format!("no component `{component}` is deployed to `{environment}`"),
-            )
-            .at("path"),
-        ));
+        return Err(("not_found", ApiError::not_deployed(component, environment).at("path")));
     };
     let Some((route, params)) = deployed.routes.find(resource) else {
         return Err((

@@ -55,14 +55,15 @@ async fn poll_once(
     let t = &s.templates;
     let name = EventName::new("PollService", "onNewItem");
     let config = deployed.config.clone();
+    // Read once per poll; between pages the cursor is carried here (and stored as it moves).
+    let mut cursor: Value = app
+        .store
+        .trigger_state(component.clone(), environment.clone(), CURSOR.into())
+        .await
+        .map_err(|e| e.to_string())?
+        .and_then(|c| serde_json::from_str(&c).ok())
+        .unwrap_or(Value::Null);
     for _ in 0..MAX_PAGES {
-        let cursor: Value = app
-            .store
-            .trigger_state(component.clone(), environment.clone(), CURSOR.into())
-            .await
-            .map_err(|e| e.to_string())?
-            .and_then(|c| serde_json::from_str(&c).ok())
-            .unwrap_or(Value::Null);
         let scope = onset_expr::from_json(&json!({ "config": config, "cursor": cursor }));
         let url = t.program.eval(&t.url, &scope).map_err(|e| format!("trigger.with.url: {e}"))?;
         let url = url.as_str().map(str::to_string).unwrap_or_else(|| onset_expr::to_json(&url).to_string());
@@ -116,6 +117,7 @@ async fn poll_once(
             .set_trigger_state(component.clone(), environment.clone(), CURSOR.into(), Some(next_cursor.to_string()))
             .await
             .map_err(|e| e.to_string())?;
+        cursor = next_cursor;
         if new == 0 || items.is_empty() {
             return Ok(());
         }

@@ -10,23 +10,7 @@ struct Mosquitto {
 }
 
 fn spawn_mosquitto(port: u16) -> std::process::Child {
-    let program =
-        if std::path::Path::new("/usr/sbin/mosquitto").exists() { "/usr/sbin/mosquitto" } else { "mosquitto" };
-    let mut child = std::process::Command::new(program)
-        .args(["-p", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("mosquitto (Debian package mosquitto) runs the MQTT tests");
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("mosquitto did not start");
+    spawn_daemon("mosquitto", &["-p".to_string(), port.to_string()], port)
 }
 
 impl Mosquitto {

@@ -35,24 +35,16 @@ impl NatsServer {
 }
 
 fn spawn_nats(port: u16, dir: &std::path::Path) -> std::process::Child {
-    let program =
-        if std::path::Path::new("/usr/sbin/nats-server").exists() { "/usr/sbin/nats-server" } else { "nats-server" };
-    let mut child = std::process::Command::new(program)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("nats-server (Debian package nats-server) runs the NATS tests");
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("nats-server did not start");
+    let args = [
+        "-a".to_string(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        port.to_string(),
+        "-js".into(),
+        "-sd".into(),
+        dir.display().to_string(),
+    ];
+    spawn_daemon("nats-server", &args, port)
 }
 
 impl Drop for NatsServer {

@@ -385,6 +385,28 @@ pub fn unique_delivery_ids(events: &[Value]) -> usize {
     ids.len()
 }
 
+/// Starts a broker from the machine's packages (`/usr/sbin/<name>`, else on `PATH`) and waits
+/// until it listens on `port`.
+pub fn spawn_daemon(name: &str, args: &[String], port: u16) -> std::process::Child {
+    let sbin = format!("/usr/sbin/{name}");
+    let program = if std::path::Path::new(&sbin).exists() { sbin } else { name.to_string() };
+    let mut child = std::process::Command::new(&program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name} (its Debian package) runs these tests: {e}"));
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("{name} did not start");
+}
+
 /// A port free right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
