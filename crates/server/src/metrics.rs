@@ -93,6 +93,14 @@ impl Metrics {
         });
     }
 
+    /// Messages waiting in the broker for a stream trigger, as the broker last reported.
+    pub fn source_backlog(&self, component: &str, environment: &str, backlog: u64) {
+        self.with(|| {
+            let labels = [("component", component.to_string()), ("environment", environment.to_string())];
+            gauge!("onset_source_backlog", &labels).set(backlog as f64);
+        });
+    }
+
     /// Prometheus text, with the queue depth as of now.
     pub fn render(&self, queue_depth: usize) -> String {
         self.with(|| gauge!("onset_queue_depth").set(queue_depth as f64));

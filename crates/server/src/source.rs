@@ -21,13 +21,14 @@ pub enum Source {
     Nats(onset_sources::stream::nats::NatsSettings, StreamCommon),
     Rabbitmq(onset_sources::stream::rabbitmq::RabbitSettings, StreamCommon),
     Mqtt(onset_sources::stream::mqtt::MqttSettings, StreamCommon),
+    Kafka(onset_sources::stream::kafka::KafkaSettings, StreamCommon),
 }
 
 impl Source {
     /// The common settings of a stream trigger; `None` for other kinds.
     pub fn stream(&self) -> Option<&StreamCommon> {
         match self {
-            Source::Nats(_, c) | Source::Rabbitmq(_, c) | Source::Mqtt(_, c) => Some(c),
+            Source::Nats(_, c) | Source::Rabbitmq(_, c) | Source::Mqtt(_, c) | Source::Kafka(_, c) => Some(c),
             _ => None,
         }
     }
@@ -270,12 +271,17 @@ pub fn build(
             only(kind, with, TIMING_SETTINGS)?;
             Ok((Source::Schedule(timing(with, std::time::Duration::from_secs(1))?), Verifier::none()))
         }
-        "nats" | "rabbitmq" | "mqtt" => {
+        "nats" | "rabbitmq" | "mqtt" | "kafka" => {
             let mut own = with.clone();
             let common = stream_common(&mut own, deferred)?;
             let source = match kind {
                 "nats" => Source::Nats(settings(kind, &own)?, common),
                 "rabbitmq" => Source::Rabbitmq(settings(kind, &own)?, common),
+                "kafka" => {
+                    let s: onset_sources::stream::kafka::KafkaSettings = settings(kind, &own)?;
+                    s.check().map_err(|e| format!("trigger.with.{e}"))?;
+                    Source::Kafka(s, common)
+                }
                 _ => {
                     let s: onset_sources::stream::mqtt::MqttSettings = settings(kind, &own)?;
                     onset_sources::stream::mqtt::host_port(&s.url).map_err(|e| format!("trigger.with.url: {e}"))?;

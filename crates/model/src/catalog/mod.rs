@@ -15,10 +15,10 @@ pub use naming::{EventName, pascal};
 
 /// Trigger types this build can run.
 pub const TRIGGER_TYPES: &[&str] =
-    &["http", "github", "slack", "google-calendar", "schedule", "poll", "nats", "rabbitmq", "mqtt"];
+    &["http", "github", "slack", "google-calendar", "schedule", "poll", "nats", "rabbitmq", "mqtt", "kafka"];
 
 /// Stream triggers: the channel is the subject/queue/topic, the one event `onMessage`.
-pub const STREAM_TYPES: &[&str] = &["nats", "rabbitmq", "mqtt"];
+pub const STREAM_TYPES: &[&str] = &["nats", "rabbitmq", "mqtt", "kafka"];
 
 /// Settings every stream trigger takes besides its broker's own.
 const STREAM_COMMON: [SettingInfo; 3] = [
@@ -156,6 +156,17 @@ pub fn settings(kind: &str) -> Option<Vec<SettingInfo>> {
             v.extend(STREAM_COMMON);
             v
         }
+        "kafka" => {
+            let mut v = vec![
+                setting("brokers", true, "host:9092, or a list of them"),
+                setting("topics", true, "the topics to read; each is a channel of the handlers"),
+                setting("group", false, "the consumer group (default onset-<component>-<environment>)"),
+                setting("start", false, "where a new group starts: earliest (default) or latest"),
+                setting("options", false, "more librdkafka properties, e.g. security.protocol, sasl.username"),
+            ];
+            v.extend(STREAM_COMMON);
+            v
+        }
         _ => return None,
     })
 }
@@ -171,6 +182,7 @@ fn describe(kind: &str) -> &'static str {
         "nats" => "NATS subjects: JetStream durable consumers (at-least-once) or core NATS",
         "rabbitmq" => "a RabbitMQ queue with manual acks (at-least-once)",
         "mqtt" => "MQTT topics; QoS 1/2 with a persistent session are at-least-once",
+        "kafka" => "Kafka topics as a consumer group; offsets committed after storing (at-least-once)",
         _ => "",
     }
 }

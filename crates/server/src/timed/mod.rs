@@ -25,8 +25,11 @@ pub struct Health {
     #[serde(serialize_with = "onset_store::time::ser_opt")]
     pub last_success_at: Option<i64>,
     pub last_error: Option<String>,
-    #[serde(serialize_with = "onset_store::time::ser_opt")]
+    #[serde(serialize_with = "onset_store::time::ser_opt", skip_serializing_if = "Option::is_none")]
     pub next_at: Option<i64>,
+    /// Stream triggers: messages waiting in the broker, where the broker reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backlog: Option<u64>,
 }
 
 /// Health per (environment, component).
@@ -47,20 +50,25 @@ impl HealthBoard {
         f(h);
     }
 
-    pub fn ok(&self, environment: &str, component: &str, next_at: i64) {
+    /// `next_at` is `None` for sources without due times (streams).
+    pub fn ok(&self, environment: &str, component: &str, next_at: Option<i64>) {
         self.update(environment, component, |h| {
             h.state = "running";
             h.last_success_at = Some(now_ms());
-            h.next_at = Some(next_at);
+            h.next_at = next_at;
         });
     }
 
-    pub fn failed(&self, environment: &str, component: &str, error: String, next_at: i64) {
+    pub fn failed(&self, environment: &str, component: &str, error: String, next_at: Option<i64>) {
         self.update(environment, component, |h| {
             h.state = "failing";
             h.last_error = Some(error);
-            h.next_at = Some(next_at);
+            h.next_at = next_at;
         });
+    }
+
+    fn backlog(&self, environment: &str, component: &str, backlog: u64) {
+        self.update(environment, component, |h| h.backlog = Some(backlog));
     }
 
     fn remove(&self, environment: &str, component: &str) {
@@ -71,15 +79,21 @@ impl HealthBoard {
 
 impl App {
     /// A source worked: health and the `onset_source_up` gauge say so.
-    pub fn source_ok(&self, environment: &str, component: &str, next_at: i64) {
+    pub fn source_ok(&self, environment: &str, component: &str, next_at: Option<i64>) {
         self.source_health.ok(environment, component, next_at);
         self.metrics.source(component, environment, true);
     }
 
     /// A source failed; it keeps trying.
-    pub fn source_failed(&self, environment: &str, component: &str, error: String, next_at: i64) {
+    pub fn source_failed(&self, environment: &str, component: &str, error: String, next_at: Option<i64>) {
         self.source_health.failed(environment, component, error, next_at);
         self.metrics.source(component, environment, false);
+    }
+
+    /// What the broker last reported waiting for a stream trigger.
+    pub fn source_backlog(&self, environment: &str, component: &str, backlog: u64) {
+        self.source_health.backlog(environment, component, backlog);
+        self.metrics.source_backlog(component, environment, backlog);
     }
 }
 

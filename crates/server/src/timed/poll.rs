@@ -34,10 +34,10 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, settings: PollSettings,
         next = after;
         if !fires.is_empty() {
             match poll_once(&app, &deployed, &settings, &token).await {
-                Ok(()) => app.source_ok(&environment, &component, next),
+                Ok(()) => app.source_ok(&environment, &component, Some(next)),
                 Err(e) => {
                     tracing::warn!(component, environment, error = %e, "poll failed; trying again at the next due time");
-                    app.source_failed(&environment, &component, e, next);
+                    app.source_failed(&environment, &component, e, Some(next));
                 }
             }
         }

@@ -27,7 +27,7 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, timing: Timing, token: 
         }
     };
     loop {
-        app.source_ok(&environment, &component, next);
+        app.source_ok(&environment, &component, Some(next));
         if !sleep_until(next, &token).await {
             return;
         }
@@ -48,7 +48,7 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, timing: Timing, token: 
             )
             .await;
             if let Err(e) = stored {
-                app.source_failed(&environment, &component, e, next);
+                app.source_failed(&environment, &component, e, Some(next));
                 return;
             }
         }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use onset_model::catalog::EventName;
-use onset_sources::stream::{Incoming, Status};
+use onset_sources::stream::{Backlog, Incoming, Status};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -24,6 +24,7 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToke
     let (tx, mut rx) = mpsc::channel::<Incoming>(common.max_in_flight);
     let (status_tx, mut status_rx) = watch::channel(Status::Connecting);
     let consumer = token.child_token();
+    let backlog = Backlog::default();
     // The durable consumer / consumer tag names this component in this environment.
     let name = format!("onset-{component}-{environment}");
     match &deployed.provider {
@@ -44,8 +45,19 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToke
                 consumer.clone(),
             ));
         }
+        Source::Kafka(s, _) => {
+            tokio::spawn(onset_sources::stream::kafka::run(
+                s.clone(),
+                name,
+                backlog.clone(),
+                tx,
+                status_tx,
+                consumer.clone(),
+            ));
+        }
         _ => return,
     }
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
     loop {
         tokio::select! {
             msg = rx.recv() => {
@@ -64,7 +76,7 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToke
                 )
                 .await;
                 if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
-                    app.source_failed(&environment, &component, e, 0);
+                    app.source_failed(&environment, &component, e, None);
                 }
             }
             changed = status_rx.changed() => {
@@ -73,9 +85,14 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToke
                 }
                 let status = status_rx.borrow_and_update().clone();
                 match status {
-                    Status::Connected => app.source_ok(&environment, &component, 0),
-                    Status::Failed(e) => app.source_failed(&environment, &component, e, 0),
+                    Status::Connected => app.source_ok(&environment, &component, None),
+                    Status::Failed(e) => app.source_failed(&environment, &component, e, None),
                     Status::Connecting => {}
+                }
+            }
+            _ = tick.tick() => {
+                if let Some(n) = backlog.get() {
+                    app.source_backlog(&environment, &component, n);
                 }
             }
             () = token.cancelled() => {

@@ -10,6 +10,7 @@ mod flow_control;
 mod github;
 mod google;
 mod ingress;
+mod kafka;
 mod mqtt;
 mod nats;
 mod rabbitmq;

@@ -3,6 +3,8 @@
 //! acknowledge it: the server acknowledges only after the event is stored, so a crash before
 //! that means the broker delivers again (at-least-once wherever the broker offers it).
 
+#[cfg(feature = "kafka")]
+pub mod kafka;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
 #[cfg(feature = "nats")]
@@ -54,6 +56,28 @@ pub struct Incoming {
     pub ack: Ack,
 }
 
+/// Messages waiting in the broker for this consumer, where the broker reports it (Kafka lag,
+/// SQS approximate count); shared between the consumer and the server's health board.
+#[derive(Debug, Clone)]
+pub struct Backlog(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl Default for Backlog {
+    fn default() -> Self {
+        Backlog(std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)))
+    }
+}
+
+impl Backlog {
+    pub fn set(&self, n: i64) {
+        self.0.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `None` until the broker has told.
+    pub fn get(&self) -> Option<u64> {
+        u64::try_from(self.0.load(std::sync::atomic::Ordering::Relaxed)).ok()
+    }
+}
+
 /// What a consumer is doing, for health.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
@@ -74,7 +98,7 @@ pub fn decode_body(body: &[u8]) -> Bytes {
 
 /// Runs `consume` until `stop`, again after each failure with backoff, reporting the status;
 /// returns when stopped or when the server side of `tx` is gone.
-#[cfg(any(feature = "nats", feature = "rabbitmq", feature = "mqtt"))]
+#[cfg(any(feature = "nats", feature = "rabbitmq", feature = "mqtt", feature = "kafka", feature = "sqs"))]
 pub(crate) async fn reconnecting<F, Fut>(
     what: &str,
     tx: &tokio::sync::mpsc::Sender<Incoming>,
