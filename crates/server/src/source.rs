@@ -22,13 +22,18 @@ pub enum Source {
     Rabbitmq(onset_sources::stream::rabbitmq::RabbitSettings, StreamCommon),
     Mqtt(onset_sources::stream::mqtt::MqttSettings, StreamCommon),
     Kafka(onset_sources::stream::kafka::KafkaSettings, StreamCommon),
+    Sqs(onset_sources::stream::sqs::SqsSettings, StreamCommon),
 }
 
 impl Source {
     /// The common settings of a stream trigger; `None` for other kinds.
     pub fn stream(&self) -> Option<&StreamCommon> {
         match self {
-            Source::Nats(_, c) | Source::Rabbitmq(_, c) | Source::Mqtt(_, c) | Source::Kafka(_, c) => Some(c),
+            Source::Nats(_, c)
+            | Source::Rabbitmq(_, c)
+            | Source::Mqtt(_, c)
+            | Source::Kafka(_, c)
+            | Source::Sqs(_, c) => Some(c),
             _ => None,
         }
     }
@@ -271,7 +276,7 @@ pub fn build(
             only(kind, with, TIMING_SETTINGS)?;
             Ok((Source::Schedule(timing(with, std::time::Duration::from_secs(1))?), Verifier::none()))
         }
-        "nats" | "rabbitmq" | "mqtt" | "kafka" => {
+        "nats" | "rabbitmq" | "mqtt" | "kafka" | "sqs" => {
             let mut own = with.clone();
             let common = stream_common(&mut own, deferred)?;
             let source = match kind {
@@ -281,6 +286,11 @@ pub fn build(
                     let s: onset_sources::stream::kafka::KafkaSettings = settings(kind, &own)?;
                     s.check().map_err(|e| format!("trigger.with.{e}"))?;
                     Source::Kafka(s, common)
+                }
+                "sqs" => {
+                    let s: onset_sources::stream::sqs::SqsSettings = settings(kind, &own)?;
+                    s.check().map_err(|e| format!("trigger.with.{e}"))?;
+                    Source::Sqs(s, common)
                 }
                 _ => {
                     let s: onset_sources::stream::mqtt::MqttSettings = settings(kind, &own)?;

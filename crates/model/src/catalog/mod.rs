@@ -15,10 +15,10 @@ pub use naming::{EventName, pascal};
 
 /// Trigger types this build can run.
 pub const TRIGGER_TYPES: &[&str] =
-    &["http", "github", "slack", "google-calendar", "schedule", "poll", "nats", "rabbitmq", "mqtt", "kafka"];
+    &["http", "github", "slack", "google-calendar", "schedule", "poll", "nats", "rabbitmq", "mqtt", "kafka", "sqs"];
 
 /// Stream triggers: the channel is the subject/queue/topic, the one event `onMessage`.
-pub const STREAM_TYPES: &[&str] = &["nats", "rabbitmq", "mqtt", "kafka"];
+pub const STREAM_TYPES: &[&str] = &["nats", "rabbitmq", "mqtt", "kafka", "sqs"];
 
 /// Settings every stream trigger takes besides its broker's own.
 const STREAM_COMMON: [SettingInfo; 3] = [
@@ -167,6 +167,28 @@ pub fn settings(kind: &str) -> Option<Vec<SettingInfo>> {
             v.extend(STREAM_COMMON);
             v
         }
+        "sqs" => {
+            let mut v = vec![
+                setting(
+                    "queue_url",
+                    true,
+                    "https://sqs.<region>.amazonaws.com/<account>/<queue>; the queue name is the channel",
+                ),
+                setting("region", true, "e.g. eu-west-1"),
+                setting("endpoint", false, "another SQS endpoint, e.g. a local one"),
+                setting("access_key_id", false, "with secret_access_key (default: AWS_ACCESS_KEY_ID of the server)"),
+                setting("secret_access_key", false, "from secrets (default: AWS_SECRET_ACCESS_KEY of the server)"),
+                setting("session_token", false, "for temporary credentials"),
+                setting("wait_seconds", false, "long-polling wait, 0 to 20 (default 20)"),
+                setting(
+                    "visibility_timeout",
+                    false,
+                    "how long a received message stays hidden (default 30s; extended while storing)",
+                ),
+            ];
+            v.extend(STREAM_COMMON);
+            v
+        }
         _ => return None,
     })
 }
@@ -182,6 +204,7 @@ fn describe(kind: &str) -> &'static str {
         "nats" => "NATS subjects: JetStream durable consumers (at-least-once) or core NATS",
         "rabbitmq" => "a RabbitMQ queue with manual acks (at-least-once)",
         "mqtt" => "MQTT topics; QoS 1/2 with a persistent session are at-least-once",
+        "sqs" => "an Amazon SQS queue: long polling, deleted after storing (at-least-once)",
         "kafka" => "Kafka topics as a consumer group; offsets committed after storing (at-least-once)",
         _ => "",
     }

@@ -55,6 +55,17 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToke
                 consumer.clone(),
             ));
         }
+        Source::Sqs(s, c) => {
+            let batch = c.max_in_flight.min(onset_sources::stream::sqs::MAX_BATCH);
+            tokio::spawn(onset_sources::stream::sqs::run(
+                s.clone(),
+                batch,
+                backlog.clone(),
+                tx,
+                status_tx,
+                consumer.clone(),
+            ));
+        }
         _ => return,
     }
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));

@@ -19,6 +19,7 @@ mod respond;
 mod runs;
 mod scripts;
 mod slack;
+mod sqs;
 mod support;
 mod timed;
 mod verification;

@@ -396,7 +396,7 @@ pub fn spawn_daemon(name: &str, args: &[String], port: u16) -> std::process::Chi
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("{name} (its Debian package) runs these tests: {e}"));
-    for _ in 0..200 {
+    for _ in 0..500 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return child;
         }

@@ -11,6 +11,8 @@ pub mod mqtt;
 pub mod nats;
 #[cfg(feature = "rabbitmq")]
 pub mod rabbitmq;
+#[cfg(feature = "sqs")]
+pub mod sqs;
 
 use std::future::Future;
 use std::pin::Pin;
