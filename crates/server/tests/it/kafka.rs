@@ -54,15 +54,9 @@ async fn records_arrive_once_across_restarts_and_broker_outages() {
     // Onset restarts while records arrive: the uncommitted ones come again, each stored once.
     let producing = {
         let p = p.clone();
-        tokio::spawn(async move { produce(&p, 20, 60).await })
+        async move { produce(&p, 20, 60).await }
     };
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    let s = s.restart(&options).await;
-    producing.await.unwrap();
-    let events = s.wait_events(60).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(s.events().await.len(), 60, "nothing lost, nothing twice");
-    assert_eq!(unique_delivery_ids(&events), 60);
+    let s = restart_while_producing(s, &options, producing, 60, Duration::from_millis(500)).await;
 
     // The broker goes away and comes back: the trigger recovers by itself.
     cluster.broker_down(1).unwrap();

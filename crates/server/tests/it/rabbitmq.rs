@@ -48,14 +48,8 @@ async fn queue_messages_arrive_once_across_restarts_and_lost_connections() {
 
     // Onset restarts while messages arrive: unacknowledged ones come again, each stored once.
     let q = queue.clone();
-    let publisher = tokio::task::spawn_blocking(move || publish(&q, 20, 60));
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let s = s.restart(&options).await;
-    publisher.await.unwrap();
-    let events = s.wait_events(60).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(s.events().await.len(), 60, "nothing lost, nothing twice");
-    assert_eq!(unique_delivery_ids(&events), 60);
+    let producing = async move { tokio::task::spawn_blocking(move || publish(&q, 20, 60)).await.unwrap() };
+    let s = restart_while_producing(s, &options, producing, 60, Duration::from_millis(500)).await;
 
     // The broker drops every connection: the trigger reconnects by itself.
     let closed = std::process::Command::new("rabbitmqctl")

@@ -76,6 +76,19 @@ async fn send(endpoint: &str, from: u32, to: u32) {
     tokio::task::spawn_blocking(move || boto(&endpoint, &["send", "orders", &from, &to])).await.unwrap();
 }
 
+/// Messages in the queue, visible or not, once that is 0 or after 5 s.
+async fn drained(endpoint: &str) -> String {
+    let mut left = String::new();
+    for _ in 0..50 {
+        left = boto(endpoint, &["count", "orders"]);
+        if left == "0" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    left
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_messages_arrive_once_are_deleted_and_survive_restarts() {
     let mut moto = Moto::start();
@@ -96,26 +109,10 @@ async fn queue_messages_arrive_once_are_deleted_and_survive_restarts() {
     // Onset restarts while messages arrive: undeleted ones come again, each stored once.
     let producing = {
         let endpoint = endpoint.clone();
-        tokio::spawn(async move { send(&endpoint, 20, 60).await })
+        async move { send(&endpoint, 20, 60).await }
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let s = s.restart(&options).await;
-    producing.await.unwrap();
-    let events = s.wait_events(60).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(s.events().await.len(), 60, "nothing lost, nothing twice");
-    assert_eq!(unique_delivery_ids(&events), 60);
-
-    // Stored messages are deleted from the queue.
-    let mut left = String::new();
-    for _ in 0..50 {
-        left = boto(&endpoint, &["count", "orders"]);
-        if left == "0" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(left, "0", "every stored message is deleted");
+    let s = restart_while_producing(s, &options, producing, 60, Duration::from_millis(500)).await;
+    assert_eq!(drained(&endpoint).await, "0", "every stored message is deleted");
 
     // The server goes away and comes back (empty: the queue is created again).
     moto.restart();
@@ -167,15 +164,7 @@ async fn messages_being_stored_stay_hidden_and_unstored_ones_are_released_on_sto
     let message = rx.recv().await.unwrap();
     assert_eq!(message.message["receive_count"], 2);
     message.ack.ack().await.unwrap();
-    let mut left = String::new();
-    for _ in 0..50 {
-        left = boto(&endpoint, &["count", "orders"]);
-        if left == "0" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(left, "0");
+    assert_eq!(drained(&endpoint).await, "0", "deleted once acknowledged");
     stop.cancel();
     task.await.unwrap();
 }

@@ -235,6 +235,27 @@ impl TestServer {
     }
 }
 
+/// Restarts `s` while `producing` publishes; afterwards exactly `total` events are stored, each
+/// with its own delivery id, also once `settle` (the broker's redelivery delay) has passed.
+pub async fn restart_while_producing(
+    s: TestServer,
+    options: &Options,
+    producing: impl std::future::Future<Output = ()> + Send + 'static,
+    total: usize,
+    settle: Duration,
+) -> TestServer {
+    let producing = tokio::spawn(producing);
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let s = s.restart(options).await;
+    producing.await.unwrap();
+    s.wait_events(total).await;
+    tokio::time::sleep(settle).await;
+    let events = s.events().await;
+    assert_eq!(events.len(), total, "nothing lost, nothing twice");
+    assert_eq!(unique_delivery_ids(&events), total);
+    s
+}
+
 /// Starts a server again on directories a stopped one left.
 pub async fn restart_from(data: tempfile::TempDir, project: tempfile::TempDir, options: &Options) -> TestServer {
     boot(data, project, options).await
