@@ -257,21 +257,19 @@ pub(crate) async fn store_delivery(
     (headers, params): (String, String),
     stop: &tokio_util::sync::CancellationToken,
 ) -> Result<IngestOutcome, String> {
-    let received_at = now_ms();
-    let runs = runs_for(deployed, name);
     let event = NewEvent {
         id: new_id(),
         component: deployed.name().to_string(),
         environment: deployed.environment.clone(),
         channel: name.channel.clone(),
         event: name.event.clone(),
-        delivery_id: delivery_id.clone(),
-        received_at,
+        delivery_id,
+        received_at: now_ms(),
         headers,
         query: "{}".into(),
         params,
-        payload: payload.clone(),
-        runs: runs.clone(),
+        payload,
+        runs: runs_for(deployed, name),
     };
     let outcome = loop {
         match app.store.ingest(event.clone()).await {
@@ -287,23 +285,81 @@ pub(crate) async fn store_delivery(
     let outcome_name = if matches!(outcome, IngestOutcome::Stored) { "accepted" } else { "duplicate" };
     app.metrics.event_received(deployed.name(), &deployed.environment, outcome_name);
     if matches!(outcome, IngestOutcome::Stored) {
-        for run in runs {
-            let job = Job {
-                responder: None,
-                run: pending(run, &event.id, &event.component, &event.environment, received_at),
-                event: Some(EventForRun {
-                    payload: payload.clone(),
-                    headers: event.headers.clone(),
-                    query: event.query.clone(),
-                    params: event.params.clone(),
-                    delivery_id: delivery_id.clone(),
-                    received_at,
-                }),
-            };
-            app.scheduler.enqueue(job, now_ms());
-        }
+        enqueue_runs(app, &event);
     }
     Ok(outcome)
+}
+
+/// Queues the runs of an event just stored.
+fn enqueue_runs(app: &App, event: &NewEvent) {
+    for run in &event.runs {
+        let job = Job {
+            responder: None,
+            run: pending(run.clone(), &event.id, &event.component, &event.environment, event.received_at),
+            event: Some(EventForRun {
+                payload: event.payload.clone(),
+                headers: event.headers.clone(),
+                query: event.query.clone(),
+                params: event.params.clone(),
+                delivery_id: event.delivery_id.clone(),
+                received_at: event.received_at,
+            }),
+        };
+        app.scheduler.enqueue(job, now_ms());
+    }
+}
+
+/// One message of a batch: its delivery id, payload, and (headers, params) as JSON objects.
+pub(crate) type Member = (Option<String>, Bytes, (String, String));
+
+/// Stores messages one run handles together (`batch_size` > 1): each is an event of its own,
+/// deduplicated by its delivery id; the run receives the list of those never stored before
+/// (none: no run). Waits out a full write queue; `Err` only when the store fails or the source
+/// is stopped.
+pub(crate) async fn store_batch(
+    app: &Arc<App>,
+    deployed: &Deployed,
+    name: &EventName,
+    members: Vec<Member>,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<(), String> {
+    let received_at = now_ms();
+    let event = |delivery_id, payload, (headers, params), runs| NewEvent {
+        id: new_id(),
+        component: deployed.name().to_string(),
+        environment: deployed.environment.clone(),
+        channel: name.channel.clone(),
+        event: name.event.clone(),
+        delivery_id,
+        received_at,
+        headers,
+        query: "{}".into(),
+        params,
+        payload,
+        runs,
+    };
+    let events: Vec<NewEvent> =
+        members.into_iter().map(|(id, payload, extra)| event(id, payload, extra, Vec::new())).collect();
+    let batch = event(None, Bytes::new(), (String::new(), String::new()), runs_for(deployed, name));
+    let (outcomes, batch) = loop {
+        match app.store.ingest_batch(events.clone(), batch.clone()).await {
+            Err(StoreError::Busy) => {
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_millis(50)) => continue,
+                    () = stop.cancelled() => return Err("stopped".into()),
+                }
+            }
+            other => break other.map_err(|e| e.to_string())?,
+        }
+    };
+    for outcome in outcomes {
+        let outcome_name = if matches!(outcome, IngestOutcome::Stored) { "accepted" } else { "duplicate" };
+        app.metrics.event_received(deployed.name(), &deployed.environment, outcome_name);
+    }
+    if let Some(batch) = batch {
+        enqueue_runs(app, &batch);
+    }
+    Ok(())
 }
 
 /// The sender's answer once the event is stored (or known from an earlier delivery).

@@ -44,13 +44,20 @@ impl Source {
 pub struct StreamCommon {
     /// Messages received but not yet stored at most.
     pub max_in_flight: usize,
+    /// Messages one run receives at most (1: a run per message).
+    pub batch_size: usize,
+    /// How long a batch waits to fill once its first message is in.
+    pub batch_wait: std::time::Duration,
     /// `external_id`: the dedup id of a message, over `event`, `message`, `headers`, `config`.
     pub external_id: Option<std::sync::Arc<(onset_expr::Program, onset_expr::Compiled)>>,
 }
 
 impl std::fmt::Debug for StreamCommon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamCommon").field("max_in_flight", &self.max_in_flight).finish_non_exhaustive()
+        f.debug_struct("StreamCommon")
+            .field("max_in_flight", &self.max_in_flight)
+            .field("batch_size", &self.batch_size)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,8 +66,27 @@ pub const STREAM_TEMPLATES: &[&str] = &["external_id"];
 
 fn stream_common(with: &mut Value, deferred: &serde_json::Map<String, Value>) -> Result<StreamCommon, String> {
     let map = with.as_object_mut().ok_or("trigger.with is a mapping")?;
+    let batch_size = match map.remove("batch_size") {
+        None | Some(Value::Null) => 1,
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or("trigger.with.batch_size is a whole number from 1 to 1000")? as usize,
+    };
+    let batch_wait = match map.remove("batch_wait") {
+        None | Some(Value::Null) => std::time::Duration::from_millis(500),
+        Some(v) => {
+            serde_json::from_value::<onset_model::Duration>(v)
+                .map_err(|e| format!("trigger.with.batch_wait: {e} (e.g. 500ms or 2s)"))?
+                .0
+        }
+    };
+    if batch_wait > std::time::Duration::from_secs(60) {
+        return Err("trigger.with.batch_wait is at most 60s".into());
+    }
     let max_in_flight = match map.remove("max_in_flight") {
-        None | Some(Value::Null) => 64,
+        // Room for a whole batch: a broker's prefetch follows this.
+        None | Some(Value::Null) => batch_size.max(64),
         Some(v) => v
             .as_u64()
             .filter(|n| (1..=10_000).contains(n))
@@ -75,7 +101,7 @@ fn stream_common(with: &mut Value, deferred: &serde_json::Map<String, Value>) ->
         }
         Some(_) => return Err("trigger.with.external_id is a template string".into()),
     };
-    Ok(StreamCommon { max_in_flight, external_id })
+    Ok(StreamCommon { max_in_flight, batch_size, batch_wait, external_id })
 }
 
 /// When a schedule fires or a poller asks, and what to do with times missed while down.

@@ -21,9 +21,11 @@ pub const TRIGGER_TYPES: &[&str] =
 pub const STREAM_TYPES: &[&str] = &["nats", "rabbitmq", "mqtt", "kafka", "sqs"];
 
 /// Settings every stream trigger takes besides its broker's own.
-const STREAM_COMMON: [SettingInfo; 3] = [
+const STREAM_COMMON: [SettingInfo; 5] = [
+    setting("batch_size", false, "messages one run receives at most (default 1: a run per message)"),
+    setting("batch_wait", false, "how long a batch waits to fill once its first message is in (default 500ms)"),
     setting("external_id", false, "a template over `message` giving its dedup id, when the broker has no stable one"),
-    setting("max_in_flight", false, "messages received but not yet stored at most (default 64)"),
+    setting("max_in_flight", false, "messages received but not yet stored at most (default 64, or batch_size)"),
     REDACT,
 ];
 

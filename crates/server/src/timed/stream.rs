@@ -75,17 +75,39 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToke
                 let Some(first) = msg else { return };
                 // Everything already waiting goes to the store at once: the writer commits
                 // concurrent ingests together (group commit) instead of one commit per message.
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
+                let mut waiting = vec![first];
+                let most = MAX_BATCH.max(common.batch_size);
+                while waiting.len() < most {
                     match rx.try_recv() {
-                        Ok(m) => batch.push(m),
+                        Ok(m) => waiting.push(m),
                         Err(_) => break,
                     }
                 }
-                let results = futures_util::future::join_all(
-                    batch.into_iter().map(|m| store_and_ack(&app, &deployed, &common, m, &token)),
-                )
-                .await;
+                if common.batch_size > 1 && waiting.len() < common.batch_size {
+                    // A batch waits a little to fill.
+                    let deadline = tokio::time::Instant::now() + common.batch_wait;
+                    while waiting.len() < common.batch_size {
+                        tokio::select! {
+                            m = tokio::time::timeout_at(deadline, rx.recv()) => match m {
+                                Ok(Some(m)) => waiting.push(m),
+                                _ => break,
+                            },
+                            () = token.cancelled() => break,
+                        }
+                    }
+                }
+                let results = if common.batch_size > 1 {
+                    let batches = by_channel(waiting, common.batch_size);
+                    futures_util::future::join_all(
+                        batches.into_iter().map(|b| store_batch_and_ack(&app, &deployed, &common, b, &token)),
+                    )
+                    .await
+                } else {
+                    futures_util::future::join_all(
+                        waiting.into_iter().map(|m| store_and_ack(&app, &deployed, &common, m, &token)),
+                    )
+                    .await
+                };
                 if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
                     app.source_failed(&environment, &component, e, None);
                 }
@@ -114,6 +136,24 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToke
     }
 }
 
+/// The message's delivery id: `external_id` evaluated over it, else the broker's own id.
+fn delivery_id(deployed: &Deployed, common: &StreamCommon, msg: &Incoming) -> Result<Option<String>, String> {
+    let Some(program) = &common.external_id else { return Ok(msg.delivery_id.clone()) };
+    let event: Value = serde_json::from_slice(&msg.payload).unwrap_or(Value::Null);
+    let scope = onset_expr::from_json(&json!({
+        "config": deployed.config, "event": event, "message": msg.message, "headers": msg.headers,
+    }));
+    let v = program.0.eval(&program.1, &scope).map_err(|e| format!("trigger.with.external_id: {e}"))?;
+    Ok(v.as_str()
+        .map_or_else(|| (!v.is_none()).then(|| onset_expr::to_json(&v).to_string()), |s| Some(s.to_string()))
+        .filter(|s| !s.is_empty()))
+}
+
+/// The message's headers and broker fields as the JSON objects an event keeps.
+fn extra(msg: &Incoming) -> (String, String) {
+    (Value::Object(msg.headers.clone()).to_string(), Value::Object(msg.message.clone()).to_string())
+}
+
 async fn store_and_ack(
     app: &Arc<App>,
     deployed: &Deployed,
@@ -121,30 +161,40 @@ async fn store_and_ack(
     msg: Incoming,
     token: &CancellationToken,
 ) -> Result<(), String> {
-    let delivery_id = match &common.external_id {
-        Some(program) => {
-            let event: Value = serde_json::from_slice(&msg.payload).unwrap_or(Value::Null);
-            let scope = onset_expr::from_json(&json!({
-                "config": deployed.config, "event": event, "message": msg.message, "headers": msg.headers,
-            }));
-            let v = program.0.eval(&program.1, &scope).map_err(|e| format!("trigger.with.external_id: {e}"))?;
-            v.as_str()
-                .map_or_else(|| (!v.is_none()).then(|| onset_expr::to_json(&v).to_string()), |s| Some(s.to_string()))
-                .filter(|s| !s.is_empty())
-        }
-        None => msg.delivery_id.clone(),
-    };
+    let delivery_id = delivery_id(deployed, common, &msg)?;
     let name = EventName::new(msg.channel.clone(), "onMessage");
-    crate::ingress::store_delivery(
-        app,
-        deployed,
-        &name,
-        delivery_id,
-        msg.payload.clone(),
-        (Value::Object(msg.headers.clone()).to_string(), Value::Object(msg.message.clone()).to_string()),
-        token,
-    )
-    .await?;
+    crate::ingress::store_delivery(app, deployed, &name, delivery_id, msg.payload.clone(), extra(&msg), token).await?;
     // Stored (or known already): now the broker may forget it.
     msg.ack.ack().await
+}
+
+/// Splits messages into batches of one channel each, at most `size` long, in arrival order.
+fn by_channel(messages: Vec<Incoming>, size: usize) -> Vec<Vec<Incoming>> {
+    let mut batches: Vec<Vec<Incoming>> = Vec::new();
+    for m in messages {
+        match batches.iter_mut().rev().find(|b| b[0].channel == m.channel && b.len() < size) {
+            Some(b) => b.push(m),
+            None => batches.push(vec![m]),
+        }
+    }
+    batches
+}
+
+async fn store_batch_and_ack(
+    app: &Arc<App>,
+    deployed: &Deployed,
+    common: &StreamCommon,
+    batch: Vec<Incoming>,
+    token: &CancellationToken,
+) -> Result<(), String> {
+    let name = EventName::new(batch[0].channel.clone(), "onMessage");
+    let mut members = Vec::with_capacity(batch.len());
+    for m in &batch {
+        members.push((delivery_id(deployed, common, m)?, m.payload.clone(), extra(m)));
+    }
+    crate::ingress::store_batch(app, deployed, &name, members, token).await?;
+    for m in batch {
+        m.ack.ack().await?;
+    }
+    Ok(())
 }

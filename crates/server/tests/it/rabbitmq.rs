@@ -66,3 +66,52 @@ async fn queue_messages_arrive_once_across_restarts_and_lost_connections() {
     assert_eq!(health["state"], "running", "{health}");
     delete_queue(&queue);
 }
+
+/// The numbers each succeeded run logged, once they cover `total` messages (or after 10 s).
+async fn batches(s: &TestServer, total: usize) -> Vec<Vec<u32>> {
+    let mut out = Vec::new();
+    for _ in 0..200 {
+        out.clear();
+        let runs = s.get("/api/v1/runs?status=succeeded&limit=500").await;
+        for r in runs["items"].as_array().unwrap() {
+            let run = s.get(&format!("/api/v1/runs/{}", r["id"].as_str().unwrap())).await;
+            let text = run["steps"][0]["output"].as_str().unwrap_or_default().to_string();
+            out.push(text.split(',').map(|n| n.parse::<u32>().unwrap()).collect::<Vec<_>>());
+        }
+        if out.iter().map(Vec::len).sum::<usize>() >= total {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_hand_several_messages_to_one_run_each_message_once() {
+    let queue = format!("onset-test-{}", uuid::Uuid::new_v4().simple());
+    let yaml = format!(
+        "component: jobs\ntrigger:\n  type: rabbitmq\n  with: {{ url: \"{URL}\", queue: {queue}, declare: true, batch_size: 5, batch_wait: 200ms }}\nhandlers:\n  {queue}:\n    onMessage: {{ steps: [ {{ log: \"{{{{ event | map(attribute='n') | join(',') }}}}\" }}, {{ log: \"{{{{ meta.message | length }}}} {{{{ meta.message[0].message_id }}}}\" }} ] }}\n"
+    );
+    let s = start(&[("jobs.yaml", &yaml)]).await;
+    let q = queue.clone();
+    tokio::task::spawn_blocking(move || publish(&q, 0, 12)).await.unwrap();
+    let got = batches(&s, 12).await;
+    let mut all: Vec<u32> = got.iter().flatten().copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..12).collect::<Vec<_>>(), "every message in exactly one run: {got:?}");
+    assert!(got.iter().all(|b| b.len() <= 5), "at most batch_size per run: {got:?}");
+    assert!(got.len() < 12, "several messages share a run: {got:?}");
+    let run = s
+        .get(&format!("/api/v1/runs/{}", s.get("/api/v1/runs?limit=1").await["items"][0]["id"].as_str().unwrap()))
+        .await;
+    let meta = run["steps"][1]["output"].as_str().unwrap().to_string();
+    assert!(meta.contains(" m-"), "meta.message lists each message's broker fields: {meta}");
+
+    // The same messages again (same message ids): known, so no run.
+    let q = queue.clone();
+    tokio::task::spawn_blocking(move || publish(&q, 0, 5)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let again = batches(&s, 12).await;
+    assert_eq!(again.iter().map(Vec::len).sum::<usize>(), 12, "redelivered messages run nothing: {again:?}");
+    delete_queue(&queue);
+}

@@ -261,3 +261,39 @@ async fn a_full_queue_answers_busy() {
     }
     assert!(busy > 0, "some ingests must be refused with Busy");
 }
+
+#[tokio::test]
+async fn a_batch_runs_once_over_the_members_never_stored_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&options(dir.path())).unwrap();
+    let member = |id: &str, delivery: &str, n: u32| {
+        let mut e = new_event(id, Some(delivery), 0);
+        e.payload = bytes::Bytes::from(format!(r#"{{"n":{n}}}"#));
+        e.params = format!(r#"{{"offset":{n}}}"#);
+        e
+    };
+    let (outcomes, batch) = store
+        .ingest_batch(vec![member("m1", "d-1", 1), member("m2", "d-2", 2)], new_event("b1", None, 1))
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec![IngestOutcome::Stored, IngestOutcome::Stored]);
+    let batch = batch.expect("new members make a batch");
+    assert_eq!(&batch.payload[..], br#"[{"n":1},{"n":2}]"#);
+    let b1 = store.event("b1".into()).await.unwrap().unwrap();
+    assert_eq!((b1.status.as_str(), b1.runs.len()), ("handled", 1));
+    assert_eq!(b1.params.unwrap().get(), r#"[{"offset":1},{"offset":2}]"#);
+    let m1 = store.event("m1".into()).await.unwrap().unwrap();
+    assert_eq!((m1.status.as_str(), m1.runs.len()), ("batched", 0));
+
+    // Redelivered in another grouping: only the new member is in the next batch.
+    let (outcomes, batch) = store
+        .ingest_batch(vec![member("m3", "d-2", 2), member("m4", "d-3", 3)], new_event("b2", None, 1))
+        .await
+        .unwrap();
+    assert_eq!(outcomes[0], IngestOutcome::Duplicate { event_id: "m2".into() });
+    assert_eq!(&batch.unwrap().payload[..], br#"[{"n":3}]"#);
+    // All known: no batch, no run.
+    let (_, batch) = store.ingest_batch(vec![member("m5", "d-1", 1)], new_event("b3", None, 1)).await.unwrap();
+    assert!(batch.is_none());
+    assert!(store.event("b3".into()).await.unwrap().is_none());
+}

@@ -92,7 +92,10 @@ fn insert_deployment(
 
 /// Inserts an event and its runs; a known delivery id inserts nothing and names the original.
 pub(super) fn insert_event(t: &Transaction<'_>, event: &NewEvent) -> Result<IngestOutcome, StoreError> {
-    let status = if event.runs.is_empty() { "unhandled" } else { "handled" };
+    insert_event_as(t, event, if event.runs.is_empty() { "unhandled" } else { "handled" })
+}
+
+fn insert_event_as(t: &Transaction<'_>, event: &NewEvent, status: &str) -> Result<IngestOutcome, StoreError> {
     // A known delivery id conflicts on the unique index: nothing is written and the
     // original event answers (one statement in the common case, two for a duplicate).
     let inserted = t
@@ -142,6 +145,51 @@ impl Store {
     /// nothing and answers with the original event. `Busy` when the write queue is full.
     pub async fn ingest(&self, event: NewEvent) -> Result<IngestOutcome, StoreError> {
         let (op, rx) = op(move |t| insert_event(t, &event));
+        self.writer.try_submit(op)?;
+        answer(rx).await
+    }
+
+    /// Stores deliveries one run handles together, in one transaction. Each member is an event
+    /// of its own (status `batched`, deduplicated by its delivery id, without runs). When at
+    /// least one member is new, `batch` is stored with its runs, its payload, headers and params
+    /// being the JSON arrays of the new members' (in order); it is answered, else `None`: every
+    /// member was known. `Busy` when the write queue is full.
+    pub async fn ingest_batch(
+        &self,
+        members: Vec<NewEvent>,
+        mut batch: NewEvent,
+    ) -> Result<(Vec<IngestOutcome>, Option<NewEvent>), StoreError> {
+        let (op, rx) = op(move |t| {
+            let mut outcomes = Vec::with_capacity(members.len());
+            let mut fresh = Vec::new();
+            for m in &members {
+                let outcome = insert_event_as(t, m, "batched")?;
+                if outcome == IngestOutcome::Stored {
+                    fresh.push(m);
+                }
+                outcomes.push(outcome);
+            }
+            if fresh.is_empty() {
+                return Ok((outcomes, None));
+            }
+            let list = |field: fn(&NewEvent) -> &[u8]| {
+                let mut out = Vec::with_capacity(fresh.iter().map(|m| field(m).len() + 1).sum::<usize>() + 2);
+                out.push(b'[');
+                for (i, m) in fresh.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(field(m));
+                }
+                out.push(b']');
+                out
+            };
+            batch.payload = bytes::Bytes::from(list(|m| m.payload.as_ref()));
+            batch.headers = String::from_utf8_lossy(&list(|m| m.headers.as_bytes())).into_owned();
+            batch.params = String::from_utf8_lossy(&list(|m| m.params.as_bytes())).into_owned();
+            insert_event(t, &batch)?;
+            Ok((outcomes, Some(batch)))
+        });
         self.writer.try_submit(op)?;
         answer(rx).await
     }
