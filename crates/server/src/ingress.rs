@@ -271,17 +271,7 @@ pub(crate) async fn store_delivery(
         payload,
         runs: runs_for(deployed, name),
     };
-    let outcome = loop {
-        match app.store.ingest(event.clone()).await {
-            Err(StoreError::Busy) => {
-                tokio::select! {
-                    () = tokio::time::sleep(std::time::Duration::from_millis(50)) => continue,
-                    () = stop.cancelled() => return Err("stopped".into()),
-                }
-            }
-            other => break other.map_err(|e| e.to_string())?,
-        }
-    };
+    let outcome = waiting_out_busy(stop, || app.store.ingest(event.clone())).await?;
     let outcome_name = if matches!(outcome, IngestOutcome::Stored) { "accepted" } else { "duplicate" };
     app.metrics.event_received(deployed.name(), &deployed.environment, outcome_name);
     if matches!(outcome, IngestOutcome::Stored) {
@@ -290,8 +280,28 @@ pub(crate) async fn store_delivery(
     Ok(outcome)
 }
 
+/// Runs `write` again while the write queue is full (an in-server source never drops what it
+/// received); `Err` when the store fails or `stop` comes first.
+async fn waiting_out_busy<T, F, Fut>(stop: &tokio_util::sync::CancellationToken, mut write: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    loop {
+        match write().await {
+            Err(StoreError::Busy) => {
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                    () = stop.cancelled() => return Err("stopped".into()),
+                }
+            }
+            other => return other.map_err(|e| e.to_string()),
+        }
+    }
+}
+
 /// Queues the runs of an event just stored.
-fn enqueue_runs(app: &App, event: &NewEvent) {
+pub(crate) fn enqueue_runs(app: &App, event: &NewEvent) {
     for run in &event.runs {
         let job = Job {
             responder: None,
@@ -341,17 +351,7 @@ pub(crate) async fn store_batch(
     let events: Vec<NewEvent> =
         members.into_iter().map(|(id, payload, extra)| event(id, payload, extra, Vec::new())).collect();
     let batch = event(None, Bytes::new(), (String::new(), String::new()), runs_for(deployed, name));
-    let (outcomes, batch) = loop {
-        match app.store.ingest_batch(events.clone(), batch.clone()).await {
-            Err(StoreError::Busy) => {
-                tokio::select! {
-                    () = tokio::time::sleep(std::time::Duration::from_millis(50)) => continue,
-                    () = stop.cancelled() => return Err("stopped".into()),
-                }
-            }
-            other => break other.map_err(|e| e.to_string())?,
-        }
-    };
+    let (outcomes, batch) = waiting_out_busy(stop, || app.store.ingest_batch(events.clone(), batch.clone())).await?;
     for outcome in outcomes {
         let outcome_name = if matches!(outcome, IngestOutcome::Stored) { "accepted" } else { "duplicate" };
         app.metrics.event_received(deployed.name(), &deployed.environment, outcome_name);

@@ -6,15 +6,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use onset_model::catalog::{EventName, google};
-use onset_store::{EventForRun, IngestOutcome, NewEvent, SyncBatch};
+use onset_store::{IngestOutcome, NewEvent, SyncBatch};
 use serde_json::Value;
 
 use super::api::{ApiError, Calendar};
 use super::channel::SYNC_TOKEN_KEY;
 use crate::app::{App, new_id, now_ms};
 use crate::deploy::Deployed;
-use crate::ingress::{pending, runs_for};
-use crate::scheduler::Job;
+use crate::ingress::runs_for;
 use crate::source::GoogleSettings;
 
 async fn sync_token(app: &App, component: &str, environment: &str) -> Result<Option<String>, String> {
@@ -148,21 +147,7 @@ async fn sync_once(app: &Arc<App>, deployed: &Arc<Deployed>, s: &GoogleSettings,
             continue;
         }
         app.metrics.event_received(deployed.name(), &deployed.environment, "accepted");
-        for run in event.runs {
-            let job = Job {
-                responder: None,
-                run: pending(run, &event.id, &event.component, &event.environment, received_at),
-                event: Some(EventForRun {
-                    payload: event.payload.clone(),
-                    headers: event.headers.clone(),
-                    query: event.query.clone(),
-                    params: event.params.clone(),
-                    delivery_id: event.delivery_id.clone(),
-                    received_at,
-                }),
-            };
-            app.scheduler.enqueue(job, now_ms());
-        }
+        crate::ingress::enqueue_runs(app, &event);
     }
     Ok(())
 }
