@@ -77,3 +77,42 @@ async fn qos1_messages_with_a_persistent_session_arrive_once() {
     let events = s.wait_events(25).await;
     assert_eq!(unique_delivery_ids(&events), 25);
 }
+
+/// A backlog the broker queued for the persistent session while Onset was away arrives at once
+/// on connect, far more than the MQTT client's request queue holds; all of it is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_backlog_of_qos1_messages_is_stored_whole() {
+    let broker = Mosquitto::start();
+    let yaml = format!(
+        "component: burst\ntrigger:\n  type: mqtt\n  with: {{ url: \"mqtt://127.0.0.1:{}\", topic: burst, qos: 1, client_id: onset-burst, max_in_flight: 512, external_id: \"{{{{ event.n }}}}\" }}\n",
+        broker.port
+    );
+    let options = Options::new(&[("burst.yaml", &yaml)]);
+    let s = start_with(options.clone_for_restart()).await;
+    s.until_source_running().await;
+    let (data, project) = s.stop().await;
+    // Mosquitto queues up to 1000 messages for an offline session by default.
+    let lines: String = (0..1000).map(|n| format!("{{\"n\": {n}}}\n")).collect();
+    let port = broker.port.to_string();
+    tokio::task::spawn_blocking(move || {
+        piped("mosquitto_pub", &["-h", "127.0.0.1", "-p", &port, "-q", "1", "-t", "burst", "-l"], None, &lines)
+    })
+    .await
+    .unwrap();
+    let s = restart_from(data, project, &options).await;
+    // More than one page of events: count them in the metrics.
+    let mut stored = 0;
+    for _ in 0..400 {
+        let metrics = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        stored = metrics
+            .lines()
+            .filter(|l| l.starts_with("onset_events_received_total") && l.contains("outcome=\"accepted\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as usize;
+        if stored >= 1000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stored, 1000, "every queued message is stored once");
+}

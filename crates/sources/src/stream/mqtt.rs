@@ -85,8 +85,20 @@ async fn consume(
     if let (Some(u), Some(p)) = (&s.username, &s.password) {
         options.set_credentials(u, p);
     }
-    let (client, mut events) = AsyncClient::new(options, 64);
+    let (client, mut events) = AsyncClient::new(options, 1024);
     client.subscribe(&s.topic, level).await.map_err(|e| e.to_string())?;
+    // Acknowledgements go out through the event loop polled below, which waits while the
+    // server is busy: were they sent from the server's task, a full request queue would wait
+    // for this loop and this loop for the server. A task of their own breaks that cycle.
+    let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<rumqttc::Publish>();
+    let acker = client.clone();
+    tokio::spawn(async move {
+        while let Some(p) = ack_rx.recv().await {
+            if acker.ack(&p).await.is_err() {
+                break;
+            }
+        }
+    });
     loop {
         let event = events.poll().await.map_err(|e| format!("MQTT connection: {e}"))?;
         match event {
@@ -103,8 +115,10 @@ async fn consume(
                 let ack = if p.qos == QoS::AtMostOnce {
                     Ack::none()
                 } else {
-                    let client = client.clone();
-                    Ack::new(move || Box::pin(async move { client.ack(&p).await.map_err(|e| e.to_string()) }))
+                    let ack_tx = ack_tx.clone();
+                    Ack::new(move || {
+                        Box::pin(async move { ack_tx.send(p).map_err(|_| "the MQTT connection was lost".to_string()) })
+                    })
                 };
                 let incoming = Incoming {
                     channel: s.topic.clone(),
