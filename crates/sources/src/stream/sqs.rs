@@ -139,9 +139,9 @@ fn authorization(
     format!("AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}", creds.key)
 }
 
-/// Four SQS actions over the JSON protocol.
+/// SQS actions over the JSON protocol, signed; the consumer's, and a benchmark's.
 #[derive(Clone)]
-struct Client {
+pub struct Client {
     http: reqwest::Client,
     endpoint: String,
     host: String,
@@ -151,7 +151,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(s: &SqsSettings) -> Result<Client, String> {
+    pub fn new(s: &SqsSettings) -> Result<Client, String> {
         let endpoint = s.endpoint();
         let url = reqwest::Url::parse(&endpoint).map_err(|e| format!("endpoint `{endpoint}`: {e}"))?;
         let host = match (url.host_str(), url.port()) {
@@ -173,7 +173,8 @@ impl Client {
         })
     }
 
-    async fn call(&self, action: &str, mut body: Value) -> Result<Value, String> {
+    /// `AmazonSQS.<action>` with `body` (the queue URL added): the answer's JSON.
+    pub async fn call(&self, action: &str, mut body: Value) -> Result<Value, String> {
         body["QueueUrl"] = json!(self.queue_url);
         let body = body.to_string();
         let amz_date = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
