@@ -29,7 +29,14 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToke
     let name = format!("onset-{component}-{environment}");
     match &deployed.provider {
         Source::Nats(s, _) => {
-            tokio::spawn(onset_sources::stream::nats::run(s.clone(), name, tx, status_tx, consumer.clone()));
+            tokio::spawn(onset_sources::stream::nats::run(
+                s.clone(),
+                name,
+                backlog.clone(),
+                tx,
+                status_tx,
+                consumer.clone(),
+            ));
         }
         Source::Mqtt(s, _) => {
             tokio::spawn(onset_sources::stream::mqtt::run(s.clone(), name, tx, status_tx, consumer.clone()));
@@ -40,6 +47,7 @@ pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToke
                 s.clone(),
                 name,
                 prefetch,
+                backlog.clone(),
                 tx,
                 status_tx,
                 consumer.clone(),

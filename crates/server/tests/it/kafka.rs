@@ -69,15 +69,5 @@ async fn records_arrive_once_across_restarts_and_broker_outages() {
     assert_eq!(health["state"], "running", "{health}");
 
     // librdkafka reports the group's lag; health and metrics show it (0: all caught up).
-    let mut backlog = serde_json::Value::Null;
-    for _ in 0..100 {
-        backlog = s.get("/api/v1/components").await["items"][0]["health"]["backlog"].clone();
-        if backlog == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(backlog, 0, "the lag once everything is consumed");
-    let metrics = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("onset_source_backlog{component=\"shop\",environment=\"development\"} 0"), "{metrics}");
+    s.wait_backlog(0).await;
 }

@@ -119,6 +119,8 @@ async fn jetstream_messages_arrive_once_across_onset_and_broker_restarts() {
     assert_eq!(unique_delivery_ids(&events), 70);
     let health = s.get("/api/v1/components").await["items"][0]["health"].clone();
     assert_eq!(health["state"], "running", "{health}");
+    // What the broker says still waits for this consumer.
+    s.wait_backlog(0).await;
     let metrics = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("onset_source_up{component=\"orders\",environment=\"development\"} 1"), "{metrics}");
 }

@@ -64,6 +64,8 @@ async fn queue_messages_arrive_once_across_restarts_and_lost_connections() {
     assert_eq!(unique_delivery_ids(&events), 70);
     let health = s.get("/api/v1/components").await["items"][0]["health"].clone();
     assert_eq!(health["state"], "running", "{health}");
+    // The queue's ready messages, as a passive declare reports them.
+    s.wait_backlog(0).await;
     delete_queue(&queue);
 }
 

@@ -122,6 +122,8 @@ async fn queue_messages_arrive_once_are_deleted_and_survive_restarts() {
     assert_eq!(unique_delivery_ids(&events), 70);
     let health = s.get("/api/v1/components").await["items"][0]["health"].clone();
     assert_eq!(health["state"], "running", "{health}");
+    // What the broker says still waits for this consumer.
+    s.wait_backlog(0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -180,6 +180,23 @@ impl TestServer {
         panic!("expected {n} events, have {}", self.events().await.len());
     }
 
+    /// Waits (up to 10 s) until the (only) component's health reports `backlog: n` — what the
+    /// broker says waits — and that `/metrics` has the same; the health as last seen otherwise.
+    pub async fn wait_backlog(&self, n: u64) {
+        let mut health = Value::Null;
+        for _ in 0..100 {
+            health = self.get("/api/v1/components").await["items"][0]["health"].clone();
+            if health["backlog"] == n {
+                let metrics = self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap();
+                let line = metrics.lines().find(|l| l.starts_with("onset_source_backlog{")).unwrap_or_default();
+                assert!(line.ends_with(&format!(" {n}")), "{line}");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("health never had backlog {n}: {health}");
+    }
+
     /// Waits until the (only) component's source reports `running` (connected).
     pub async fn until_source_running(&self) {
         for _ in 0..400 {

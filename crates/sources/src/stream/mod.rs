@@ -80,6 +80,35 @@ impl Backlog {
     }
 }
 
+/// Asks the broker what waits for this consumer every 5 s while the connection lasts (the task
+/// ends when the returned guard is dropped, with the connection).
+#[cfg(any(feature = "nats", feature = "rabbitmq"))]
+pub(crate) fn report_backlog<F, Fut>(backlog: &Backlog, mut ask: F) -> AbortOnDrop
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Option<u64>> + Send,
+{
+    let backlog = backlog.clone();
+    AbortOnDrop(tokio::spawn(async move {
+        loop {
+            if let Some(n) = ask().await {
+                backlog.set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        }
+    }))
+}
+
+#[cfg(any(feature = "nats", feature = "rabbitmq"))]
+pub(crate) struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+#[cfg(any(feature = "nats", feature = "rabbitmq"))]
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// What a consumer is doing, for health.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {

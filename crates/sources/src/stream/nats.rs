@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{Ack, Incoming, Status, decode_body};
+use super::{Ack, Backlog, Incoming, Status, decode_body};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,17 +46,20 @@ fn headers_of(h: Option<&async_nats::HeaderMap>) -> Map<String, Value> {
 pub async fn run(
     settings: NatsSettings,
     default_durable: String,
+    backlog: Backlog,
     tx: mpsc::Sender<Incoming>,
     status: watch::Sender<Status>,
     stop: CancellationToken,
 ) {
     let what = format!("nats {} {}", settings.url, settings.subject);
-    super::reconnecting(&what, &tx, &status, &stop, || consume(&settings, &default_durable, &tx, &status)).await;
+    super::reconnecting(&what, &tx, &status, &stop, || consume(&settings, &default_durable, &backlog, &tx, &status))
+        .await;
 }
 
 async fn consume(
     s: &NatsSettings,
     default_durable: &str,
+    backlog: &Backlog,
     tx: &mpsc::Sender<Incoming>,
     status: &watch::Sender<Status>,
 ) -> Result<(), String> {
@@ -107,6 +110,11 @@ async fn consume(
         .map_err(|e| format!("JetStream consumer `{durable}`: {e}"))?;
     let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
     let _ = status.send(Status::Connected);
+    // JetStream counts the messages of the stream this consumer has not been handed yet.
+    let _backlog = super::report_backlog(backlog, move || {
+        let consumer = consumer.clone();
+        async move { consumer.get_info().await.ok().map(|i| i.num_pending) }
+    });
     while let Some(next) = messages.next().await {
         let msg = next.map_err(|e| e.to_string())?;
         let info = msg.info().map_err(|e| e.to_string())?;

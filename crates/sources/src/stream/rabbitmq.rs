@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{Ack, Incoming, Status, decode_body};
+use super::{Ack, Backlog, Incoming, Status, decode_body};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,18 +68,23 @@ pub async fn run(
     settings: RabbitSettings,
     consumer_tag: String,
     prefetch: u16,
+    backlog: Backlog,
     tx: mpsc::Sender<Incoming>,
     status: watch::Sender<Status>,
     stop: CancellationToken,
 ) {
     let what = format!("rabbitmq queue {}", settings.queue);
-    super::reconnecting(&what, &tx, &status, &stop, || consume(&settings, &consumer_tag, prefetch, &tx, &status)).await;
+    super::reconnecting(&what, &tx, &status, &stop, || {
+        consume(&settings, &consumer_tag, prefetch, &backlog, &tx, &status)
+    })
+    .await;
 }
 
 async fn consume(
     s: &RabbitSettings,
     tag: &str,
     prefetch: u16,
+    backlog: &Backlog,
     tx: &mpsc::Sender<Incoming>,
     status: &watch::Sender<Status>,
 ) -> Result<(), String> {
@@ -111,6 +116,18 @@ async fn consume(
         .await
         .map_err(|e| format!("consuming queue `{}`: {e} (declare it, or set declare: true)", s.queue))?;
     let _ = status.send(Status::Connected);
+    // A passive declare answers the messages ready in the queue (on a channel of its own: a
+    // failing declare closes its channel).
+    let probe = conn.create_channel().await.map_err(|e| e.to_string())?;
+    let queue = s.queue.clone();
+    let _backlog = super::report_backlog(backlog, move || {
+        let (probe, queue) = (probe.clone(), queue.clone());
+        async move {
+            let options = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+            let q = probe.queue_declare(queue.as_str().into(), options, FieldTable::default()).await.ok()?;
+            Some(u64::from(q.message_count()))
+        }
+    });
     while let Some(delivery) = consumer.next().await {
         let delivery = delivery.map_err(|e| e.to_string())?;
         let props = &delivery.properties;
