@@ -46,6 +46,7 @@ pub fn classify(headers: &HeaderMap, content_type: Option<&str>, body: Bytes) ->
         ),
         _ => body,
     };
+    crate::check_json(&payload).map_err(|e| malformed(format!("the GitHub payload is not valid JSON ({e})")))?;
     let action: Action<'_> = serde_json::from_slice(&payload)
         .map_err(|e| malformed(format!("the GitHub payload is not a JSON object ({e})")))?;
     let name = name_of(event, action.action.as_deref());

@@ -14,7 +14,7 @@ pub mod stream;
 pub(crate) mod verify;
 
 pub use delivery::{Answer, Delivery};
-pub use payload::{PayloadError, normalize_payload};
+pub use payload::{PayloadError, check_json, normalize_payload};
 pub use redact::{REDACTED, Redactor};
 pub use secret::Secret;
 pub use verify::{Verifier, VerifierBuildError, VerifyError, VerifySpec};

@@ -61,6 +61,8 @@ struct Interaction {
 pub fn classify(content_type: Option<&str>, body: Bytes) -> Result<Delivery, PayloadError> {
     if essence(content_type) == "application/x-www-form-urlencoded" {
         if let Some(json) = form_field(&body, "payload") {
+            crate::check_json(json.as_bytes())
+                .map_err(|e| malformed(format!("the interactivity `payload` is not valid JSON ({e})")))?;
             let i: Interaction = serde_json::from_str(&json).map_err(|e| {
                 malformed(format!("the interactivity `payload` is not a JSON object with a type ({e})"))
             })?;
@@ -77,6 +79,7 @@ pub fn classify(content_type: Option<&str>, body: Bytes) -> Result<Delivery, Pay
         let payload = crate::normalize_payload(content_type, body)?;
         return Ok(Delivery { name: slash_command(&command), delivery_id: None, payload, answer: Answer::Empty });
     }
+    crate::check_json(&body).map_err(|e| malformed(format!("the Slack request is not valid JSON ({e})")))?;
     let envelope: Envelope = serde_json::from_slice(&body)
         .map_err(|e| malformed(format!("the Slack request is not a JSON object with a `type` ({e})")))?;
     let (name, answer) = match (envelope.kind.as_str(), &envelope.event) {

@@ -213,3 +213,48 @@ async fn bodies_become_payloads_by_content_type() {
         assert_eq!(event["query"], json!({ "x": "1" }));
     }
 }
+
+/// What the door accepts, a run can read: bodies serde_json's `Value` would refuse (too deep,
+/// invalid UTF-8, a number out of range) are refused with 400 before anything is stored.
+#[tokio::test]
+async fn json_a_run_cannot_read_is_refused_at_the_door() {
+    let s = start(&[(
+        "open.yaml",
+        "component: open\ntrigger: { type: http }\nhandlers:\n  /:\n    POST: { steps: [ { map: \"{{ event }}\" } ] }\n",
+    )])
+    .await;
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes();
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        ("deep", deep, "recursion limit"),
+        ("utf-8", b"{\"name\": \"caf\xe9\"}".to_vec(), "invalid unicode code point"),
+        ("number", format!("{{\"n\": {}}}", "7".repeat(5000)).into_bytes(), "number out of range"),
+    ];
+    for (what, body, reason) in cases {
+        let r = s
+            .client
+            .post(s.url("/hooks/development/open"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let (st, body) = error_body(r).await;
+        assert_eq!((st, body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed_body")), "{what}");
+        assert!(body["message"].as_str().unwrap().contains(reason), "{what}: {body}");
+        assert_eq!(body["location"], "body");
+    }
+    assert!(s.events().await.is_empty(), "nothing refused is stored");
+    // The same shapes within the limits are events whose runs succeed.
+    let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    let r = s
+        .client
+        .post(s.url("/hooks/development/open"))
+        .header("content-type", "application/json")
+        .body(ok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let id = r.json::<serde_json::Value>().await.unwrap()["event_id"].as_str().unwrap().to_string();
+    s.wait_run_status(&id, "succeeded").await;
+}

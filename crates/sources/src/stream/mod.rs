@@ -120,7 +120,7 @@ pub enum Status {
 
 /// The payload of a message body: JSON kept as it is, anything else as a JSON string.
 pub fn decode_body(body: &[u8]) -> Bytes {
-    if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
+    if crate::check_json(body).is_ok() {
         return Bytes::copy_from_slice(body);
     }
     let text = String::from_utf8_lossy(body);
