@@ -31,6 +31,14 @@ enum DurabilityArg {
     Full,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// One human-readable line an event.
+    Text,
+    /// One JSON object a line (`timestamp`, `level`, `fields.message`, `target`, `span`).
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Receive events, run handlers and serve the control plane, all in one process.
@@ -46,6 +54,20 @@ enum Command {
         /// Largest accepted request body, with a unit (e.g. 25MiB).
         #[arg(long, default_value = "25MiB")]
         max_body: String,
+        /// Memory all request bodies in flight may take together; beyond it the ingress answers 503
+        /// (with Retry-After) before reading a body.
+        #[arg(long, default_value = "256MiB")]
+        max_inflight_body: String,
+        /// A request's headers must arrive whole within this (slow or half-open clients are cut off).
+        #[arg(long, default_value = "10s")]
+        header_timeout: String,
+        /// Keep-alive connections without a request for this long are closed; a request body that
+        /// sends nothing for this long is answered 408.
+        #[arg(long, default_value = "60s")]
+        idle_timeout: String,
+        /// Connections open at once; further ones wait in the listen backlog (keep under `ulimit -n`).
+        #[arg(long, default_value_t = 4096)]
+        max_connections: usize,
         /// How long SIGTERM waits for runs in flight, with a unit (e.g. 30s).
         #[arg(long, default_value = "30s")]
         shutdown_timeout: String,
@@ -64,6 +86,9 @@ enum Command {
         /// needed to register webhooks at deploy.
         #[arg(long, env = "ONSET_PUBLIC_URL")]
         public_url: Option<String>,
+        /// How the server's own log lines are written (to standard error).
+        #[arg(long, value_enum, default_value = "text", env = "ONSET_LOG_FORMAT")]
+        log_format: LogFormat,
     },
     /// Check the project's files and report every problem with file:line:column (exit 1 if any).
     Validate {
@@ -209,12 +234,17 @@ async fn serve(cmd: Command) -> Result<(), String> {
         data_dir,
         listen,
         max_body,
+        max_inflight_body,
+        header_timeout,
+        idle_timeout,
+        max_connections,
         shutdown_timeout,
         deny_private_networks,
         durability,
         workers,
         no_watch,
         public_url,
+        log_format: _,
     } = cmd
     else {
         return Err("not a serve command".into());
@@ -224,6 +254,10 @@ async fn serve(cmd: Command) -> Result<(), String> {
     let mut config = ServerConfig::new(data_dir);
     config.project = project;
     config.max_body = max_body.0;
+    config.max_inflight_body = parse::<onset_model::ByteSize>("max-inflight-body", &max_inflight_body)?.0;
+    config.header_timeout = parse::<onset_model::Duration>("header-timeout", &header_timeout)?.as_std();
+    config.idle_timeout = parse::<onset_model::Duration>("idle-timeout", &idle_timeout)?.as_std();
+    config.max_connections = max_connections;
     config.shutdown_timeout = shutdown_timeout.as_std();
     config.deny_private_networks = deny_private_networks;
     config.durability = match durability {
@@ -291,14 +325,16 @@ fn validate(project: &std::path::Path) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A local run shows its steps itself; the server logs what it does.
-    let default_filter = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ONSET_LOG").unwrap_or_else(|_| default_filter.into()),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    let (default_filter, format) = match &cli.command {
+        Command::Serve { log_format, .. } => ("info", *log_format),
+        _ => ("warn", LogFormat::Text),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ONSET_LOG").unwrap_or_else(|_| default_filter.into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        LogFormat::Json => logs.json().with_ansi(false).init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

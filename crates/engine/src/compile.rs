@@ -67,6 +67,9 @@ pub struct CompiledComponent {
     pub(crate) program: Program,
     handlers: IndexMap<String, IndexMap<String, CompiledHandler>>,
     pub(crate) config: Value,
+    /// The values of the component's `secret` config keys: redacted from the run's records and
+    /// from the log lines its `log` steps write.
+    pub(crate) secrets: crate::Secrets,
 }
 
 struct Ctx<'a> {
@@ -232,7 +235,13 @@ impl CompiledComponent {
                 message: e.to_string(),
             }]
         })?;
-        Ok(Self { program, handlers, config: onset_expr::from_json(config) })
+        let secrets = crate::Secrets::of(component, config);
+        Ok(Self { program, handlers, config: onset_expr::from_json(config), secrets })
+    }
+
+    /// The secret config values this build redacts.
+    pub fn secrets(&self) -> &crate::Secrets {
+        &self.secrets
     }
 
     /// Every script step's source, with the handler it belongs to (`channel event`).

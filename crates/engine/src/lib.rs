@@ -9,6 +9,7 @@ mod record;
 mod respond;
 mod run;
 mod scope;
+mod secrets;
 mod validate;
 
 pub use compile::{CompileError, CompiledComponent, CompiledHandler};
@@ -17,6 +18,7 @@ pub use onset_expr::{Value, from_json, to_json};
 pub use record::{MAX_RECORDED_BYTES, StepRecord, StepStatus};
 pub use respond::Responder;
 pub use run::{RunFailure, RunInput, RunOutcome, backoff};
+pub use secrets::{REDACTED, Secrets};
 pub use validate::{Diagnostic, validate_component};
 
 #[cfg(test)]

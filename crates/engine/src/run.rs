@@ -95,7 +95,7 @@ impl CompiledComponent {
         let mut records = Vec::with_capacity(handler.steps.len());
         let result = exec.steps(&handler.steps, "", &mut frame, &mut records).await;
         let output = result.as_ref().map_or(serde_json::Value::Null, to_json);
-        RunOutcome {
+        let mut outcome = RunOutcome {
             result: result.map(|_| ()).map_err(|f| RunFailure {
                 message: f.message,
                 step: f.path,
@@ -103,7 +103,9 @@ impl CompiledComponent {
             }),
             steps: records,
             output,
-        }
+        };
+        self.secrets.redact_outcome(&mut outcome);
+        outcome
     }
 }
 
@@ -231,11 +233,13 @@ impl Exec<'_> {
             CKind::Log { message, level } => {
                 let v = self.eval(message, frame, path)?;
                 let text = v.as_str().map_or_else(|| to_json(&v).to_string(), str::to_string);
+                // The process log gets what the run record gets: secrets redacted.
+                let logged = self.component.secrets.redact(&text);
                 match level {
-                    LogLevel::Debug => tracing::debug!(step = path, "{text}"),
-                    LogLevel::Info => tracing::info!(step = path, "{text}"),
-                    LogLevel::Warn => tracing::warn!(step = path, "{text}"),
-                    LogLevel::Error => tracing::error!(step = path, "{text}"),
+                    LogLevel::Debug => tracing::debug!(step = path, "{logged}"),
+                    LogLevel::Info => tracing::info!(step = path, "{logged}"),
+                    LogLevel::Warn => tracing::warn!(step = path, "{logged}"),
+                    LogLevel::Error => tracing::error!(step = path, "{logged}"),
                 }
                 *input = Some(serde_json::json!({ "level": level.as_str() }));
                 Ok(Value::from(text))

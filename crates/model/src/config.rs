@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// The config types, as written in YAML.
+/// What a secret value (or a credential header) reads as wherever it would otherwise be shown.
+pub const REDACTED: &str = "[redacted]";
+
 pub const CONFIG_TYPES: &[&str] = &["string", "secret", "number", "integer", "boolean", "json", "account"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]

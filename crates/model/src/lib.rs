@@ -14,7 +14,7 @@ mod step;
 pub use component::{
     Component, HTTP_METHODS, HTTP_SETTINGS, HandlerSpec, Problem, RetrySpec, TRIGGER_TYPES, TriggerSpec,
 };
-pub use config::{CONFIG_TYPES, ConfigSpec, ConfigType};
+pub use config::{CONFIG_TYPES, ConfigSpec, ConfigType, REDACTED};
 pub use names::{ComponentName, ConfigKey, NameError};
 pub use project::{LoadError, Manifest, Project, SourceFile, parse_component};
 pub use quantity::{ByteSize, Duration, QuantityError};

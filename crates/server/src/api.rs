@@ -324,8 +324,9 @@ pub async fn livez() -> Json<Value> {
 pub async fn readyz(State(app): State<Arc<App>>) -> Response {
     let store = app.store.ping().await.is_ok();
     let workers = app.dispatcher_alive();
-    let body = Json(json!({ "store": store, "workers": workers }));
-    if store && workers {
+    let disk_full = app.store.disk_full();
+    let body = Json(json!({ "store": store, "workers": workers, "disk_full": disk_full }));
+    if store && workers && !disk_full {
         (StatusCode::OK, body).into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, body).into_response()

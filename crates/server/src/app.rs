@@ -24,6 +24,17 @@ pub struct ServerConfig {
     pub project: Option<PathBuf>,
     /// Larger request bodies are refused with 413.
     pub max_body: u64,
+    /// Request-body bytes the ingress holds at once; beyond it requests get 503 before their body
+    /// is read.
+    pub max_inflight_body: u64,
+    /// A request's head must arrive whole within this, counted from when the connection waits
+    /// for one.
+    pub header_timeout: Duration,
+    /// A keep-alive connection without a request for this long is closed; a body that sends
+    /// nothing for this long is answered 408.
+    pub idle_timeout: Duration,
+    /// Connections open at once; more wait in the listen backlog.
+    pub max_connections: usize,
     /// How long SIGTERM waits for runs in flight.
     pub shutdown_timeout: Duration,
     pub deny_private_networks: bool,
@@ -56,6 +67,10 @@ impl ServerConfig {
             data_dir,
             project: None,
             max_body: 25 << 20,
+            max_inflight_body: 256 << 20,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 4096,
             shutdown_timeout: Duration::from_secs(30),
             deny_private_networks: false,
             durability: onset_store::Durability::Normal,
@@ -79,6 +94,8 @@ pub struct App {
     pub scheduler: Scheduler,
     pub connectors: Registry,
     pub metrics: Metrics,
+    /// Memory for request bodies in flight (`--max-inflight-body`).
+    pub body_budget: crate::body_budget::BodyBudget,
     /// `(environment, component)` → the active deployment.
     active: RwLock<HashMap<(String, String), Arc<Deployed>>>,
     /// Every deployment loaded in this process, by id (retries run on their own build).
@@ -143,12 +160,14 @@ impl App {
         master_key: crate::secrets::MasterKey,
         shutdown: CancellationToken,
     ) -> Self {
+        let body_budget = crate::body_budget::BodyBudget::new(config.max_inflight_body);
         Self {
             scheduler: Scheduler::new(config.workers, config.max_waiting),
             config,
             store,
             connectors,
             metrics: Metrics::new(),
+            body_budget,
             active: RwLock::new(HashMap::new()),
             builds: RwLock::new(HashMap::new()),
             intake_open: AtomicBool::new(true),

@@ -37,8 +37,6 @@ pub struct Deployed {
     pub compiled: CompiledComponent,
     /// The trigger's kind and provider settings.
     pub provider: Source,
-    /// Values of `secret` config, kept out of run records.
-    pub secrets: SecretValues,
     /// The resolved config (in memory only), for sources that evaluate templates later.
     pub config: Value,
     pub verifier: Verifier,
@@ -56,48 +54,6 @@ impl std::fmt::Debug for Deployed {
             .field("component", &self.component.component)
             .field("environment", &self.environment)
             .finish_non_exhaustive()
-    }
-}
-
-/// The values of a build's `secret` config keys, to redact wherever they would be recorded.
-#[derive(Default)]
-pub struct SecretValues(Vec<String>);
-
-impl SecretValues {
-    fn of(component: &Component, config: &Value) -> SecretValues {
-        let mut list = Vec::new();
-        for (key, spec) in &component.config {
-            if spec.kind != ConfigType::Secret {
-                continue;
-            }
-            if let Some(text) = config.get(key.as_str()).and_then(Value::as_str).filter(|t| !t.is_empty()) {
-                list.push(text.to_string());
-                // As it appears inside JSON text.
-                let escaped = Value::String(text.to_string()).to_string();
-                let inner = &escaped[1..escaped.len() - 1];
-                if inner != text {
-                    list.push(inner.to_string());
-                }
-            }
-        }
-        // Longer first, so a secret containing another is replaced whole.
-        list.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        SecretValues(list)
-    }
-
-    /// `text` with every secret value replaced by `[redacted]`.
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in &self.0 {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), onset_sources::REDACTED);
-            }
-        }
-        out
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
@@ -169,7 +125,6 @@ impl Deployed {
     ) -> Result<Deployed, Vec<String>> {
         let name = component.component.to_string();
         let config = resolve_config(&component, values, config_env)?;
-        let secrets = SecretValues::of(&component, &config);
         let compiled = CompiledComponent::compile(&component, &config, connectors)
             .map_err(|errs| errs.into_iter().map(|e| format!("component `{name}`: {e}")).collect::<Vec<_>>())?;
 
@@ -240,7 +195,6 @@ impl Deployed {
             files: Default::default(),
             compiled,
             provider,
-            secrets,
             config,
             verifier,
             redactor: Redactor::new(redact),
@@ -359,7 +313,7 @@ handlers:
             &NoConnectors,
         )
         .unwrap();
-        assert_eq!(d.secrets.redact("the key: tok."), "the key: [redacted].");
+        assert_eq!(d.compiled.secrets().redact("the key: tok."), "the key: [redacted].");
         let mut h = http::HeaderMap::new();
         h.insert("x-token", "tok".parse().unwrap());
         assert!(d.verifier.verify(&h, b"", 0).is_ok());

@@ -51,6 +51,16 @@ impl ApiError {
         e.retry_after = Some(1);
         e
     }
+    /// 503: the data directory's disk is full; senders retry, nothing accepted is lost.
+    pub fn disk_full() -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "disk_full",
+            "the server's disk is full and cannot store this; retry after the number of seconds in Retry-After",
+        );
+        e.retry_after = Some(10);
+        e
+    }
     /// An internal failure: the detail goes to the log, the caller gets a generic message.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
@@ -62,6 +72,7 @@ impl From<onset_store::StoreError> for ApiError {
     fn from(e: onset_store::StoreError) -> Self {
         match e {
             onset_store::StoreError::Busy => ApiError::overloaded(),
+            onset_store::StoreError::DiskFull => ApiError::disk_full(),
             other => ApiError::internal(other),
         }
     }

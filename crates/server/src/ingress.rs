@@ -145,8 +145,39 @@ async fn accept(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let raw: Bytes =
-        axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX)).await.map_err(|_| too_large())?;
+    // Held until the event is stored (or refused): the body's bytes count against the budget.
+    let over_budget = || {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "body_budget_full",
+            format!(
+                "request bodies in flight already take the --max-inflight-body budget of {} bytes; retry after the \
+                 number of seconds in Retry-After",
+                app.config.max_inflight_body
+            ),
+        );
+        e.retry_after = Some(1);
+        ("overloaded", e)
+    };
+    let mut reservation = app.body_budget.reserve(declared.unwrap_or(0)).ok_or_else(over_budget)?;
+    let raw =
+        read_body(body, limit, declared, &mut reservation, app.config.idle_timeout).await.map_err(|e| match e {
+            BodyError::TooLarge => too_large(),
+            BodyError::OverBudget => over_budget(),
+            BodyError::Stalled => (
+                "timeout",
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    format!(
+                        "no part of the body arrived for {:?} (--idle-timeout); send it again",
+                        app.config.idle_timeout
+                    ),
+                )
+                .at("body"),
+            ),
+            BodyError::Broken(why) => ("malformed", ApiError::bad_request("body_incomplete", why).at("body")),
+        })?;
 
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     match &deployed.provider {
@@ -239,8 +270,56 @@ async fn accept(
         }
         Ok(IngestOutcome::Duplicate { event_id }) => Ok(("duplicate", acknowledge(&ack, &event_id, true))),
         Err(StoreError::Busy) => Err(("overloaded", ApiError::overloaded())),
+        Err(StoreError::DiskFull) => Err(("disk_full", ApiError::disk_full())),
         Err(e) => Err(("error", ApiError::internal(e))),
     }
+}
+
+enum BodyError {
+    TooLarge,
+    OverBudget,
+    Stalled,
+    Broken(String),
+}
+
+/// Reads a request body of at most `limit` bytes, growing `reservation` as it arrives; a body
+/// that sends nothing for `stall` is given up. A body that arrives in one piece is not copied.
+async fn read_body(
+    body: Body,
+    limit: u64,
+    declared: Option<u64>,
+    reservation: &mut crate::body_budget::Reservation,
+    stall: std::time::Duration,
+) -> Result<Bytes, BodyError> {
+    use futures_util::StreamExt as _;
+    let mut chunks = body.into_data_stream();
+    let mut single: Option<Bytes> = None;
+    let mut joined = bytes::BytesMut::new();
+    let mut len = 0u64;
+    loop {
+        let next = tokio::time::timeout(stall, chunks.next()).await.map_err(|_| BodyError::Stalled)?;
+        let Some(chunk) = next else { break };
+        let chunk = chunk.map_err(|e| BodyError::Broken(format!("the body could not be read whole: {e}")))?;
+        len += chunk.len() as u64;
+        if len > limit {
+            return Err(BodyError::TooLarge);
+        }
+        if !reservation.grow_to(len) {
+            return Err(BodyError::OverBudget);
+        }
+        match single.take() {
+            None if joined.is_empty() => single = Some(chunk),
+            first => {
+                if let Some(first) = first {
+                    let expected = declared.unwrap_or(0).max(len);
+                    joined.reserve(usize::try_from(expected).unwrap_or(usize::MAX));
+                    joined.extend_from_slice(&first);
+                }
+                joined.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok(single.unwrap_or_else(|| joined.freeze()))
 }
 
 /// Stores an event a source inside the server produced (schedule, poll, a broker message) and
@@ -280,7 +359,7 @@ pub(crate) async fn store_delivery(
     Ok(outcome)
 }
 
-/// Runs `write` again while the write queue is full (an in-server source never drops what it
+/// Runs `write` again while the write queue or the disk is full (an in-server source never drops what it
 /// received); `Err` when the store fails or `stop` comes first.
 async fn waiting_out_busy<T, F, Fut>(stop: &tokio_util::sync::CancellationToken, mut write: F) -> Result<T, String>
 where
@@ -289,9 +368,11 @@ where
 {
     loop {
         match write().await {
-            Err(StoreError::Busy) => {
+            Err(e @ (StoreError::Busy | StoreError::DiskFull)) => {
+                // The broker keeps the message until it is acknowledged: wait for room.
+                let wait = if matches!(e, StoreError::Busy) { 50 } else { 1_000 };
                 tokio::select! {
-                    () = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                    () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
                     () = stop.cancelled() => return Err("stopped".into()),
                 }
             }

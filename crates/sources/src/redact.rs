@@ -2,8 +2,7 @@
 
 use std::collections::HashSet;
 
-/// What a redacted header's value is replaced with.
-pub const REDACTED: &str = "[redacted]";
+pub use onset_model::REDACTED;
 
 const ALWAYS: &[&str] = &["authorization", "cookie", "proxy-authorization", "x-goog-channel-token"];
 

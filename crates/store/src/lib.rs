@@ -19,10 +19,27 @@ pub enum StoreError {
     Closed,
     #[error("another onset process uses {0}; stop it or choose another --data-dir")]
     Locked(String),
+    /// The data directory's disk has no room: nothing was written; try again once space is back.
+    #[error("the disk of the data directory is full")]
+    DiskFull,
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The batch this write was part of did not commit (the log has the reason).
+    #[error("the write was not committed")]
+    CommitFailed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if is_disk_full(&e) { StoreError::DiskFull } else { StoreError::Sqlite(e) }
+    }
+}
+
+/// SQLite's "database or disk is full" (its unix VFS reports ENOSPC so).
+pub(crate) fn is_disk_full(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
 }

@@ -1,50 +1,15 @@
 //! The CLI against a running server: tokens (with the local admin token found in ./.onset).
 
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::server::{Server, onset};
 
 /// `onset serve` with nothing deployed, its state in `<dir>/.onset`.
 fn serve(dir: &std::path::Path) -> (Server, String) {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_onset"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(dir)
-        .env_remove("ONSET_SERVER")
-        .env_remove("ONSET_TOKEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !dir.join(".onset/admin-token").exists() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (server, format!("http://127.0.0.1:{port}"))
-}
-
-fn onset(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_onset"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("ONSET_SERVER")
-        .env_remove("ONSET_TOKEN")
-        .output()
-        .unwrap()
+    crate::server::serve(dir, &[], |c| {
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+    })
 }
 
 fn text(b: &[u8]) -> String {

@@ -3,4 +3,7 @@
 mod control;
 mod lifecycle;
 mod local_run;
+mod memory;
+mod secrets;
+mod server;
 mod skeleton;

@@ -2,8 +2,10 @@
 
 mod access;
 mod config;
+mod connections;
 mod control_plane;
 mod deployments;
+mod disk;
 mod example;
 mod fakes;
 mod flow_control;

@@ -39,6 +39,8 @@ pub struct Options {
     pub public_url: Option<String>,
     /// `(renew when less than this remains, check every)` for Google Calendar channels.
     pub renewal: Option<(Duration, Duration)>,
+    /// Sets whatever else a test needs on the server's config.
+    pub tune: Option<fn(&mut ServerConfig)>,
 }
 
 impl Options {
@@ -53,6 +55,7 @@ impl Options {
             port: None,
             public_url: None,
             renewal: None,
+            tune: None,
         }
     }
     /// The same options again (a restart reuses the project already on disk).
@@ -67,6 +70,7 @@ impl Options {
             port: self.port,
             public_url: self.public_url.clone(),
             renewal: self.renewal,
+            tune: self.tune,
         }
     }
 
@@ -81,6 +85,11 @@ pub async fn start(files: &[(&str, &str)]) -> TestServer {
 }
 
 pub async fn start_with(options: Options) -> TestServer {
+    start_in(options, tempfile::tempdir().unwrap()).await
+}
+
+/// Starts a server whose data directory is `data` (e.g. a small file system of the test's own).
+pub async fn start_in(options: Options, data: tempfile::TempDir) -> TestServer {
     onset_server::install_crypto_provider();
     let project = tempfile::tempdir().unwrap();
     std::fs::write(project.path().join("onset.yaml"), "name: test\n").unwrap();
@@ -90,7 +99,6 @@ pub async fn start_with(options: Options) -> TestServer {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
-    let data = tempfile::tempdir().unwrap();
     boot(data, project, &options).await
 }
 
@@ -108,6 +116,9 @@ async fn boot(data: tempfile::TempDir, project: tempfile::TempDir, options: &Opt
     if let Some((before, every)) = options.renewal {
         config.channel_renewal = before;
         config.renewal_check = every;
+    }
+    if let Some(tune) = options.tune {
+        tune(&mut config);
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port.unwrap_or(0))).await.unwrap();
     let addr = listener.local_addr().unwrap();

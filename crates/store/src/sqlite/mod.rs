@@ -47,6 +47,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/sqlite/0005_access.sql")),
     (6, include_str!("../../migrations/sqlite/0006_environments_config.sql")),
     (7, include_str!("../../migrations/sqlite/0007_deployment_status.sql")),
+    (8, include_str!("../../migrations/sqlite/0008_disk_probe.sql")),
 ];
 
 struct Readers {

@@ -5,7 +5,7 @@ use rusqlite::{Transaction, params};
 use tokio::sync::oneshot;
 
 use super::Store;
-use super::writer::Op;
+use super::writer::{Commit, Op, Reply};
 use crate::{Completion, IngestOutcome, NewDeployment, NewEvent, NewRun, PendingRun, RunStatus, StoreError};
 
 type Answer<T> = oneshot::Receiver<Result<T, StoreError>>;
@@ -19,9 +19,15 @@ where
     let (tx, rx) = oneshot::channel();
     let op: Op = Box::new(move |t| {
         let result = in_savepoint(t, f);
-        Box::new(move |committed| {
-            let _ = tx.send(if committed { result } else { Err(StoreError::Corrupt("the commit failed".into())) });
-        })
+        let disk_full = matches!(result, Err(StoreError::DiskFull));
+        let send = Box::new(move |commit| {
+            let _ = tx.send(match commit {
+                Commit::Done => result,
+                Commit::DiskFull => Err(StoreError::DiskFull),
+                Commit::Failed => Err(StoreError::CommitFailed),
+            });
+        });
+        Reply { send, disk_full }
     });
     (op, rx)
 }
@@ -267,6 +273,24 @@ impl Store {
                 c.error_step,
                 c.next_run_at
             ])?;
+            Ok(())
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    /// True from a write that failed because the data directory's disk is full until a commit
+    /// succeeds again.
+    pub fn disk_full(&self) -> bool {
+        self.writer.disk_full()
+    }
+
+    /// Writes one small row: while the disk is full this fails, once it has room it clears
+    /// [`Store::disk_full`].
+    pub async fn probe_disk(&self, now: i64) -> Result<(), StoreError> {
+        let (op, rx) = op(move |t| {
+            t.prepare_cached("INSERT INTO disk_probe (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = ?1")?
+                .execute([now])?;
             Ok(())
         });
         self.writer.submit(op).await?;
