@@ -68,6 +68,12 @@ enum Command {
         /// Connections open at once; further ones wait in the listen backlog (keep under `ulimit -n`).
         #[arg(long, default_value_t = 4096)]
         max_connections: usize,
+        /// How long succeeded runs (and events no handler took) are kept after they finish.
+        #[arg(long, default_value = "7d", env = "ONSET_RETAIN_SUCCEEDED")]
+        retain_succeeded: String,
+        /// How long failed and dead runs are kept after they finish.
+        #[arg(long, default_value = "30d", env = "ONSET_RETAIN_FAILED")]
+        retain_failed: String,
         /// How long SIGTERM waits for runs in flight, with a unit (e.g. 30s).
         #[arg(long, default_value = "30s")]
         shutdown_timeout: String,
@@ -238,6 +244,8 @@ async fn serve(cmd: Command) -> Result<(), String> {
         header_timeout,
         idle_timeout,
         max_connections,
+        retain_succeeded,
+        retain_failed,
         shutdown_timeout,
         deny_private_networks,
         durability,
@@ -258,6 +266,8 @@ async fn serve(cmd: Command) -> Result<(), String> {
     config.header_timeout = parse::<onset_model::Duration>("header-timeout", &header_timeout)?.as_std();
     config.idle_timeout = parse::<onset_model::Duration>("idle-timeout", &idle_timeout)?.as_std();
     config.max_connections = max_connections;
+    config.retain_succeeded = parse::<onset_model::Duration>("retain-succeeded", &retain_succeeded)?.as_std();
+    config.retain_failed = parse::<onset_model::Duration>("retain-failed", &retain_failed)?.as_std();
     config.shutdown_timeout = shutdown_timeout.as_std();
     config.deny_private_networks = deny_private_networks;
     config.durability = match durability {

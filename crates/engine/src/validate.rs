@@ -38,7 +38,8 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-const TOP: &[&str] = &["component", "description", "trigger", "config", "handlers"];
+const TOP: &[&str] = &["component", "description", "trigger", "config", "handlers", "retention"];
+const RETENTION: &[&str] = &["succeeded", "failed"];
 const TRIGGER: &[&str] = &["type", "with"];
 const CONFIG: &[&str] = &["type", "description", "example", "default", "required", "connector"];
 const HANDLER: &[&str] = &["steps", "retry", "concurrency"];
@@ -464,6 +465,16 @@ impl V<'_> {
                 }
             }
             None => self.report(root, "a component file needs `component: <name>`"),
+        }
+        if let Some(retention) = get(root, "retention")
+            && self.mapping(retention, "`retention`")
+        {
+            self.keys(retention, RETENTION, "`retention`");
+            for (k, v) in entries(retention) {
+                if let Some(key) = as_str(k).filter(|k| RETENTION.contains(k)) {
+                    self.duration(v, &format!("`retention.{key}`"));
+                }
+            }
         }
         if let Some(config) = get(root, "config")
             && self.mapping(config, "`config`")

@@ -73,3 +73,19 @@ handlers:
     assert!(found[2].starts_with("gh.yaml:9:3") || found[2].starts_with("gh.yaml:10:5"), "{}", found[2]);
     assert!(found[2].contains("no channel `IssueService`"), "{}", found[2]);
 }
+
+#[test]
+fn retention_takes_durations_with_a_unit() {
+    let text = "component: r
+trigger: { type: http }
+retention: { succeeded: 7d, failed: 30, kept: 1h }
+handlers:
+  /:
+    POST: { steps: [ { log: ok } ] }
+";
+    let found: Vec<String> =
+        onset_engine::validate_component(Path::new("r.yaml"), text, &Ops).iter().map(ToString::to_string).collect();
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(found[0].starts_with("r.yaml:3:37: `retention.failed` needs a unit"), "{found:#?}");
+    assert!(found[1].starts_with("r.yaml:3:41: unknown key `kept` in `retention`"), "{found:#?}");
+}

@@ -30,6 +30,22 @@ pub struct Component {
     pub config: IndexMap<ConfigKey, ConfigSpec>,
     #[serde(default)]
     pub handlers: IndexMap<String, IndexMap<String, HandlerSpec>>,
+    /// How long this component's events and runs are kept once finished (the server's
+    /// `--retain-succeeded` / `--retain-failed` otherwise).
+    #[serde(default)]
+    pub retention: Option<RetentionSpec>,
+}
+
+/// Ages after which finished runs (and their events) are pruned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSpec {
+    /// Succeeded runs, and events no handler took.
+    #[serde(default)]
+    pub succeeded: Option<Duration>,
+    /// Failed and dead runs.
+    #[serde(default)]
+    pub failed: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

@@ -12,7 +12,7 @@ mod schema;
 mod step;
 
 pub use component::{
-    Component, HTTP_METHODS, HTTP_SETTINGS, HandlerSpec, Problem, RetrySpec, TRIGGER_TYPES, TriggerSpec,
+    Component, HTTP_METHODS, HTTP_SETTINGS, HandlerSpec, Problem, RetentionSpec, RetrySpec, TRIGGER_TYPES, TriggerSpec,
 };
 pub use config::{CONFIG_TYPES, ConfigSpec, ConfigType, REDACTED};
 pub use names::{ComponentName, ConfigKey, NameError};

@@ -35,6 +35,12 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Connections open at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Succeeded runs (and events no handler took) are kept this long after they finish.
+    pub retain_succeeded: Duration,
+    /// Failed and dead runs are kept this long after they finish.
+    pub retain_failed: Duration,
+    /// How often retention prunes.
+    pub prune_every: Duration,
     /// How long SIGTERM waits for runs in flight.
     pub shutdown_timeout: Duration,
     pub deny_private_networks: bool,
@@ -71,6 +77,9 @@ impl ServerConfig {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
+            retain_succeeded: Duration::from_secs(7 * 86_400),
+            retain_failed: Duration::from_secs(30 * 86_400),
+            prune_every: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(30),
             deny_private_networks: false,
             durability: onset_store::Durability::Normal,

@@ -19,6 +19,7 @@ mod ingress;
 mod local;
 mod metrics;
 mod registration;
+mod retention;
 mod routing;
 mod scheduler;
 mod secrets;
@@ -155,6 +156,7 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     tasks.spawn(worker::dispatch(app.clone()));
     tasks.spawn(worker::keep_leases(app.clone()));
     tasks.spawn(worker::probe_disk(app.clone()));
+    tasks.spawn(retention::prune_loop(app.clone()));
     tasks.spawn(google::channel::renew_loop(app.clone()));
     tasks.spawn(timed::supervise(app.clone()));
     if app.config.watch

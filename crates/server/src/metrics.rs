@@ -44,6 +44,7 @@ impl Metrics {
                 "onset_source_errors_total",
                 "Failures of a schedule, poller or broker consumer"
             );
+            metrics::describe_counter!("onset_pruned_events_total", "Events deleted by retention, with their runs");
         });
         m
     }
@@ -99,6 +100,11 @@ impl Metrics {
             let labels = [("component", component.to_string()), ("environment", environment.to_string())];
             gauge!("onset_source_backlog", &labels).set(backlog as f64);
         });
+    }
+
+    /// Events retention deleted.
+    pub fn pruned(&self, events: usize) {
+        self.with(|| counter!("onset_pruned_events_total").increment(events as u64));
     }
 
     /// Prometheus text, with the queue depth as of now.

@@ -8,7 +8,9 @@ mod sqlite;
 pub mod time;
 
 pub use rows::*;
-pub use sqlite::{AuditRow, Durability, EventForRun, SealedValue, Store, StoreOptions, SyncBatch, TokenRow};
+pub use sqlite::{
+    AuditRow, Durability, EventForRun, PruneCandidate, SealedValue, Store, StoreOptions, SyncBatch, TokenRow,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

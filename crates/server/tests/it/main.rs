@@ -18,6 +18,7 @@ mod nats;
 mod rabbitmq;
 mod registration;
 mod respond;
+mod retention;
 mod runs;
 mod scripts;
 mod slack;

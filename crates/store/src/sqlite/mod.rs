@@ -4,6 +4,8 @@ mod read;
 pub use read::EventForRun;
 mod access;
 pub use access::{AuditRow, TokenRow};
+mod retention;
+pub use retention::PruneCandidate;
 mod settings;
 pub use settings::SealedValue;
 mod trigger_state;
