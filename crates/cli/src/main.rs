@@ -103,6 +103,8 @@ enum Command {
     },
     /// Print the JSON Schema (draft-07) of component files, for editors.
     Schema,
+    /// Print the control plane's OpenAPI 3.1 document (also at GET /api/v1/openapi.json).
+    Openapi,
     /// List trigger types, their settings, channels and events (--json adds samples and schemas).
     Catalog {
         /// One trigger type (github, slack, google-calendar, http).
@@ -358,6 +360,10 @@ fn main() -> ExitCode {
             Command::Validate { project } => validate(&project),
             Command::Schema => {
                 print!("{}", onset_model::component_schema());
+                Ok(())
+            }
+            Command::Openapi => {
+                println!("{}", serde_json::to_string_pretty(&onset_server::openapi()).unwrap_or_default());
                 Ok(())
             }
             Command::Catalog { kind, json } => catalog::print(kind.as_deref(), json),

@@ -47,6 +47,8 @@ impl Role {
 /// Who is calling: the token's name, role and permissions.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// The id of the token the request carries.
+    pub token_id: String,
     pub name: String,
     pub role: Role,
     pub can_promote: bool,
@@ -158,6 +160,7 @@ pub async fn require_token(State(app): State<Arc<App>>, mut req: Request, next: 
     match app.store.token_by_hash(hash(token)).await {
         Ok(Some(row)) => {
             let principal = Principal {
+                token_id: row.id,
                 name: row.name,
                 role: Role::parse(&row.role).unwrap_or(Role::Viewer),
                 can_promote: row.can_promote,

@@ -3,15 +3,12 @@
 //! [`run`] takes its listener and a shutdown token, so tests boot the whole server on
 //! `127.0.0.1:0` in-process.
 
-mod access_api;
 mod api;
 mod app;
 mod auth;
 mod body_budget;
-mod config_api;
 mod connections;
 mod deploy;
-mod deploy_api;
 mod deployments;
 mod error;
 mod google;
@@ -34,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::routing::{any, delete, get, post};
+use axum::routing::any;
 use onset_connectors::{HttpConnector, HttpConnectorOptions, NetworkPolicy, Registry};
 use onset_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
@@ -61,41 +58,21 @@ pub enum ServerError {
 }
 
 fn router(app: Arc<App>) -> Router {
-    // The control plane: every route behind a token.
-    let api = Router::new()
-        .route("/api/v1/catalog", get(api::catalog))
-        .route("/api/v1/catalog/{kind}", get(api::catalog_type))
-        .route("/api/v1/components", get(api::components))
-        .route("/api/v1/components/{name}", get(api::component).delete(api::undeploy))
-        .route("/api/v1/components/{name}/pause", post(api::pause))
-        .route("/api/v1/components/{name}/resume", post(api::resume))
-        .route("/api/v1/components/{name}/dead/replay", post(api::replay_dead))
-        .route("/api/v1/events", get(api::events))
-        .route("/api/v1/events/{id}", get(api::event))
-        .route("/api/v1/events/{id}/replay", post(api::replay_event))
-        .route("/api/v1/runs", get(api::runs))
-        .route("/api/v1/runs/{id}", get(api::run))
-        .route("/api/v1/deployments", get(deploy_api::list).post(deploy_api::create))
-        .route("/api/v1/deployments/{id}", get(deploy_api::get_one))
-        .route("/api/v1/deployments/{id}/logs", get(api::deployment_logs))
-        .route("/api/v1/components/{name}/promote", post(deploy_api::promote))
-        .route("/api/v1/components/{name}/rollback", post(deploy_api::rollback))
-        .route("/api/v1/tokens", get(access_api::tokens).post(access_api::create_token))
-        .route("/api/v1/tokens/{id}", delete(access_api::revoke_token))
-        .route("/api/v1/audit", get(access_api::audit))
-        .route("/api/v1/environments", get(config_api::environments).post(config_api::create_environment))
-        .route("/api/v1/config/{component}", get(config_api::list_config).put(config_api::set_config))
-        .route("/api/v1/keys/rotate", post(config_api::rotate_key))
-        .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::require_token));
     Router::new()
         .route("/hooks/{environment}/{component}", any(ingress::receive))
         .route("/hooks/{environment}/{component}/{*resource}", any(ingress::receive))
-        .merge(api)
-        .route("/livez", get(api::livez))
-        .route("/readyz", get(api::readyz))
-        .route("/metrics", get(api::metrics))
-        .fallback(api::not_found)
+        .merge(api::router(app.clone()))
+        .fallback(not_found)
         .with_state(app)
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::not_found("not_found", "no such route")
+}
+
+/// The control plane's OpenAPI 3.1 document (`onset openapi`, `GET /api/v1/openapi.json`).
+pub fn openapi() -> serde_json::Value {
+    api::openapi()
 }
 
 use app::App;

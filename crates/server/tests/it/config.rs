@@ -121,7 +121,8 @@ async fn environments_in_promotion_order_and_config_before_the_first_deploy() {
     let r = s.post_json("/api/v1/environments", &json!({ "name": "staging", "after": "development" })).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     let r = s.post_json("/api/v1/environments", &json!({ "name": "qa", "after": "nowhere" })).await;
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["code"], "unknown_environment");
 
     // Values may be set for an environment before the component is deployed there.
     let r = s

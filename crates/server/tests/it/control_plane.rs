@@ -42,7 +42,15 @@ async fn lists_filter_and_page() {
 
     let r = s.api.get(s.url("/api/v1/runs?status=weird")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(r.json::<Value>().await.unwrap()["code"], "invalid_status");
+    let body = r.json::<Value>().await.unwrap();
+    assert_eq!(body["code"], "invalid_query");
+    assert!(body["message"].as_str().unwrap().contains("unknown variant `weird`"), "{body}");
+    // One rule for environments: an unknown one is 404 everywhere.
+    for path in ["/api/v1/runs?environment=nowhere", "/api/v1/components/hello?environment=nowhere"] {
+        let r = s.api.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(r.json::<Value>().await.unwrap()["code"], "unknown_environment", "{path}");
+    }
     let r = s.api.get(s.url("/api/v1/events?limit=501")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = s.api.get(s.url("/api/v1/events/does-not-exist")).send().await.unwrap();

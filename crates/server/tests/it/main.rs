@@ -15,6 +15,7 @@ mod ingress;
 mod kafka;
 mod mqtt;
 mod nats;
+mod openapi;
 mod rabbitmq;
 mod registration;
 mod respond;
