@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 mod catalog;
 mod deploy;
+mod observe;
 mod remote;
 mod run;
 mod settings;
@@ -193,6 +194,35 @@ enum Command {
         #[command(flatten)]
         remote: remote::RemoteArgs,
     },
+    /// Events received, newest first: what arrived and the runs it started.
+    Events {
+        #[command(flatten)]
+        filter: observe::ListArgs,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
+    /// Runs, newest first; `onset runs show ID` shows one run's steps.
+    #[command(args_conflicts_with_subcommands = true)]
+    Runs {
+        #[command(subcommand)]
+        command: Option<observe::RunsCommand>,
+        #[command(flatten)]
+        filter: observe::ListArgs,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
+    /// Run an event again on the active deployment, or every dead-lettered run of a component.
+    Replay {
+        /// The event to run again.
+        event: Option<String>,
+        /// Replay the dead-lettered runs of this component instead (with --env).
+        #[arg(long, value_name = "COMPONENT")]
+        dead: Option<String>,
+        #[arg(long)]
+        env: Option<String>,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
     /// Write a component with a handler for every event of a channel, and sample payloads.
     New {
         /// The component's name ([a-z0-9-]+).
@@ -368,6 +398,16 @@ fn main() -> ExitCode {
             }
             Command::Catalog { kind, json } => catalog::print(kind.as_deref(), json),
             Command::Token { command, remote } => tokens::run(&remote::Remote::new(&remote)?, command).await,
+            Command::Events { filter, remote } => observe::events(&remote::Remote::new(&remote)?, filter).await,
+            Command::Runs { command: Some(observe::RunsCommand::Show { id, json }), remote, .. } => {
+                observe::show_run(&remote::Remote::new(&remote)?, &id, json).await
+            }
+            Command::Runs { command: None, filter, remote } => {
+                observe::runs(&remote::Remote::new(&remote)?, filter).await
+            }
+            Command::Replay { event, dead, env, remote } => {
+                observe::replay(&remote::Remote::new(&remote)?, event, dead, env).await
+            }
             Command::Deploy { project, env, git, git_ref, remote } => {
                 let args = deploy::DeployArgs { project, env, git, git_ref };
                 deploy::deploy(&remote::Remote::new(&remote)?, args).await

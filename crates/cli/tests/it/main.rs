@@ -4,6 +4,7 @@ mod control;
 mod lifecycle;
 mod local_run;
 mod memory;
+mod observe;
 mod secrets;
 mod server;
 mod skeleton;

@@ -60,7 +60,7 @@ async fn list_events(State(app): State<Arc<App>>, Q(q): Q<EventQuery>) -> Result
     let filter = ListFilter {
         component: q.component,
         environment: environment_filter(&app, q.environment.as_deref())?,
-        status: None,
+        status: q.status.map(|s| s.as_str().to_string()),
         before: q.cursor,
         limit: limit(q.limit)?,
     };

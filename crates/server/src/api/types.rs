@@ -41,6 +41,7 @@ pub struct EnvironmentQuery {
 pub struct EventQuery {
     pub component: Option<String>,
     pub environment: Option<String>,
+    pub status: Option<EventStatus>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1 to 500 (default 50).
@@ -75,6 +76,26 @@ pub struct AuditQuery {
     pub cursor: Option<String>,
     /// 1 to 500 (default 50).
     pub limit: Option<u32>,
+}
+
+/// `handled`: runs were queued; `unhandled`: no handler took it; `batched`: a message one
+/// batch run received with others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventStatus {
+    Handled,
+    Unhandled,
+    Batched,
+}
+
+impl EventStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Handled => "handled",
+            EventStatus::Unhandled => "unhandled",
+            EventStatus::Batched => "batched",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -29,6 +29,7 @@ async fn produce(p: &FutureProducer, from: u32, to: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_arrive_once_across_restarts_and_broker_outages() {
+    let _heavy = HEAVY.lock().await;
     let cluster = MockCluster::new(1).unwrap();
     cluster.create_topic("orders", 3, 1).unwrap();
     let brokers = cluster.bootstrap_servers();

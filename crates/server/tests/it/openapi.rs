@@ -29,6 +29,7 @@ fn run(program: &str, args: Vec<String>, dir: std::path::PathBuf) -> (bool, Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_keeps_to_its_document() {
+    let _heavy = HEAVY.lock().await;
     let s = start(&[("orders.yaml", SHOP)]).await;
     // Some events and runs, so lists and their items have something to show.
     for n in 0..3 {

@@ -98,6 +98,7 @@ handlers:
 /// once retention has reached its first events, over 100,000 runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_file_stops_growing_under_steady_load() {
+    let _heavy = HEAVY.lock().await;
     let mut o = Options::new(&[("steady.yaml", STEADY)]);
     o.workers = 64;
     o.tune = Some(|c| c.prune_every = Duration::from_millis(250));

@@ -464,3 +464,8 @@ pub fn free_port() -> u16 {
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
+
+/// Held by the tests that load the machine for a minute (the steady-load retention test, the
+/// schemathesis run) and by those whose brokers time out when starved of CPU (Kafka's mock
+/// cluster), so none of them overlaps another on two cores.
+pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

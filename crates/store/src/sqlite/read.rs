@@ -90,14 +90,10 @@ fn runs_of_event(conn: &Connection, event_id: &str) -> Result<Vec<RunRef>, Store
 }
 
 /// `WHERE` clauses and parameters for a list filter.
-fn filter_sql(f: &ListFilter, with_status: bool) -> (String, Vec<String>) {
+fn filter_sql(f: &ListFilter) -> (String, Vec<String>) {
     let mut clauses = Vec::new();
     let mut values = Vec::new();
-    for (column, value) in [
-        ("component", &f.component),
-        ("environment", &f.environment),
-        ("status", if with_status { &f.status } else { &None }),
-    ] {
+    for (column, value) in [("component", &f.component), ("environment", &f.environment), ("status", &f.status)] {
         if let Some(v) = value {
             values.push(v.clone());
             clauses.push(format!("{column} = ?{}", values.len()));
@@ -176,10 +172,10 @@ impl Store {
         .await
     }
 
-    /// Newest first, without payloads and headers.
+    /// Newest first, without payloads and headers; `status` filters by the event's status.
     pub async fn events(&self, filter: ListFilter) -> Result<Page<EventRow>, StoreError> {
         self.read(move |c| {
-            let (where_sql, values) = filter_sql(&filter, false);
+            let (where_sql, values) = filter_sql(&filter);
             let sql =
                 format!("SELECT {EVENT_COLUMNS} FROM events {where_sql} ORDER BY id DESC LIMIT {}", filter.limit + 1);
             let mut stmt = c.prepare(&sql)?;
@@ -245,7 +241,7 @@ impl Store {
     /// Newest first, without steps.
     pub async fn runs(&self, filter: ListFilter) -> Result<Page<RunRow>, StoreError> {
         self.read(move |c| {
-            let (where_sql, values) = filter_sql(&filter, true);
+            let (where_sql, values) = filter_sql(&filter);
             let sql = format!("SELECT {RUN_COLUMNS} FROM runs {where_sql} ORDER BY id DESC LIMIT {}", filter.limit + 1);
             let mut stmt = c.prepare(&sql)?;
             let items =
