@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub retain_failed: Duration,
     /// How often retention prunes.
     pub prune_every: Duration,
+    /// How often metric roll-ups are written.
+    pub series_flush: Duration,
     /// How long SIGTERM waits for runs in flight.
     pub shutdown_timeout: Duration,
     pub deny_private_networks: bool,
@@ -80,6 +82,7 @@ impl ServerConfig {
             retain_succeeded: Duration::from_secs(7 * 86_400),
             retain_failed: Duration::from_secs(30 * 86_400),
             prune_every: Duration::from_secs(60),
+            series_flush: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(30),
             deny_private_networks: false,
             durability: onset_store::Durability::Normal,
@@ -103,6 +106,8 @@ pub struct App {
     pub scheduler: Scheduler,
     pub connectors: Registry,
     pub metrics: Metrics,
+    /// Counts for the metric series, written as roll-ups every `series_flush`.
+    pub series: crate::series::Series,
     /// Memory for request bodies in flight (`--max-inflight-body`).
     pub body_budget: crate::body_budget::BodyBudget,
     /// `(environment, component)` → the active deployment.
@@ -177,6 +182,7 @@ impl App {
             connectors,
             metrics: Metrics::new(),
             body_budget,
+            series: crate::series::Series::default(),
             active: RwLock::new(HashMap::new()),
             builds: RwLock::new(HashMap::new()),
             intake_open: AtomicBool::new(true),

@@ -19,6 +19,7 @@ use crate::app::{App, new_id, now_ms};
 use crate::deploy::{Deployed, ResponseMode};
 use crate::error::ApiError;
 use crate::scheduler::Job;
+use crate::series::Outcome;
 use crate::source::Source;
 use onset_engine::Responder;
 use onset_model::catalog::EventName;
@@ -67,10 +68,19 @@ pub async fn receive(
     match accept(&app, to, method, &uri, &headers, body).await {
         Ok((outcome, response)) => {
             app.metrics.event_received(component, environment, outcome);
+            match outcome {
+                "accepted" => app.series.event(component, environment, Outcome::Accepted),
+                "duplicate" => app.series.event(component, environment, Outcome::Duplicate),
+                _ => {}
+            }
             response
         }
         Err((outcome, err)) => {
             app.metrics.event_received(component, environment, outcome);
+            // Addresses nothing is deployed at get no series: anyone could invent them.
+            if !matches!(err.code, "unknown_environment" | "unknown_component") {
+                app.series.event(component, environment, Outcome::Rejected(err.code));
+            }
             err.into_response()
         }
     }
@@ -351,12 +361,21 @@ pub(crate) async fn store_delivery(
         runs: runs_for(deployed, name),
     };
     let outcome = waiting_out_busy(stop, || app.store.ingest(event.clone())).await?;
-    let outcome_name = if matches!(outcome, IngestOutcome::Stored) { "accepted" } else { "duplicate" };
-    app.metrics.event_received(deployed.name(), &deployed.environment, outcome_name);
+    record_stored(app, deployed, &outcome);
     if matches!(outcome, IngestOutcome::Stored) {
         enqueue_runs(app, &event);
     }
     Ok(outcome)
+}
+
+/// Counts an event an in-server source stored (or found stored already).
+fn record_stored(app: &App, deployed: &Deployed, outcome: &IngestOutcome) {
+    let (name, series) = match outcome {
+        IngestOutcome::Stored => ("accepted", Outcome::Accepted),
+        IngestOutcome::Duplicate { .. } => ("duplicate", Outcome::Duplicate),
+    };
+    app.metrics.event_received(deployed.name(), &deployed.environment, name);
+    app.series.event(deployed.name(), &deployed.environment, series);
 }
 
 /// Runs `write` again while the write queue or the disk is full (an in-server source never drops what it
@@ -434,8 +453,7 @@ pub(crate) async fn store_batch(
     let batch = event(None, Bytes::new(), (String::new(), String::new()), runs_for(deployed, name));
     let (outcomes, batch) = waiting_out_busy(stop, || app.store.ingest_batch(events.clone(), batch.clone())).await?;
     for outcome in outcomes {
-        let outcome_name = if matches!(outcome, IngestOutcome::Stored) { "accepted" } else { "duplicate" };
-        app.metrics.event_received(deployed.name(), &deployed.environment, outcome_name);
+        record_stored(app, deployed, &outcome);
     }
     if let Some(batch) = batch {
         enqueue_runs(app, &batch);

@@ -20,6 +20,7 @@ mod retention;
 mod routing;
 mod scheduler;
 mod secrets;
+mod series;
 mod settings;
 mod source;
 mod timed;
@@ -134,6 +135,7 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     tasks.spawn(worker::keep_leases(app.clone()));
     tasks.spawn(worker::probe_disk(app.clone()));
     tasks.spawn(retention::prune_loop(app.clone()));
+    tasks.spawn(series::flush_loop(app.clone(), app.config.series_flush));
     tasks.spawn(google::channel::renew_loop(app.clone()));
     tasks.spawn(timed::supervise(app.clone()));
     if app.config.watch
@@ -169,6 +171,8 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     }
     // Connections still open after the runs are done are not waited for.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), server).await;
+    // The last counts of the series are written before the store closes.
+    series::flush(&app).await;
     tasks.abort_all();
     tracing::info!("onset stopped");
     Ok(())

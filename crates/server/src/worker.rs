@@ -160,6 +160,7 @@ async fn fail_early(app: &App, run: &PendingRun, message: String) {
         tracing::error!(run = %run.id, error = %e, "cannot record the failure");
     }
     app.metrics.run_finished(&run.component, &run.environment, "failed", 0.0);
+    app.series.run(&run.component, &run.environment, "", "failed", 0.0);
 }
 
 /// Records the end of an attempt; while the disk is full it waits for room rather than leave the
@@ -287,5 +288,7 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
         return None;
     }
     app.metrics.run_finished(&run.component, &run.environment, status.as_str(), seconds);
+    let handler_name = deployed.handler_name(&run.channel, &run.event);
+    app.series.run(&run.component, &run.environment, &handler_name, status.as_str(), seconds * 1000.0);
     next_run_at.map(|at| PendingRun { attempt: run.attempt + 1, run_at: at, ..run })
 }

@@ -10,6 +10,7 @@ mod deployments;
 pub mod doc;
 mod events;
 mod health;
+mod series;
 pub mod types;
 
 use std::sync::Arc;
@@ -127,6 +128,7 @@ fn table() -> Table {
     let t = events::routes(t);
     let t = deployments::routes(t);
     let t = access::routes(t);
+    let t = series::routes(t);
     config::routes(t)
 }
 

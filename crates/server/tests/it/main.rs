@@ -22,6 +22,7 @@ mod respond;
 mod retention;
 mod runs;
 mod scripts;
+mod series;
 mod slack;
 mod sqs;
 mod support;

@@ -6,6 +6,8 @@ mod access;
 pub use access::{AuditRow, TokenRow};
 mod retention;
 pub use retention::PruneCandidate;
+mod rollups;
+pub use rollups::{Rollup, merge_counts};
 mod settings;
 pub use settings::SealedValue;
 mod trigger_state;
@@ -50,6 +52,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/sqlite/0006_environments_config.sql")),
     (7, include_str!("../../migrations/sqlite/0007_deployment_status.sql")),
     (8, include_str!("../../migrations/sqlite/0008_disk_probe.sql")),
+    (9, include_str!("../../migrations/sqlite/0009_rollups.sql")),
 ];
 
 struct Readers {
