@@ -75,6 +75,18 @@ enum Command {
         /// How long failed and dead runs are kept after they finish.
         #[arg(long, default_value = "30d", env = "ONSET_RETAIN_FAILED")]
         retain_failed: String,
+        /// A schedule, poller or broker consumer failing this long raises an alert.
+        #[arg(long, default_value = "1m")]
+        alert_source_down: String,
+        /// The data directory's disk this full (percent) raises an alert.
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
+        alert_disk_percent: u8,
+        /// POST each alert here once (Standard Webhooks, retried with backoff).
+        #[arg(long, env = "ONSET_ALERT_WEBHOOK")]
+        alert_webhook: Option<String>,
+        /// The secret that signs alert deliveries: whsec_ followed by base64.
+        #[arg(long, env = "ONSET_ALERT_WEBHOOK_SECRET", hide_env_values = true)]
+        alert_webhook_secret: Option<String>,
         /// How long SIGTERM waits for runs in flight, with a unit (e.g. 30s).
         #[arg(long, default_value = "30s")]
         shutdown_timeout: String,
@@ -278,6 +290,10 @@ async fn serve(cmd: Command) -> Result<(), String> {
         max_connections,
         retain_succeeded,
         retain_failed,
+        alert_source_down,
+        alert_disk_percent,
+        alert_webhook,
+        alert_webhook_secret,
         shutdown_timeout,
         deny_private_networks,
         durability,
@@ -300,6 +316,10 @@ async fn serve(cmd: Command) -> Result<(), String> {
     config.max_connections = max_connections;
     config.retain_succeeded = parse::<onset_model::Duration>("retain-succeeded", &retain_succeeded)?.as_std();
     config.retain_failed = parse::<onset_model::Duration>("retain-failed", &retain_failed)?.as_std();
+    config.alert_source_down = parse::<onset_model::Duration>("alert-source-down", &alert_source_down)?.as_std();
+    config.alert_disk_percent = alert_disk_percent;
+    config.alert_webhook = alert_webhook;
+    config.alert_webhook_secret = alert_webhook_secret;
     config.shutdown_timeout = shutdown_timeout.as_std();
     config.deny_private_networks = deny_private_networks;
     config.durability = match durability {

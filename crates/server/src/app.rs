@@ -43,6 +43,16 @@ pub struct ServerConfig {
     pub prune_every: Duration,
     /// How often metric roll-ups are written.
     pub series_flush: Duration,
+    /// A source failing this long raises an alert.
+    pub alert_source_down: Duration,
+    /// The data directory's disk this full (percent) raises an alert.
+    pub alert_disk_percent: u8,
+    /// Alerts are POSTed here, signed with `alert_webhook_secret` (Standard Webhooks).
+    pub alert_webhook: Option<String>,
+    /// `whsec_…`; never logged.
+    pub alert_webhook_secret: Option<String>,
+    /// How often sources and the disk are checked for alerts.
+    pub alert_check_every: Duration,
     /// How long SIGTERM waits for runs in flight.
     pub shutdown_timeout: Duration,
     pub deny_private_networks: bool,
@@ -83,6 +93,11 @@ impl ServerConfig {
             retain_failed: Duration::from_secs(30 * 86_400),
             prune_every: Duration::from_secs(60),
             series_flush: Duration::from_secs(5),
+            alert_source_down: Duration::from_secs(60),
+            alert_disk_percent: 90,
+            alert_webhook: None,
+            alert_webhook_secret: None,
+            alert_check_every: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(30),
             deny_private_networks: false,
             durability: onset_store::Durability::Normal,
@@ -106,6 +121,10 @@ pub struct App {
     pub scheduler: Scheduler,
     pub connectors: Registry,
     pub metrics: Metrics,
+    /// Woken when an alert is raised, so the webhook hears of it at once.
+    pub alerts_changed: tokio::sync::Notify,
+    /// Alerts raised while the store could not record them (a full disk), by key.
+    unstored_alerts: std::sync::Mutex<HashMap<String, onset_store::AlertRow>>,
     /// Counts for the metric series, written as roll-ups every `series_flush`.
     pub series: crate::series::Series,
     /// Memory for request bodies in flight (`--max-inflight-body`).
@@ -183,6 +202,8 @@ impl App {
             metrics: Metrics::new(),
             body_budget,
             series: crate::series::Series::default(),
+            alerts_changed: tokio::sync::Notify::new(),
+            unstored_alerts: std::sync::Mutex::new(HashMap::new()),
             active: RwLock::new(HashMap::new()),
             builds: RwLock::new(HashMap::new()),
             intake_open: AtomicBool::new(true),
@@ -300,6 +321,11 @@ impl App {
             }
         }
         Ok(())
+    }
+
+    /// Alerts not yet recorded (see [`crate::alerts::raise`]).
+    pub fn unstored_alerts(&self) -> std::sync::MutexGuard<'_, HashMap<String, onset_store::AlertRow>> {
+        self.unstored_alerts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn dispatcher_alive(&self) -> bool {

@@ -3,6 +3,7 @@
 //! [`run`] takes its listener and a shutdown token, so tests boot the whole server on
 //! `127.0.0.1:0` in-process.
 
+mod alerts;
 mod api;
 mod app;
 mod auth;
@@ -99,6 +100,17 @@ async fn deploy_project(app: &App, dir: &std::path::Path) -> Result<(), ServerEr
 /// Runs the server until `shutdown` is cancelled, then stops intake, lets runs in flight finish
 /// within the shutdown timeout, and returns.
 pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServerError> {
+    match (&config.alert_webhook, &config.alert_webhook_secret) {
+        (Some(_), None) => {
+            return Err(ServerError::Start(
+                "--alert-webhook needs --alert-webhook-secret (whsec_…) to sign the deliveries".into(),
+            ));
+        }
+        (_, Some(secret)) => {
+            alerts::webhook_key(secret).map_err(ServerError::Start)?;
+        }
+        _ => {}
+    }
     let store = Store::open(&StoreOptions {
         data_dir: config.data_dir.clone(),
         durability: config.durability,
@@ -136,6 +148,8 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     tasks.spawn(worker::probe_disk(app.clone()));
     tasks.spawn(retention::prune_loop(app.clone()));
     tasks.spawn(series::flush_loop(app.clone(), app.config.series_flush));
+    tasks.spawn(alerts::watch(app.clone(), app.config.alert_check_every));
+    tasks.spawn(alerts::deliver(app.clone()));
     tasks.spawn(google::channel::renew_loop(app.clone()));
     tasks.spawn(timed::supervise(app.clone()));
     if app.config.watch

@@ -272,6 +272,7 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     if let Some(e) = &error {
         tracing::info!(run = %run.id, component = %run.component, status = status.as_str(), attempt = run.attempt, error = %e, "run did not succeed");
     }
+    let (error_text, failed_step) = (error.clone(), error_step.clone());
     let completion = Completion {
         run_id: run.id.clone(),
         attempt: run.attempt,
@@ -290,5 +291,27 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     app.metrics.run_finished(&run.component, &run.environment, status.as_str(), seconds);
     let handler_name = deployed.handler_name(&run.channel, &run.event);
     app.series.run(&run.component, &run.environment, &handler_name, status.as_str(), seconds * 1000.0);
+    if status == RunStatus::Dead {
+        let message = format!(
+            "run {} of `{}` in `{}` ({handler_name}) is dead after {} attempts: {}",
+            run.id,
+            run.component,
+            run.environment,
+            run.attempt,
+            error_text.as_deref().unwrap_or("")
+        );
+        let detail = serde_json::json!({ "run_id": run.id, "event_id": run.event_id, "handler": handler_name,
+            "attempts": run.attempt, "error": error_text, "error_step": failed_step });
+        let subject = crate::alerts::Subject { component: Some(&run.component), environment: Some(&run.environment) };
+        crate::alerts::raise(
+            app,
+            crate::alerts::Kind::RunDead,
+            format!("run_dead:{}", run.id),
+            subject,
+            message,
+            detail,
+        )
+        .await;
+    }
     next_run_at.map(|at| PendingRun { attempt: run.attempt + 1, run_at: at, ..run })
 }

@@ -9,8 +9,8 @@ pub mod time;
 
 pub use rows::*;
 pub use sqlite::{
-    AuditRow, Durability, EventForRun, PruneCandidate, Rollup, SealedValue, Store, StoreOptions, SyncBatch, TokenRow,
-    merge_counts,
+    AlertRow, AuditRow, Durability, EventForRun, PruneCandidate, Rollup, SealedValue, Store, StoreOptions, SyncBatch,
+    TokenRow, merge_counts,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,7 @@
 //! lists every route.
 
 mod access;
+mod alerts;
 mod catalog;
 mod components;
 mod config;
@@ -129,6 +130,7 @@ fn table() -> Table {
     let t = deployments::routes(t);
     let t = access::routes(t);
     let t = series::routes(t);
+    let t = alerts::routes(t);
     config::routes(t)
 }
 

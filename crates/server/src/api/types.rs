@@ -804,3 +804,44 @@ pub struct Series {
     pub to: String,
     pub buckets: Vec<SeriesBucket>,
 }
+
+/// Which alerts to list.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct AlertQuery {
+    /// `open` (default) or `all` (resolved ones too).
+    pub state: Option<AlertState>,
+    /// 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertState {
+    Open,
+    All,
+}
+
+/// An operational alert.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Alert {
+    pub id: String,
+    /// `run_dead`, `source_down`, `registration_failed`, `renewal_failed`, `disk_usage` or `disk_full`.
+    pub kind: String,
+    pub component: Option<String>,
+    pub environment: Option<String>,
+    pub message: String,
+    /// What the kind knows more (run and event ids, the error, the disk's percent…).
+    pub detail: Value,
+    pub raised_at: String,
+    pub resolved_at: Option<String>,
+}
+
+/// An alert with how its delivery to the alert webhook went.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AlertEntry {
+    #[serde(flatten)]
+    pub alert: Alert,
+    pub delivered_at: Option<String>,
+    pub delivery_attempts: u32,
+    pub delivery_error: Option<String>,
+}

@@ -164,14 +164,29 @@ pub async fn renew_loop(app: std::sync::Arc<App>) {
             let crate::source::Source::GoogleCalendar(s) = &deployed.provider else { continue };
             let Some(public) = app.config.public_url.as_deref() else { continue };
             let address = crate::registration::hook_url(public, &environment, &component);
+            let key = format!("renewal_failed:{environment}/{component}");
             match open(&app, &deployed, s, &address, Some(&channel)).await {
                 Ok(lines) => {
                     for line in lines {
                         tracing::info!(component, environment, "renewal: {line}");
                     }
+                    crate::alerts::resolve(&app, &key).await;
                 }
                 Err(e) => {
-                    tracing::warn!(component, environment, error = %e, "the Google Calendar channel was not renewed; retrying")
+                    tracing::warn!(component, environment, error = %e, "the Google Calendar channel was not renewed; retrying");
+                    let subject =
+                        crate::alerts::Subject { component: Some(&component), environment: Some(&environment) };
+                    let message =
+                        format!("the Google Calendar channel of `{component}` in `{environment}` was not renewed: {e}");
+                    crate::alerts::raise(
+                        &app,
+                        crate::alerts::Kind::RenewalFailed,
+                        key,
+                        subject,
+                        message,
+                        serde_json::json!({ "error": e }),
+                    )
+                    .await;
                 }
             }
         }

@@ -51,7 +51,28 @@ pub(crate) fn client() -> Result<reqwest::Client, String> {
 }
 
 /// Registers the deployment with its provider; returns what was done, for the deployment log.
+/// A failure raises an alert (resolved by the next registration that works).
 pub async fn register(app: &App, deployed: &Deployed) -> Result<Vec<String>, String> {
+    let result = register_with_provider(app, deployed).await;
+    let key = format!("registration_failed:{}/{}", deployed.environment, deployed.name());
+    match &result {
+        Ok(_) => crate::alerts::resolve(app, &key).await,
+        Err(e) => {
+            let subject =
+                crate::alerts::Subject { component: Some(deployed.name()), environment: Some(&deployed.environment) };
+            let message = format!(
+                "`{}` could not be registered with its provider in `{}`: {e}",
+                deployed.name(),
+                deployed.environment
+            );
+            let detail = serde_json::json!({ "deployment_id": deployed.id, "error": e });
+            crate::alerts::raise(app, crate::alerts::Kind::RegistrationFailed, key, subject, message, detail).await;
+        }
+    }
+    result
+}
+
+async fn register_with_provider(app: &App, deployed: &Deployed) -> Result<Vec<String>, String> {
     match &deployed.provider {
         Source::GitHub(settings) => github::register(app, deployed, settings).await,
         Source::Slack => {

@@ -30,6 +30,9 @@ pub struct Health {
     /// Stream triggers: messages waiting in the broker, where the broker reports it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backlog: Option<u64>,
+    /// Since when it has been failing without a success in between (for alerts).
+    #[serde(skip)]
+    pub failing_since: Option<i64>,
 }
 
 /// Health per (environment, component).
@@ -40,6 +43,12 @@ impl HealthBoard {
     pub fn get(&self, environment: &str, component: &str) -> Option<Health> {
         let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(&(environment.to_string(), component.to_string())).cloned()
+    }
+
+    /// Every source's health, by (environment, component).
+    pub fn all(&self) -> Vec<((String, String), Health)> {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     fn update(&self, environment: &str, component: &str, f: impl FnOnce(&mut Health)) {
@@ -56,6 +65,7 @@ impl HealthBoard {
             h.state = "running";
             h.last_success_at = Some(now_ms());
             h.next_at = next_at;
+            h.failing_since = None;
         });
     }
 
@@ -64,6 +74,7 @@ impl HealthBoard {
             h.state = "failing";
             h.last_error = Some(error);
             h.next_at = next_at;
+            h.failing_since.get_or_insert_with(now_ms);
         });
     }
 

@@ -56,7 +56,9 @@ async fn a_full_disk_refuses_with_503_and_runs_everything_it_accepted_once_space
     let data = tempfile::tempdir().unwrap();
     let _disk = SmallDisk::mount(data.path(), "12m");
     let filler = data.path().join("filler");
-    let s = start_in(Options::new(&[("slow.yaml", SLOW)]), data).await;
+    let mut o = Options::new(&[("slow.yaml", SLOW)]);
+    o.tune = Some(|c| c.alert_check_every = std::time::Duration::from_millis(100));
+    let s = start_in(o, data).await;
 
     let mut accepted = Vec::new();
     for n in 0..20 {
@@ -88,6 +90,17 @@ async fn a_full_disk_refuses_with_503_and_runs_everything_it_accepted_once_space
     let ready = s.client.get(s.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
     assert_eq!(ready.json::<Value>().await.unwrap()["disk_full"], true);
+    // An alert says so, though the full disk cannot record it yet.
+    let mut alert = Value::Null;
+    for _ in 0..100 {
+        let open = s.get("/api/v1/alerts").await;
+        if let Some(a) = open["items"].as_array().unwrap().iter().find(|a| a["kind"] == "disk_full") {
+            alert = a.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(alert["message"].as_str().is_some_and(|m| m.starts_with("disk full")), "{alert}");
 
     // Runs end while the disk is full; their ends wait for room.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -105,4 +118,13 @@ async fn a_full_disk_refuses_with_503_and_runs_everything_it_accepted_once_space
         s.wait_run_status(id, "succeeded").await;
     }
     assert_eq!(s.events().await.len(), accepted.len(), "every acknowledged event is stored, nothing else");
+    // Once writes work again the alert is recorded, then resolved.
+    for _ in 0..100 {
+        let all = s.get("/api/v1/alerts?state=all").await;
+        if all["items"].as_array().unwrap().iter().any(|a| a["kind"] == "disk_full" && a["resolved_at"].is_string()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the disk_full alert was not resolved: {}", s.get("/api/v1/alerts?state=all").await);
 }

@@ -27,6 +27,9 @@ pub struct TestServer {
     project: Option<tempfile::TempDir>,
 }
 
+/// Sets server config a test knows only at run time.
+pub type Tune = Arc<dyn Fn(&mut ServerConfig) + Send + Sync>;
+
 pub struct Options {
     pub files: Vec<(String, String)>,
     pub env: HashMap<String, String>,
@@ -41,6 +44,8 @@ pub struct Options {
     pub renewal: Option<(Duration, Duration)>,
     /// Sets whatever else a test needs on the server's config.
     pub tune: Option<fn(&mut ServerConfig)>,
+    /// The same, for settings known only at run time (a sink's address).
+    pub tune_with: Option<Tune>,
 }
 
 impl Options {
@@ -56,6 +61,7 @@ impl Options {
             public_url: None,
             renewal: None,
             tune: None,
+            tune_with: None,
         }
     }
     /// The same options again (a restart reuses the project already on disk).
@@ -71,6 +77,7 @@ impl Options {
             public_url: self.public_url.clone(),
             renewal: self.renewal,
             tune: self.tune,
+            tune_with: self.tune_with.clone(),
         }
     }
 
@@ -118,6 +125,9 @@ async fn boot(data: tempfile::TempDir, project: tempfile::TempDir, options: &Opt
         config.renewal_check = every;
     }
     if let Some(tune) = options.tune {
+        tune(&mut config);
+    }
+    if let Some(tune) = &options.tune_with {
         tune(&mut config);
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port.unwrap_or(0))).await.unwrap();
@@ -355,6 +365,11 @@ impl Sink {
 
     pub fn url(&self) -> String {
         format!("http://{}/", self.addr)
+    }
+
+    /// Every request's headers (lower-case names) and body, in order.
+    pub fn received(&self) -> Vec<(HashMap<String, String>, Value)> {
+        self.state.received.lock().unwrap().clone()
     }
 
     pub fn bodies(&self) -> Vec<Value> {

@@ -3,7 +3,9 @@
 mod read;
 pub use read::EventForRun;
 mod access;
+mod alerts;
 pub use access::{AuditRow, TokenRow};
+pub use alerts::AlertRow;
 mod retention;
 pub use retention::PruneCandidate;
 mod rollups;
@@ -53,6 +55,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/sqlite/0007_deployment_status.sql")),
     (8, include_str!("../../migrations/sqlite/0008_disk_probe.sql")),
     (9, include_str!("../../migrations/sqlite/0009_rollups.sql")),
+    (10, include_str!("../../migrations/sqlite/0010_alerts.sql")),
 ];
 
 struct Readers {
