@@ -40,75 +40,85 @@ enum LogFormat {
     Json,
 }
 
+/// `onset serve`'s flags.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Project directory (onset.yaml + components/); deployed to `development` on start and on change.
+    #[arg(long)]
+    project: Option<PathBuf>,
+    /// Where the state lives (SQLite).
+    #[arg(long, default_value = ".onset", env = "ONSET_DATA_DIR")]
+    data_dir: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:8080", env = "ONSET_LISTEN")]
+    listen: String,
+    /// Largest accepted request body, with a unit (e.g. 25MiB).
+    #[arg(long, default_value = "25MiB")]
+    max_body: String,
+    /// Memory all request bodies in flight may take together; beyond it the ingress answers 503
+    /// (with Retry-After) before reading a body.
+    #[arg(long, default_value = "256MiB")]
+    max_inflight_body: String,
+    /// A request's headers must arrive whole within this (slow or half-open clients are cut off).
+    #[arg(long, default_value = "10s")]
+    header_timeout: String,
+    /// Keep-alive connections without a request for this long are closed; a request body that
+    /// sends nothing for this long is answered 408.
+    #[arg(long, default_value = "60s")]
+    idle_timeout: String,
+    /// Connections open at once; further ones wait in the listen backlog (keep under `ulimit -n`).
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
+    /// How long succeeded runs (and events no handler took) are kept after they finish.
+    #[arg(long, default_value = "7d", env = "ONSET_RETAIN_SUCCEEDED")]
+    retain_succeeded: String,
+    /// How long failed and dead runs are kept after they finish.
+    #[arg(long, default_value = "30d", env = "ONSET_RETAIN_FAILED")]
+    retain_failed: String,
+    /// A schedule, poller or broker consumer failing this long raises an alert.
+    #[arg(long, default_value = "1m")]
+    alert_source_down: String,
+    /// The data directory's disk this full (percent) raises an alert.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
+    alert_disk_percent: u8,
+    /// POST each alert here once (Standard Webhooks, retried with backoff).
+    #[arg(long, env = "ONSET_ALERT_WEBHOOK")]
+    alert_webhook: Option<String>,
+    /// The secret that signs alert deliveries: whsec_ followed by base64.
+    #[arg(long, env = "ONSET_ALERT_WEBHOOK_SECRET", hide_env_values = true)]
+    alert_webhook_secret: Option<String>,
+    /// Send traces here over OTLP/HTTP (JSON), e.g. http://127.0.0.1:4318; off without it.
+    #[arg(long, env = "ONSET_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
+    /// The share of new traces recorded, 0 to 1 (an incoming traceparent decides for itself).
+    #[arg(long, default_value_t = 1.0)]
+    otlp_sample_ratio: f64,
+    /// How long SIGTERM waits for runs in flight, with a unit (e.g. 30s).
+    #[arg(long, default_value = "30s")]
+    shutdown_timeout: String,
+    /// Refuse calls to private and loopback networks (cloud metadata is always refused).
+    #[arg(long)]
+    deny_private_networks: bool,
+    #[arg(long, value_enum, default_value = "normal")]
+    durability: DurabilityArg,
+    /// Runs executing at once.
+    #[arg(long, default_value_t = 64)]
+    workers: usize,
+    /// Do not re-deploy the project when its files change.
+    #[arg(long)]
+    no_watch: bool,
+    /// The address providers (GitHub, Google) reach this server at, e.g. https://hooks.example.com;
+    /// needed to register webhooks at deploy.
+    #[arg(long, env = "ONSET_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// How the server's own log lines are written (to standard error).
+    #[arg(long, value_enum, default_value = "text", env = "ONSET_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Receive events, run handlers and serve the control plane, all in one process.
-    Serve {
-        /// Project directory (onset.yaml + components/); deployed to `development` on start and on change.
-        #[arg(long)]
-        project: Option<PathBuf>,
-        /// Where the state lives (SQLite).
-        #[arg(long, default_value = ".onset", env = "ONSET_DATA_DIR")]
-        data_dir: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:8080", env = "ONSET_LISTEN")]
-        listen: String,
-        /// Largest accepted request body, with a unit (e.g. 25MiB).
-        #[arg(long, default_value = "25MiB")]
-        max_body: String,
-        /// Memory all request bodies in flight may take together; beyond it the ingress answers 503
-        /// (with Retry-After) before reading a body.
-        #[arg(long, default_value = "256MiB")]
-        max_inflight_body: String,
-        /// A request's headers must arrive whole within this (slow or half-open clients are cut off).
-        #[arg(long, default_value = "10s")]
-        header_timeout: String,
-        /// Keep-alive connections without a request for this long are closed; a request body that
-        /// sends nothing for this long is answered 408.
-        #[arg(long, default_value = "60s")]
-        idle_timeout: String,
-        /// Connections open at once; further ones wait in the listen backlog (keep under `ulimit -n`).
-        #[arg(long, default_value_t = 4096)]
-        max_connections: usize,
-        /// How long succeeded runs (and events no handler took) are kept after they finish.
-        #[arg(long, default_value = "7d", env = "ONSET_RETAIN_SUCCEEDED")]
-        retain_succeeded: String,
-        /// How long failed and dead runs are kept after they finish.
-        #[arg(long, default_value = "30d", env = "ONSET_RETAIN_FAILED")]
-        retain_failed: String,
-        /// A schedule, poller or broker consumer failing this long raises an alert.
-        #[arg(long, default_value = "1m")]
-        alert_source_down: String,
-        /// The data directory's disk this full (percent) raises an alert.
-        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
-        alert_disk_percent: u8,
-        /// POST each alert here once (Standard Webhooks, retried with backoff).
-        #[arg(long, env = "ONSET_ALERT_WEBHOOK")]
-        alert_webhook: Option<String>,
-        /// The secret that signs alert deliveries: whsec_ followed by base64.
-        #[arg(long, env = "ONSET_ALERT_WEBHOOK_SECRET", hide_env_values = true)]
-        alert_webhook_secret: Option<String>,
-        /// How long SIGTERM waits for runs in flight, with a unit (e.g. 30s).
-        #[arg(long, default_value = "30s")]
-        shutdown_timeout: String,
-        /// Refuse calls to private and loopback networks (cloud metadata is always refused).
-        #[arg(long)]
-        deny_private_networks: bool,
-        #[arg(long, value_enum, default_value = "normal")]
-        durability: DurabilityArg,
-        /// Runs executing at once.
-        #[arg(long, default_value_t = 64)]
-        workers: usize,
-        /// Do not re-deploy the project when its files change.
-        #[arg(long)]
-        no_watch: bool,
-        /// The address providers (GitHub, Google) reach this server at, e.g. https://hooks.example.com;
-        /// needed to register webhooks at deploy.
-        #[arg(long, env = "ONSET_PUBLIC_URL")]
-        public_url: Option<String>,
-        /// How the server's own log lines are written (to standard error).
-        #[arg(long, value_enum, default_value = "text", env = "ONSET_LOG_FORMAT")]
-        log_format: LogFormat,
-    },
+    Serve(Box<ServeArgs>),
     /// Check the project's files and report every problem with file:line:column (exit 1 if any).
     Validate {
         #[arg(long, default_value = ".")]
@@ -278,8 +288,8 @@ where
     text.parse::<T>().map_err(|e| format!("--{flag}: {e}"))
 }
 
-async fn serve(cmd: Command) -> Result<(), String> {
-    let Command::Serve {
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let ServeArgs {
         project,
         data_dir,
         listen,
@@ -294,6 +304,8 @@ async fn serve(cmd: Command) -> Result<(), String> {
         alert_disk_percent,
         alert_webhook,
         alert_webhook_secret,
+        otlp_endpoint,
+        otlp_sample_ratio,
         shutdown_timeout,
         deny_private_networks,
         durability,
@@ -301,10 +313,7 @@ async fn serve(cmd: Command) -> Result<(), String> {
         no_watch,
         public_url,
         log_format: _,
-    } = cmd
-    else {
-        return Err("not a serve command".into());
-    };
+    } = args;
     let max_body: onset_model::ByteSize = parse("max-body", &max_body)?;
     let shutdown_timeout: onset_model::Duration = parse("shutdown-timeout", &shutdown_timeout)?;
     let mut config = ServerConfig::new(data_dir);
@@ -320,6 +329,11 @@ async fn serve(cmd: Command) -> Result<(), String> {
     config.alert_disk_percent = alert_disk_percent;
     config.alert_webhook = alert_webhook;
     config.alert_webhook_secret = alert_webhook_secret;
+    if !(0.0..=1.0).contains(&otlp_sample_ratio) {
+        return Err(format!("--otlp-sample-ratio is between 0 and 1, not {otlp_sample_ratio}"));
+    }
+    config.otlp_endpoint = otlp_endpoint;
+    config.otlp_sample_ratio = otlp_sample_ratio;
     config.shutdown_timeout = shutdown_timeout.as_std();
     config.deny_private_networks = deny_private_networks;
     config.durability = match durability {
@@ -388,7 +402,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // A local run shows its steps itself; the server logs what it does.
     let (default_filter, format) = match &cli.command {
-        Command::Serve { log_format, .. } => ("info", *log_format),
+        Command::Serve(args) => ("info", args.log_format),
         _ => ("warn", LogFormat::Text),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ONSET_LOG").unwrap_or_else(|_| default_filter.into());
@@ -406,7 +420,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            cmd @ Command::Serve { .. } => serve(cmd).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Validate { project } => validate(&project),
             Command::Schema => {
                 print!("{}", onset_model::component_schema());

@@ -130,18 +130,24 @@ impl HttpConnector {
 
         let mut req = self.client.request(method, url).timeout(timeout);
         let mut has_content_type = false;
+        let mut has_traceparent = false;
         if let Some(headers) = input.get("headers") {
             let Value::Object(headers) = headers else {
                 return Err(fail("http.request `headers` is a mapping of names to values", false));
             };
             for (name, value) in headers {
                 has_content_type |= name.eq_ignore_ascii_case("content-type");
+                has_traceparent |= name.eq_ignore_ascii_case("traceparent");
                 let text = match value {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
                 req = req.header(name.as_str(), text);
             }
+        }
+        // A traced run's call carries its step's trace context (one given in `headers` wins).
+        if !has_traceparent && let Some(tp) = onset_engine::trace::current_traceparent() {
+            req = req.header("traceparent", tp);
         }
         if let Some(query) = input.get("query") {
             let Value::Object(query) = query else {

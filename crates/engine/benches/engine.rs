@@ -65,14 +65,14 @@ fn measure(rt: &tokio::runtime::Runtime, yaml: &str, runs: u32) -> (Duration, us
     let mut steps = 0;
     rt.block_on(async {
         for _ in 0..200 {
-            let input = RunInput { event: event.clone(), meta: meta.clone(), attempt: 1, responder: None };
+            let input = RunInput { event: event.clone(), meta: meta.clone(), attempt: 1, responder: None, trace: None };
             black_box(compiled.run(handler, input, &NoConnectors).await);
         }
     });
     let started = Instant::now();
     rt.block_on(async {
         for _ in 0..runs {
-            let input = RunInput { event: event.clone(), meta: meta.clone(), attempt: 1, responder: None };
+            let input = RunInput { event: event.clone(), meta: meta.clone(), attempt: 1, responder: None, trace: None };
             let outcome = compiled.run(handler, input, &NoConnectors).await;
             assert!(outcome.result.is_ok(), "{:?}", outcome.result);
             steps = outcome.steps.len();

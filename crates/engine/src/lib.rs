@@ -10,6 +10,7 @@ mod respond;
 mod run;
 mod scope;
 mod secrets;
+pub mod trace;
 mod validate;
 
 pub use compile::{CompileError, CompiledComponent, CompiledHandler};

@@ -173,7 +173,8 @@ fn run_steps(steps: Json, event: Json) {
     let Ok(compiled) = CompiledComponent::compile(&component, &json!({ "x": 1 }), &NoConnectors) else { return };
     let handler = compiled.handler("/", "POST").expect("the handler was compiled");
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
-    let input = RunInput { event: from_json(&event), meta: from_json(&json!({})), attempt: 1, responder: None };
+    let input =
+        RunInput { event: from_json(&event), meta: from_json(&json!({})), attempt: 1, responder: None, trace: None };
     let outcome = rt.block_on(compiled.run(handler, input, &NoConnectors));
     // Whatever happened is recorded: every step has a path and a status.
     for record in &outcome.steps {

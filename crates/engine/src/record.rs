@@ -41,6 +41,9 @@ pub struct StepRecord {
     /// Unix milliseconds.
     pub started_at: i64,
     pub duration_ms: f64,
+    /// The step's span id, when the run is traced.
+    #[serde(skip)]
+    pub span_id: Option<String>,
 }
 
 /// JSON text of a value, or a marker with a preview when it is over [`MAX_RECORDED_BYTES`].

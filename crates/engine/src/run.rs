@@ -23,6 +23,8 @@ pub struct RunInput {
     pub attempt: u32,
     /// Who waits for the answer, if anyone (`respond` steps send to it).
     pub responder: Option<crate::Responder>,
+    /// When the run is traced: steps get span ids and calls carry their `traceparent`.
+    pub trace: Option<crate::trace::RunTrace>,
 }
 
 /// Why a run did not succeed.
@@ -79,6 +81,8 @@ struct Exec<'a> {
     component: &'a CompiledComponent,
     connectors: &'a dyn Connectors,
     attempt: u32,
+    /// The trace id, when the run is traced.
+    trace_id: Option<String>,
 }
 
 impl CompiledComponent {
@@ -91,7 +95,8 @@ impl CompiledComponent {
             responder: input.responder,
         });
         let mut frame = Frame::new(base);
-        let exec = Exec { component: self, connectors, attempt: input.attempt };
+        let exec =
+            Exec { component: self, connectors, attempt: input.attempt, trace_id: input.trace.map(|t| t.trace_id) };
         let mut records = Vec::with_capacity(handler.steps.len());
         let result = exec.steps(&handler.steps, "", &mut frame, &mut records).await;
         let output = result.as_ref().map_or(serde_json::Value::Null, to_json);
@@ -159,6 +164,7 @@ impl Exec<'_> {
                 logs: Vec::new(),
                 started_at: now_ms(),
                 duration_ms: 0.0,
+                span_id: self.trace_id.as_ref().map(|_| crate::trace::new_span_id()),
             });
             let started = Instant::now();
             let mut input = None;
@@ -405,7 +411,13 @@ impl Exec<'_> {
                     None => None,
                 };
                 *input = Some(redact_input(&with));
-                match self.connectors.call(operation, with, account).await {
+                // This step's record is the last one: a call has no steps inside.
+                let traceparent = match (&self.trace_id, records.last().and_then(|r| r.span_id.as_ref())) {
+                    (Some(trace), Some(span)) => Some(format!("00-{trace}-{span}-01")),
+                    _ => None,
+                };
+                match crate::trace::with_traceparent(traceparent, self.connectors.call(operation, with, account)).await
+                {
                     Ok(out) => Ok(onset_expr::from_json(&out)),
                     Err(e) => Err(StepFailure { message: e.message, path: path.to_string(), retryable: e.retryable }),
                 }

@@ -65,8 +65,13 @@ fn compile(steps_yaml: &str, fake: &Fake) -> CompiledComponent {
 
 async fn run_with(c: &CompiledComponent, fake: &Fake, event: Json) -> RunOutcome {
     let handler = c.handler("/", "POST").unwrap();
-    let input =
-        RunInput { event: from_json(&event), meta: from_json(&json!({ "channel": "/" })), attempt: 1, responder: None };
+    let input = RunInput {
+        event: from_json(&event),
+        meta: from_json(&json!({ "channel": "/" })),
+        attempt: 1,
+        responder: None,
+        trace: None,
+    };
     c.run(handler, input, fake).await
 }
 
@@ -308,6 +313,7 @@ async fn respond_answers_the_waiting_caller_once_and_the_run_goes_on() {
         meta: from_json(&json!({})),
         attempt: 1,
         responder: Some(responder.clone()),
+        trace: None,
     };
     let o = c.run(handler, input, &fake).await;
     assert!(o.result.is_ok(), "{:?}", o.result);

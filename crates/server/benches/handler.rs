@@ -55,7 +55,7 @@ fn main() {
     }));
     let meta = from_json(&json!({ "channel": "/", "event": "POST" }));
     let run = || {
-        let input = RunInput { event: event.clone(), meta: meta.clone(), attempt: 1, responder: None };
+        let input = RunInput { event: event.clone(), meta: meta.clone(), attempt: 1, responder: None, trace: None };
         rt.block_on(compiled.run(handler, input, &connectors))
     };
     for _ in 0..300 {

@@ -53,6 +53,10 @@ pub struct ServerConfig {
     pub alert_webhook_secret: Option<String>,
     /// How often sources and the disk are checked for alerts.
     pub alert_check_every: Duration,
+    /// Where spans go (OTLP/HTTP); no tracing without it.
+    pub otlp_endpoint: Option<String>,
+    /// The share of new traces recorded (0 to 1); an incoming `traceparent` decides for itself.
+    pub otlp_sample_ratio: f64,
     /// How long SIGTERM waits for runs in flight.
     pub shutdown_timeout: Duration,
     pub deny_private_networks: bool,
@@ -98,6 +102,8 @@ impl ServerConfig {
             alert_webhook: None,
             alert_webhook_secret: None,
             alert_check_every: Duration::from_secs(5),
+            otlp_endpoint: None,
+            otlp_sample_ratio: 1.0,
             shutdown_timeout: Duration::from_secs(30),
             deny_private_networks: false,
             durability: onset_store::Durability::Normal,
@@ -121,6 +127,8 @@ pub struct App {
     pub scheduler: Scheduler,
     pub connectors: Registry,
     pub metrics: Metrics,
+    /// Exports spans when `--otlp-endpoint` is set.
+    pub tracer: Option<Arc<crate::traces::Tracer>>,
     /// Woken when an alert is raised, so the webhook hears of it at once.
     pub alerts_changed: tokio::sync::Notify,
     /// Alerts raised while the store could not record them (a full disk), by key.
@@ -203,6 +211,7 @@ impl App {
             body_budget,
             series: crate::series::Series::default(),
             alerts_changed: tokio::sync::Notify::new(),
+            tracer: None,
             unstored_alerts: std::sync::Mutex::new(HashMap::new()),
             active: RwLock::new(HashMap::new()),
             builds: RwLock::new(HashMap::new()),

@@ -65,7 +65,19 @@ pub async fn receive(
         .into_response();
     };
     let to = Address { environment, component, resource };
-    match accept(&app, to, method, &uri, &headers, body).await {
+    let mut trace = app.tracer.as_ref().and_then(|t| {
+        let incoming = headers.get("traceparent").and_then(|v| v.to_str().ok());
+        t.sample(incoming).map(|(trace_id, parent)| IngestTrace::new(trace_id, parent))
+    });
+    let answer = accept(&app, to, method, &uri, &headers, body, &mut trace).await;
+    if let (Some(tracer), Some(t)) = (&app.tracer, trace) {
+        let status = match &answer {
+            Ok((_, r)) => r.status().as_u16(),
+            Err((_, e)) => e.status.as_u16(),
+        };
+        t.finish(tracer, to, status, answer.as_ref().err().map(|(_, e)| e.code));
+    }
+    match answer {
         Ok((outcome, response)) => {
             app.metrics.event_received(component, environment, outcome);
             match outcome {
@@ -96,6 +108,78 @@ struct Address<'a> {
     resource: &'a str,
 }
 
+/// What the ingest of one request did, for its spans.
+struct IngestTrace {
+    trace_id: String,
+    span_id: String,
+    parent: Option<String>,
+    start_ns: u64,
+    /// `(start, end, error code)` of verification.
+    verify: Option<(u64, u64, Option<&'static str>)>,
+    /// `(start, end)` of the store's write.
+    store: Option<(u64, u64)>,
+    event_id: Option<String>,
+}
+
+impl IngestTrace {
+    fn new(trace_id: String, parent: Option<String>) -> Self {
+        IngestTrace {
+            trace_id,
+            span_id: onset_engine::trace::new_span_id(),
+            parent,
+            start_ns: crate::traces::now_ns(),
+            verify: None,
+            store: None,
+            event_id: None,
+        }
+    }
+
+    /// The context the event's runs continue from.
+    fn traceparent(&self) -> String {
+        format!("00-{}-{}-01", self.trace_id, self.span_id)
+    }
+
+    fn finish(self, tracer: &crate::traces::Tracer, to: Address<'_>, status: u16, error: Option<&str>) {
+        use crate::traces::{Kind, Span, now_ns};
+        let mut attributes = vec![
+            ("onset.component", to.component.to_string()),
+            ("onset.environment", to.environment.to_string()),
+            ("http.response.status_code", status.to_string()),
+        ];
+        if let Some(id) = &self.event_id {
+            attributes.push(("onset.event_id", id.clone()));
+        }
+        let child = |name: &str, (start, end): (u64, u64), error: Option<&str>| Span {
+            trace_id: self.trace_id.clone(),
+            span_id: onset_engine::trace::new_span_id(),
+            parent_span_id: Some(self.span_id.clone()),
+            name: name.to_string(),
+            kind: Kind::Internal,
+            start_ns: start,
+            end_ns: end,
+            attributes: attributes.clone(),
+            error: error.map(str::to_string),
+        };
+        if let Some((start, end, error)) = self.verify {
+            tracer.record(child("verify", (start, end), error));
+        }
+        if let Some(times) = self.store {
+            tracer.record(child("store", times, None));
+        }
+        tracer.record(Span {
+            trace_id: self.trace_id.clone(),
+            span_id: self.span_id.clone(),
+            parent_span_id: self.parent.clone(),
+            name: format!("ingest {}", to.component),
+            kind: Kind::Server,
+            start_ns: self.start_ns,
+            end_ns: now_ns(),
+            attributes,
+            error: error.map(str::to_string),
+        });
+    }
+}
+
 async fn accept(
     app: &Arc<App>,
     to: Address<'_>,
@@ -103,6 +187,7 @@ async fn accept(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
+    trace: &mut Option<IngestTrace>,
 ) -> Result<(&'static str, Response), Rejection> {
     let Address { environment, component, resource } = to;
     if !app.intake_open.load(Ordering::Relaxed) {
@@ -198,9 +283,12 @@ async fn accept(
         _ => {}
     }
 
-    deployed
-        .verifier
-        .verify(headers, &raw, unix_seconds())
+    let verify_start = crate::traces::now_ns();
+    let verified = deployed.verifier.verify(headers, &raw, unix_seconds());
+    if let Some(t) = trace.as_mut() {
+        t.verify = Some((verify_start, crate::traces::now_ns(), verified.as_ref().err().map(|e| e.code)));
+    }
+    verified
         .map_err(|e| ("unauthorized", ApiError::new(StatusCode::UNAUTHORIZED, e.code, e.message).at(e.location)))?;
 
     let malformed =
@@ -242,12 +330,22 @@ async fn accept(
         params: params_text.clone(),
         payload: payload.clone(),
         runs: runs.clone(),
+        trace: trace.as_ref().map(IngestTrace::traceparent),
     };
     let waiting = match deployed.response {
         ResponseMode::AfterRun(timeout) if !runs.is_empty() => Some((timeout, Responder::new())),
         _ => None,
     };
-    match app.store.ingest(new_event).await {
+    let store_start = crate::traces::now_ns();
+    let stored = app.store.ingest(new_event).await;
+    if let Some(t) = trace.as_mut() {
+        t.store = Some((store_start, crate::traces::now_ns()));
+        t.event_id = match &stored {
+            Ok(IngestOutcome::Duplicate { event_id: original }) => Some(original.clone()),
+            _ => Some(event_id.clone()),
+        };
+    }
+    match stored {
         Ok(IngestOutcome::Stored) => {
             let now = now_ms();
             let (timeout, answer) = match waiting {
@@ -266,6 +364,7 @@ async fn accept(
                         params: params_text.clone(),
                         delivery_id: delivery_id.clone(),
                         received_at,
+                        trace: trace.as_ref().map(IngestTrace::traceparent),
                     }),
                 };
                 app.scheduler.enqueue(job, now);
@@ -359,13 +458,43 @@ pub(crate) async fn store_delivery(
         params,
         payload,
         runs: runs_for(deployed, name),
+        trace: None,
     };
+    let mut trace = source_trace(app);
+    let event = NewEvent { trace: trace.as_ref().map(IngestTrace::traceparent), ..event };
+    let store_start = crate::traces::now_ns();
     let outcome = waiting_out_busy(stop, || app.store.ingest(event.clone())).await?;
+    finish_source_trace(app, deployed, trace.take(), store_start, &event.id, &outcome);
     record_stored(app, deployed, &outcome);
     if matches!(outcome, IngestOutcome::Stored) {
         enqueue_runs(app, &event);
     }
     Ok(outcome)
+}
+
+/// A new trace for what an in-server source (broker, poller, schedule) receives, if sampled.
+fn source_trace(app: &App) -> Option<IngestTrace> {
+    let tracer = app.tracer.as_ref()?;
+    tracer.sample(None).map(|(trace_id, parent)| IngestTrace::new(trace_id, parent))
+}
+
+/// Records the ingest and store spans of what an in-server source stored.
+fn finish_source_trace(
+    app: &App,
+    deployed: &Deployed,
+    trace: Option<IngestTrace>,
+    store_start: u64,
+    event_id: &str,
+    outcome: &IngestOutcome,
+) {
+    let (Some(tracer), Some(mut t)) = (&app.tracer, trace) else { return };
+    t.store = Some((store_start, crate::traces::now_ns()));
+    t.event_id = Some(match outcome {
+        IngestOutcome::Duplicate { event_id } => event_id.clone(),
+        IngestOutcome::Stored => event_id.to_string(),
+    });
+    let to = Address { environment: &deployed.environment, component: deployed.name(), resource: "" };
+    t.finish(tracer, to, 200, None);
 }
 
 /// Counts an event an in-server source stored (or found stored already).
@@ -413,6 +542,7 @@ pub(crate) fn enqueue_runs(app: &App, event: &NewEvent) {
                 params: event.params.clone(),
                 delivery_id: event.delivery_id.clone(),
                 received_at: event.received_at,
+                trace: event.trace.clone(),
             }),
         };
         app.scheduler.enqueue(job, now_ms());
@@ -447,15 +577,20 @@ pub(crate) async fn store_batch(
         params,
         payload,
         runs,
+        trace: None,
     };
     let events: Vec<NewEvent> =
         members.into_iter().map(|(id, payload, extra)| event(id, payload, extra, Vec::new())).collect();
     let batch = event(None, Bytes::new(), (String::new(), String::new()), runs_for(deployed, name));
+    let trace = source_trace(app);
+    let batch = NewEvent { trace: trace.as_ref().map(IngestTrace::traceparent), ..batch };
+    let store_start = crate::traces::now_ns();
     let (outcomes, batch) = waiting_out_busy(stop, || app.store.ingest_batch(events.clone(), batch.clone())).await?;
     for outcome in outcomes {
         record_stored(app, deployed, &outcome);
     }
     if let Some(batch) = batch {
+        finish_source_trace(app, deployed, trace, store_start, &batch.id, &IngestOutcome::Stored);
         enqueue_runs(app, &batch);
     }
     Ok(())

@@ -25,6 +25,7 @@ mod series;
 mod settings;
 mod source;
 mod timed;
+mod traces;
 mod validation;
 mod watch;
 mod worker;
@@ -128,7 +129,15 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     secrets::finish_rotation(&config.data_dir, &sealed_with).map_err(ServerError::Start)?;
     let master_key =
         secrets::MasterKey::load(&config.data_dir, config.master_key.as_deref()).map_err(ServerError::Start)?;
-    let app = Arc::new(App::new(config, store, connectors, master_key, shutdown.clone()));
+    let tracer = match &config.otlp_endpoint {
+        Some(endpoint) => Some(
+            traces::Tracer::start(endpoint, config.otlp_sample_ratio, shutdown.clone()).map_err(ServerError::Start)?,
+        ),
+        None => None,
+    };
+    let mut app = App::new(config, store, connectors, master_key, shutdown.clone());
+    app.tracer = tracer;
+    let app = Arc::new(app);
     app.load_environments().await.map_err(ServerError::Start)?;
 
     auth::bootstrap(&app).await.map_err(ServerError::Start)?;

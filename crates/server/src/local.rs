@@ -175,6 +175,7 @@ pub async fn run_local(project_dir: &Path, req: LocalRunRequest) -> Result<Local
         meta: onset_expr::from_json(&meta),
         attempt: 1,
         responder: None,
+        trace: None,
     };
     let started = Instant::now();
     let outcome = compiled.run(handler, input, &connectors).await;

@@ -107,6 +107,11 @@ impl Metrics {
         self.with(|| counter!("onset_pruned_events_total").increment(events as u64));
     }
 
+    /// Spans the trace exporter dropped (its queue was full).
+    pub fn spans_dropped(&self, n: u64) {
+        self.with(|| gauge!("onset_trace_spans_dropped").set(n as f64));
+    }
+
     /// Prometheus text, with the queue depth as of now.
     pub fn render(&self, queue_depth: usize) -> String {
         self.with(|| gauge!("onset_queue_depth").set(queue_depth as f64));

@@ -375,6 +375,7 @@ mod tests {
                 params: "{}".into(),
                 delivery_id: None,
                 received_at: 0,
+                trace: None,
             });
             j
         };

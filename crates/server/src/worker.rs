@@ -193,6 +193,73 @@ pub async fn probe_disk(app: Arc<App>) {
     }
 }
 
+/// A step as its span needs it.
+struct StepSpan {
+    span_id: String,
+    path: String,
+    kind: &'static str,
+    started_at: i64,
+    duration_ms: f64,
+    error: Option<String>,
+}
+
+/// How an attempt ended, for its span.
+struct RunEnd<'a> {
+    status: &'a str,
+    error: Option<&'a str>,
+    handler: &'a str,
+}
+
+/// The run's span (child of its event's ingest span) and one span per step under it; a `call`
+/// step is a client span, the one whose `traceparent` its request carried.
+fn record_run_spans(
+    tracer: &crate::traces::Tracer,
+    run: &PendingRun,
+    parent: &str,
+    trace: &onset_engine::trace::RunTrace,
+    (start_ns, end_ns): (u64, u64),
+    end: &RunEnd<'_>,
+    steps: &[StepSpan],
+) {
+    use crate::traces::{Kind, Span, ns};
+    let attributes = vec![
+        ("onset.event_id", run.event_id.clone()),
+        ("onset.run_id", run.id.clone()),
+        ("onset.component", run.component.clone()),
+        ("onset.environment", run.environment.clone()),
+        ("onset.handler", end.handler.to_string()),
+        ("onset.attempt", run.attempt.to_string()),
+        ("onset.status", end.status.to_string()),
+    ];
+    for step in steps {
+        let mut step_attributes = attributes.clone();
+        step_attributes.push(("onset.step.path", step.path.clone()));
+        step_attributes.push(("onset.step.type", step.kind.to_string()));
+        tracer.record(Span {
+            trace_id: trace.trace_id.clone(),
+            span_id: step.span_id.clone(),
+            parent_span_id: Some(trace.span_id.clone()),
+            name: format!("step {} {}", step.path, step.kind),
+            kind: if step.kind == "call" { Kind::Client } else { Kind::Internal },
+            start_ns: ns(step.started_at as f64),
+            end_ns: ns(step.started_at as f64 + step.duration_ms),
+            attributes: step_attributes,
+            error: step.error.clone(),
+        });
+    }
+    tracer.record(Span {
+        trace_id: trace.trace_id.clone(),
+        span_id: trace.span_id.clone(),
+        parent_span_id: Some(parent.to_string()),
+        name: format!("run {}", end.handler),
+        kind: Kind::Internal,
+        start_ns,
+        end_ns,
+        attributes,
+        error: end.error.map(str::to_string),
+    });
+}
+
 /// Runs one attempt and records it; returns the next attempt when one is due later.
 async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     let run = job.run;
@@ -234,12 +301,25 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
             return None;
         }
     };
+    // The run joins its event's trace (when the event was traced and a tracer is on).
+    let run_trace =
+        app.tracer.as_ref().and(ev.trace.as_deref()).and_then(crate::traces::Context::parse).map(|(parent, _)| {
+            (
+                parent.span_id,
+                onset_engine::trace::RunTrace {
+                    trace_id: parent.trace_id,
+                    span_id: onset_engine::trace::new_span_id(),
+                },
+            )
+        });
     let input = RunInput {
         event,
         meta: meta(&deployed.component.trigger.kind, &run, &ev),
         attempt: run.attempt,
         responder: job.responder.clone(),
+        trace: run_trace.as_ref().map(|(_, t)| t.clone()),
     };
+    let run_start_ns = crate::traces::now_ns();
     let started = Instant::now();
     // Lines a run's steps log carry the run they belong to.
     let span = tracing::info_span!("run", run = %run.id, component = %run.component, environment = %run.environment);
@@ -273,6 +353,25 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
         tracing::info!(run = %run.id, component = %run.component, status = status.as_str(), attempt = run.attempt, error = %e, "run did not succeed");
     }
     let (error_text, failed_step) = (error.clone(), error_step.clone());
+    // What the trace needs of the steps, before the records go to the store.
+    let steps_for_trace: Vec<StepSpan> = if run_trace.is_some() {
+        outcome
+            .steps
+            .iter()
+            .filter_map(|r| {
+                Some(StepSpan {
+                    span_id: r.span_id.clone()?,
+                    path: r.path.clone(),
+                    kind: r.kind,
+                    started_at: r.started_at,
+                    duration_ms: r.duration_ms,
+                    error: r.error.clone(),
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let completion = Completion {
         run_id: run.id.clone(),
         attempt: run.attempt,
@@ -290,6 +389,18 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     }
     app.metrics.run_finished(&run.component, &run.environment, status.as_str(), seconds);
     let handler_name = deployed.handler_name(&run.channel, &run.event);
+    if let (Some(tracer), Some((parent, trace))) = (&app.tracer, &run_trace) {
+        let ended = RunEnd { status: status.as_str(), error: error_text.as_deref(), handler: &handler_name };
+        record_run_spans(
+            tracer,
+            &run,
+            parent,
+            trace,
+            (run_start_ns, crate::traces::now_ns()),
+            &ended,
+            &steps_for_trace,
+        );
+    }
     app.series.run(&run.component, &run.environment, &handler_name, status.as_str(), seconds * 1000.0);
     if status == RunStatus::Dead {
         let message = format!(

@@ -70,6 +70,8 @@ pub struct NewEvent {
     /// JSON text, shared without copying between ingest and workers.
     pub payload: bytes::Bytes,
     pub runs: Vec<NewRun>,
+    /// The traceparent of the span that ingested it (when traced), for its runs.
+    pub trace: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

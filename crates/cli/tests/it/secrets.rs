@@ -43,13 +43,22 @@ handlers:
         - fail: "failing with {{ config.api_key }} / {{ vars.k }} / {{ config.token }}"
 "#;
 
-/// A sink that answers 200 to anything (the handler's call must succeed to reach later steps).
-async fn sink() -> std::net::SocketAddr {
+/// A sink that answers 200 to anything (the handler's call must succeed to reach later steps)
+/// and keeps every body: it is the OTLP receiver too.
+async fn sink() -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().fallback(axum::routing::any(|| async { "ok" }));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    let app = axum::Router::new().fallback(axum::routing::any(move |body: axum::body::Bytes| {
+        let keep = keep.clone();
+        async move {
+            keep.lock().unwrap().extend_from_slice(&body);
+            "ok"
+        }
+    }));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    (addr, seen)
 }
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -72,11 +81,13 @@ async fn secrets_stay_out(format: &str) {
     std::fs::create_dir_all(project.join("components")).unwrap();
     std::fs::write(project.join("onset.yaml"), "name: secrets\n").unwrap();
     std::fs::write(project.join("components/leaky.yaml"), COMPONENT).unwrap();
-    let sink = sink().await;
+    let (receiver, received) = sink().await;
+    let (sink, _) = sink().await;
+    let otlp = format!("http://{receiver}");
 
     let log_path = dir.path().join("server.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let (server, base) = serve(dir.path(), &["--no-watch", "--log-format", format], |c| {
+    let (server, base) = serve(dir.path(), &["--no-watch", "--log-format", format, "--otlp-endpoint", &otlp], |c| {
         c.env("ONSET_LOG", "debug")
             .env("ONSET_CONFIG__LEAKY__API_KEY", API_KEY)
             .stdout(Stdio::from(log.try_clone().unwrap()))
@@ -165,6 +176,9 @@ async fn secrets_stay_out(format: &str) {
         assert_eq!(v["span"]["component"], "leaky", "{line}");
     }
     assert_clean("the server's stdout and stderr", &log);
+    let spans = received.lock().unwrap().clone();
+    assert!(String::from_utf8_lossy(&spans).contains("onset.run_id"), "the run's spans were exported");
+    assert_clean("the exported spans", &spans);
 
     let mut files = Vec::new();
     files_under(&dir.path().join(".onset"), &mut files);

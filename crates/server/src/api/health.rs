@@ -72,6 +72,9 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
             app.scheduler.depth()
         }
     };
+    if let Some(tracer) = &app.tracer {
+        app.metrics.spans_dropped(tracer.dropped());
+    }
     let text = app.metrics.render(depth);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -107,6 +107,7 @@ async fn sync_once(app: &Arc<App>, deployed: &Arc<Deployed>, s: &GoogleSettings,
             params: "{}".into(),
             payload: Bytes::from(payload.to_string()),
             runs,
+            trace: None,
         };
         made.push((event.clone(), batch.events.len()));
         batch.events.push(event);

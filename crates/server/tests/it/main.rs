@@ -28,4 +28,5 @@ mod slack;
 mod sqs;
 mod support;
 mod timed;
+mod traces;
 mod verification;

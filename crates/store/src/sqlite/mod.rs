@@ -56,6 +56,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/sqlite/0008_disk_probe.sql")),
     (9, include_str!("../../migrations/sqlite/0009_rollups.sql")),
     (10, include_str!("../../migrations/sqlite/0010_alerts.sql")),
+    (11, include_str!("../../migrations/sqlite/0011_event_trace.sql")),
 ];
 
 struct Readers {

@@ -143,6 +143,8 @@ pub struct EventForRun {
     pub params: String,
     pub delivery_id: Option<String>,
     pub received_at: i64,
+    /// The traceparent of the span that ingested the event, when it was traced.
+    pub trace: Option<String>,
 }
 
 impl Store {
@@ -256,7 +258,7 @@ impl Store {
     pub async fn run_input(&self, run_id: String) -> Result<Option<(EventForRun, RunStatus)>, StoreError> {
         self.read(move |c| {
             Ok(c.prepare_cached(
-                "SELECT e.payload, e.headers, e.query, e.params, e.delivery_id, e.received_at, r.status
+                "SELECT e.payload, e.headers, e.query, e.params, e.delivery_id, e.received_at, r.status, e.trace
                  FROM runs r JOIN events e ON e.id = r.event_id WHERE r.id = ?1",
             )?
             .query_row([&run_id], |r| {
@@ -268,6 +270,7 @@ impl Store {
                         params: r.get(3)?,
                         delivery_id: r.get(4)?,
                         received_at: r.get(5)?,
+                        trace: r.get(7)?,
                     },
                     status(&r.get::<_, String>(6)?)?,
                 ))

@@ -30,6 +30,7 @@ fn new_event(id: &str, delivery: Option<&str>, runs: usize) -> NewEvent {
                 max_attempts: 3,
             })
             .collect(),
+        trace: None,
     }
 }
 

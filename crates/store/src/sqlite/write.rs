@@ -107,8 +107,8 @@ fn insert_event_as(t: &Transaction<'_>, event: &NewEvent, status: &str) -> Resul
     let inserted = t
         .prepare_cached(
             "INSERT INTO events (id, component, environment, channel, event, delivery_id, received_at,
-                                 headers, query, params, payload, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                                 headers, query, params, payload, status, trace)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (component, environment, delivery_id) WHERE delivery_id IS NOT NULL DO NOTHING",
         )?
         .execute(params![
@@ -124,7 +124,8 @@ fn insert_event_as(t: &Transaction<'_>, event: &NewEvent, status: &str) -> Resul
             event.params,
             // JSON text, stored as bytes: it was checked (or produced) as JSON before.
             event.payload.as_ref(),
-            status
+            status,
+            event.trace
         ])?;
     if inserted == 0 {
         let event_id: String = t
