@@ -25,8 +25,10 @@ struct Options {
     rate: u64,
     concurrencies: Vec<usize>,
     onset: PathBuf,
-    /// Scenario names to run: bare, sqlite, paused, running, open, brokers or one broker.
+    /// Scenario names to run: bare, sqlite, paused, running, open, observed, brokers or one broker.
     only: Vec<String>,
+    /// Repeats of each side of the `observed` comparison.
+    repeats: usize,
 }
 
 impl Options {
@@ -42,6 +44,7 @@ fn parse_options() -> anyhow::Result<Options> {
         concurrencies: vec![1, 16, 64],
         onset: std::env::current_exe()?.with_file_name("onset"),
         only: Vec::new(),
+        repeats: 3,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -58,9 +61,10 @@ fn parse_options() -> anyhow::Result<Options> {
             }
             "--onset" => o.onset = PathBuf::from(value),
             "--only" => o.only = value.split(',').map(str::to_string).collect(),
+            "--repeats" => o.repeats = value.parse().context("--repeats is a whole number")?,
             other => bail!(
-                "unknown flag {other}; flags: --seconds N, --rate N, --concurrency 1,16,64, --onset PATH, \
-                 --only bare,sqlite,paused,running,open,brokers (or nats,rabbitmq,mqtt,kafka,sqs)"
+                "unknown flag {other}; flags: --seconds N, --rate N, --concurrency 1,16,64, --onset PATH, --repeats N, \
+                 --only bare,sqlite,paused,running,open,observed,brokers (or nats,rabbitmq,mqtt,kafka,sqs)"
             ),
         }
     }
@@ -150,6 +154,17 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 async fn start(target: Target, opts: &Options, sink: &str, client: &reqwest::Client) -> anyhow::Result<Running> {
+    start_with(target, opts, sink, client, &[]).await
+}
+
+/// Like [`start`], with more `onset serve` flags.
+async fn start_with(
+    target: Target,
+    opts: &Options,
+    sink: &str,
+    client: &reqwest::Client,
+    extra: &[String],
+) -> anyhow::Result<Running> {
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
@@ -171,6 +186,7 @@ async fn start(target: Target, opts: &Options, sink: &str, client: &reqwest::Cli
                 .arg(&project)
                 .arg("--data-dir")
                 .arg(dir.path().join("data"))
+                .args(extra)
                 .env("ONSET_CONFIG__GITHUB__SECRET", SECRET)
                 .env("ONSET_CONFIG__GITHUB__SINK", sink)
                 .env("ONSET_LOG", "warn")
@@ -328,6 +344,10 @@ async fn run() -> anyhow::Result<()> {
         }
     }
 
+    if opts.wants("observed") {
+        observed(&opts, &client, &bodies, &current, &sink_url, capacity).await?;
+    }
+
     // Steady rate, open loop: latency counted from each request's scheduled time.
     if opts.wants("open") {
         let row = open_loop_row(&opts, &client, &bodies, &current, &sink_url, capacity, &mut peak_rss_kb).await?;
@@ -395,6 +415,78 @@ async fn open_loop_row(
         ack: (quantile_ms(&mut out.ack_us, 0.5), quantile_ms(&mut out.ack_us, 0.99)),
         e2e: Some((quantile_ms(&mut lat, 0.5), quantile_ms(&mut lat, 0.99), missing)),
     })
+}
+
+/// The cost of observability: the same ingest and ingest + runs rows with metric series and
+/// tracing off (`--no-series`, no OTLP endpoint) and on (series, every event traced, spans sent
+/// to a local OTLP receiver), interleaved off/on `--repeats` times; medians compared.
+async fn observed(
+    opts: &Options,
+    client: &reqwest::Client,
+    bodies: &Arc<Bodies>,
+    current: &Arc<std::sync::RwLock<Option<Arc<Arrivals>>>>,
+    sink_url: &str,
+    capacity: usize,
+) -> anyhow::Result<()> {
+    let spans = Arc::new(AtomicU64::new(0));
+    let counted = spans.clone();
+    let receiver = Router::new().route(
+        "/v1/traces",
+        post(move |body: axum::body::Bytes| {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(body.len() as u64, Ordering::Relaxed);
+                "{}"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let otlp = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let off = vec!["--no-series".to_string()];
+    let on = vec!["--otlp-endpoint".to_string(), otlp, "--otlp-sample-ratio".to_string(), "1".to_string()];
+    let c = 16;
+    println!("\nobservability cost, concurrency {c}, {} interleaved repeats of each side:\n", opts.repeats);
+    println!("| scenario | off accepted/s (median) | on accepted/s (median) | on ÷ off | within 10% |");
+    println!("|---|---|---|---|---|");
+    for target in [Target::OnsetPaused, Target::OnsetRunning] {
+        let (mut offs, mut ons) = (Vec::new(), Vec::new());
+        for i in 0..opts.repeats * 2 {
+            let flags = if i % 2 == 0 { &off } else { &on };
+            let times = SendTimes::new(capacity);
+            let arrivals = Arc::new(Arrivals {
+                times: times.clone(),
+                arrived: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+            });
+            if let Ok(mut g) = current.write() {
+                *g = Some(arrivals);
+            }
+            let server = start_with(target, opts, sink_url, client, flags).await?;
+            let url = format!("{}/hooks/development/github", server.base);
+            let out = load::closed_loop(client, &url, bodies, &times, &format!("o{i}"), c, opts.duration).await;
+            let per_sec = out.accepted as f64 / out.elapsed.as_secs_f64();
+            if i % 2 == 0 {
+                offs.push(per_sec)
+            } else {
+                ons.push(per_sec)
+            }
+            drop(server);
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (off_med, on_med) = (median(&mut offs), median(&mut ons));
+        let ratio = on_med / off_med;
+        println!(
+            "| {} | {off_med:.0} | {on_med:.0} | {:.0}% | {} |",
+            target.label(),
+            100.0 * ratio,
+            if ratio >= 0.9 { "yes" } else { "no" }
+        );
+    }
+    println!("\nspans received by the local OTLP receiver: {} KB of JSON", spans.load(Ordering::Relaxed) / 1024);
+    Ok(())
 }
 
 fn print_report(rows: &[Row], sqlite_ref: &std::collections::HashMap<usize, f64>, peak_rss_kb: u64) {

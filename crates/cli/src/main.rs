@@ -92,6 +92,9 @@ struct ServeArgs {
     /// The share of new traces recorded, 0 to 1 (an incoming traceparent decides for itself).
     #[arg(long, default_value_t = 1.0)]
     otlp_sample_ratio: f64,
+    /// Do not count metric series (GET /api/v1/metrics/series stays empty); for measuring their cost.
+    #[arg(long)]
+    no_series: bool,
     /// How long SIGTERM waits for runs in flight, with a unit (e.g. 30s).
     #[arg(long, default_value = "30s")]
     shutdown_timeout: String,
@@ -306,6 +309,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         alert_webhook_secret,
         otlp_endpoint,
         otlp_sample_ratio,
+        no_series,
         shutdown_timeout,
         deny_private_networks,
         durability,
@@ -334,6 +338,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     config.otlp_endpoint = otlp_endpoint;
     config.otlp_sample_ratio = otlp_sample_ratio;
+    config.series = !no_series;
     config.shutdown_timeout = shutdown_timeout.as_std();
     config.deny_private_networks = deny_private_networks;
     config.durability = match durability {

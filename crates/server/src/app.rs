@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub prune_every: Duration,
     /// How often metric roll-ups are written.
     pub series_flush: Duration,
+    /// Count metric series at all (off only to measure their cost).
+    pub series: bool,
     /// A source failing this long raises an alert.
     pub alert_source_down: Duration,
     /// The data directory's disk this full (percent) raises an alert.
@@ -97,6 +99,7 @@ impl ServerConfig {
             retain_failed: Duration::from_secs(30 * 86_400),
             prune_every: Duration::from_secs(60),
             series_flush: Duration::from_secs(5),
+            series: true,
             alert_source_down: Duration::from_secs(60),
             alert_disk_percent: 90,
             alert_webhook: None,
@@ -202,6 +205,7 @@ impl App {
         shutdown: CancellationToken,
     ) -> Self {
         let body_budget = crate::body_budget::BodyBudget::new(config.max_inflight_body);
+        let series_enabled = config.series;
         Self {
             scheduler: Scheduler::new(config.workers, config.max_waiting),
             config,
@@ -209,7 +213,7 @@ impl App {
             connectors,
             metrics: Metrics::new(),
             body_budget,
-            series: crate::series::Series::default(),
+            series: crate::series::Series::new(series_enabled),
             alerts_changed: tokio::sync::Notify::new(),
             tracer: None,
             unstored_alerts: std::sync::Mutex::new(HashMap::new()),

@@ -46,9 +46,16 @@ pub const DURATION_BOUNDS_MS: [f64; 20] = [
 type Key = (i64, String, String, String);
 
 /// Counts since the last flush.
-#[derive(Default)]
 pub struct Series {
+    /// Off only to measure what the series cost (`--no-series`).
+    enabled: bool,
     pending: Mutex<HashMap<Key, Value>>,
+}
+
+impl Series {
+    pub fn new(enabled: bool) -> Self {
+        Series { enabled, pending: Mutex::new(HashMap::new()) }
+    }
 }
 
 fn bucket_of(ms: f64) -> usize {
@@ -57,6 +64,9 @@ fn bucket_of(ms: f64) -> usize {
 
 impl Series {
     fn add(&self, at: i64, component: &str, environment: &str, handler: &str, delta: Value) {
+        if !self.enabled {
+            return;
+        }
         let key = (at - at.rem_euclid(MINUTE), component.to_string(), environment.to_string(), handler.to_string());
         let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match pending.get_mut(&key) {
