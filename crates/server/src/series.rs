@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use onset_store::{Rollup, merge_counts};
+use onset_store::Rollup;
 use serde_json::{Value, json};
 
 use crate::app::{App, now_ms};
@@ -43,13 +43,100 @@ pub const DURATION_BOUNDS_MS: [f64; 20] = [
     1_800_000.0,
 ];
 
-type Key = (i64, String, String, String);
+/// `component \0 environment \0 handler`: one string, so a lookup borrows instead of allocating.
+type Key = (i64, String);
+
+fn key_text(component: &str, environment: &str, handler: &str) -> String {
+    let mut k = String::with_capacity(component.len() + environment.len() + handler.len() + 2);
+    k.push_str(component);
+    k.push('\0');
+    k.push_str(environment);
+    k.push('\0');
+    k.push_str(handler);
+    k
+}
+
+/// Counters of one minute × component × environment × handler, kept typed until they are
+/// written (no JSON on the hot path).
+#[derive(Debug, Clone, Default)]
+struct Counts {
+    received: u64,
+    accepted: u64,
+    duplicates: u64,
+    rejected: Vec<(&'static str, u64)>,
+    succeeded: u64,
+    failed: u64,
+    retried: u64,
+    dead: u64,
+    duration: Option<Box<[u64; DURATION_BOUNDS_MS.len() + 1]>>,
+    queue: Option<(i64, i64)>,
+}
+
+impl Counts {
+    fn to_json(&self) -> Value {
+        let mut v = serde_json::Map::new();
+        let mut put = |k: &str, n: u64| {
+            if n > 0 {
+                v.insert(k.into(), Value::from(n));
+            }
+        };
+        put("received", self.received);
+        put("accepted", self.accepted);
+        put("duplicates", self.duplicates);
+        put("succeeded", self.succeeded);
+        put("failed", self.failed);
+        put("retried", self.retried);
+        put("dead", self.dead);
+        if !self.rejected.is_empty() {
+            let map: serde_json::Map<String, Value> =
+                self.rejected.iter().map(|(code, n)| ((*code).to_string(), Value::from(*n))).collect();
+            v.insert("rejected".into(), Value::Object(map));
+        }
+        if let Some(h) = &self.duration {
+            v.insert("duration".into(), Value::from(h.to_vec()));
+        }
+        if let Some((depth, wait)) = self.queue {
+            v.insert("max".into(), json!({ "queue_depth": depth, "oldest_wait_ms": wait }));
+        }
+        Value::Object(v)
+    }
+
+    fn merge(&mut self, o: &Counts) {
+        self.received += o.received;
+        self.accepted += o.accepted;
+        self.duplicates += o.duplicates;
+        self.succeeded += o.succeeded;
+        self.failed += o.failed;
+        self.retried += o.retried;
+        self.dead += o.dead;
+        for (code, n) in &o.rejected {
+            self.reject(code, *n);
+        }
+        if let Some(h) = &o.duration {
+            let mine = self.duration.get_or_insert_with(|| Box::new([0; DURATION_BOUNDS_MS.len() + 1]));
+            for (a, b) in mine.iter_mut().zip(h.iter()) {
+                *a += b;
+            }
+        }
+        if let Some((d, w)) = o.queue {
+            let q = self.queue.get_or_insert((0, 0));
+            *q = (q.0.max(d), q.1.max(w));
+        }
+    }
+
+    fn reject(&mut self, code: &'static str, n: u64) {
+        match self.rejected.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, count)) => *count += n,
+            None => self.rejected.push((code, n)),
+        }
+    }
+}
 
 /// Counts since the last flush.
 pub struct Series {
     /// Off only to measure what the series cost (`--no-series`).
     enabled: bool,
-    pending: Mutex<HashMap<Key, Value>>,
+    pending: Mutex<HashMap<i64, HashMap<String, Counts>>>,
 }
 
 impl Series {
@@ -63,68 +150,76 @@ fn bucket_of(ms: f64) -> usize {
 }
 
 impl Series {
-    fn add(&self, at: i64, component: &str, environment: &str, handler: &str, delta: Value) {
+    /// Applies `f` to the counters of `at`'s minute for this component, environment and handler.
+    fn update(&self, at: i64, component: &str, environment: &str, handler: &str, f: impl FnOnce(&mut Counts)) {
         if !self.enabled {
             return;
         }
-        let key = (at - at.rem_euclid(MINUTE), component.to_string(), environment.to_string(), handler.to_string());
+        let minute = at - at.rem_euclid(MINUTE);
         let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match pending.get_mut(&key) {
-            Some(counts) => merge_counts(counts, &delta),
+        let keys = pending.entry(minute).or_default();
+        let key = key_text(component, environment, handler);
+        match keys.get_mut(key.as_str()) {
+            Some(c) => f(c),
             None => {
-                pending.insert(key, delta);
+                let mut c = Counts::default();
+                f(&mut c);
+                keys.insert(key, c);
             }
         }
     }
 
     /// An ingress answer for a deployed component: `accepted`, `duplicate`, or a rejection with
     /// its error code.
-    pub fn event(&self, component: &str, environment: &str, outcome: Outcome<'_>) {
-        let delta = match outcome {
-            Outcome::Accepted => json!({ "received": 1, "accepted": 1 }),
-            Outcome::Duplicate => json!({ "received": 1, "duplicates": 1 }),
-            Outcome::Rejected(code) => json!({ "received": 1, "rejected": { code: 1 } }),
-        };
-        self.add(now_ms(), component, environment, "", delta);
+    pub fn event(&self, component: &str, environment: &str, outcome: Outcome) {
+        self.update(now_ms(), component, environment, "", |c| {
+            c.received += 1;
+            match outcome {
+                Outcome::Accepted => c.accepted += 1,
+                Outcome::Duplicate => c.duplicates += 1,
+                Outcome::Rejected(code) => c.reject(code, 1),
+            }
+        });
     }
 
     /// The end of a run attempt: `succeeded`, `failed`, `retrying` or `dead`, with its duration.
     pub fn run(&self, component: &str, environment: &str, handler: &str, status: &str, duration_ms: f64) {
-        let counter = match status {
-            "succeeded" => "succeeded",
-            "failed" => "failed",
-            "retrying" => "retried",
-            "dead" => "dead",
-            _ => return,
-        };
-        let mut histogram = vec![0u64; DURATION_BOUNDS_MS.len() + 1];
-        histogram[bucket_of(duration_ms)] = 1;
-        self.add(now_ms(), component, environment, handler, json!({ counter: 1, "duration": histogram }));
+        if !matches!(status, "succeeded" | "failed" | "retrying" | "dead") {
+            return;
+        }
+        self.update(now_ms(), component, environment, handler, |c| {
+            match status {
+                "succeeded" => c.succeeded += 1,
+                "failed" => c.failed += 1,
+                "retrying" => c.retried += 1,
+                _ => c.dead += 1,
+            }
+            c.duration.get_or_insert_with(|| Box::new([0; DURATION_BOUNDS_MS.len() + 1]))[bucket_of(duration_ms)] += 1;
+        });
     }
 
     /// Runs waiting for a component now, and how long the oldest due one has waited.
     fn queue(&self, at: i64, component: &str, environment: &str, depth: i64, oldest_wait_ms: i64) {
-        self.add(
-            at,
-            component,
-            environment,
-            "",
-            json!({ "max": { "queue_depth": depth, "oldest_wait_ms": oldest_wait_ms } }),
-        );
+        self.update(at, component, environment, "", |c| {
+            let q = c.queue.get_or_insert((0, 0));
+            *q = (q.0.max(depth), q.1.max(oldest_wait_ms));
+        });
     }
 
-    fn take(&self) -> HashMap<Key, Value> {
-        std::mem::take(&mut *self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    fn take(&self) -> Vec<(Key, Counts)> {
+        let all = std::mem::take(&mut *self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        all.into_iter().flat_map(|(minute, keys)| keys.into_iter().map(move |(k, c)| ((minute, k), c))).collect()
     }
 
     /// Puts counts back after a failed write, so nothing counted is lost.
-    fn put_back(&self, counts: HashMap<Key, Value>) {
+    fn put_back(&self, counts: Vec<(Key, Counts)>) {
         let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (key, delta) in counts {
-            match pending.get_mut(&key) {
-                Some(c) => merge_counts(c, &delta),
+        for ((minute, key), delta) in counts {
+            let keys = pending.entry(minute).or_default();
+            match keys.get_mut(key.as_str()) {
+                Some(c) => c.merge(&delta),
                 None => {
-                    pending.insert(key, delta);
+                    keys.insert(key, delta);
                 }
             }
         }
@@ -133,11 +228,11 @@ impl Series {
 
 /// How an ingress request ended, for the series.
 #[derive(Debug, Clone, Copy)]
-pub enum Outcome<'a> {
+pub enum Outcome {
     Accepted,
     Duplicate,
     /// The error code of the answer (`signature_mismatch`, `body_too_large`, …).
-    Rejected(&'a str),
+    Rejected(&'static str),
 }
 
 /// Samples the queue and writes what was counted every `every`, until shutdown (the server
@@ -173,15 +268,19 @@ pub async fn flush(app: &App) {
         return;
     }
     let mut rollups = Vec::with_capacity(counts.len() * 2);
-    for ((minute, component, environment, handler), delta) in &counts {
+    for ((minute, key), delta) in &counts {
+        let mut parts = key.splitn(3, '\0');
+        let (component, environment, handler) =
+            (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let json = delta.to_json();
         for resolution in [MINUTE, HOUR] {
             rollups.push(Rollup {
                 resolution,
                 start: minute - minute.rem_euclid(resolution),
-                component: component.clone(),
-                environment: environment.clone(),
-                handler: handler.clone(),
-                counts: delta.clone(),
+                component: component.to_string(),
+                environment: environment.to_string(),
+                handler: handler.to_string(),
+                counts: json.clone(),
             });
         }
     }
