@@ -157,7 +157,8 @@ impl IngestTrace {
             kind: Kind::Internal,
             start_ns: start,
             end_ns: end,
-            attributes: attributes.clone(),
+            // The ingest span, their parent, carries the event's attributes.
+            attributes: Vec::new(),
             error: error.map(str::to_string),
         };
         if let Some((start, end, error)) = self.verify {

@@ -231,10 +231,9 @@ fn record_run_spans(
         ("onset.attempt", run.attempt.to_string()),
         ("onset.status", end.status.to_string()),
     ];
+    // Steps carry only what is theirs: the run's attributes are on their parent.
     for step in steps {
-        let mut step_attributes = attributes.clone();
-        step_attributes.push(("onset.step.path", step.path.clone()));
-        step_attributes.push(("onset.step.type", step.kind.to_string()));
+        let step_attributes = vec![("onset.step.path", step.path.clone()), ("onset.step.type", step.kind.to_string())];
         tracer.record(Span {
             trace_id: trace.trace_id.clone(),
             span_id: step.span_id.clone(),
