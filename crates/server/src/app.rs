@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::deploy::Deployed;
 use crate::metrics::Metrics;
 use crate::scheduler::{HandlerKey, Scheduler};
+use crate::service::deployments::Failure;
 
 /// The environment `serve --project` deploys to.
 pub const DEVELOPMENT: &str = "development";
@@ -263,7 +264,7 @@ impl App {
         self.sources_changed.notify_one();
     }
 
-    async fn build(&self, id: String, environment: &str, file: &SourceFile) -> Result<Deployed, Vec<String>> {
+    async fn build(&self, id: String, environment: &str, file: &SourceFile) -> Result<Deployed, Failure> {
         let component = parse(file)?;
         self.build_parsed(id, environment, component, file).await
     }
@@ -274,7 +275,7 @@ impl App {
         environment: &str,
         component: onset_model::Component,
         file: &SourceFile,
-    ) -> Result<Deployed, Vec<String>> {
+    ) -> Result<Deployed, Failure> {
         let values = self.config_values(&component, environment).await?;
         let mut deployed = Deployed::build(
             id,
@@ -288,20 +289,14 @@ impl App {
         Ok(deployed)
     }
 
-    /// Removes a component from an environment: unregisters it from its provider, then stops
-    /// taking its events. `Ok(false)` when it was not deployed there.
-    pub async fn undeploy(&self, environment: &str, component: &str) -> Result<bool, String> {
-        let Some(deployed) = self.active(environment, component) else { return Ok(false) };
-        let log = crate::registration::unregister(self, &deployed).await?;
-        self.store.deactivate(component.to_string(), environment.to_string()).await.map_err(|e| e.to_string())?;
+    /// Stops taking a component's events in an environment (after its registration is gone and
+    /// the store says so).
+    pub(crate) fn deactivate(&self, environment: &str, component: &str) {
         self.active
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&(environment.to_string(), component.to_string()));
         self.sources_changed.notify_one();
-        tracing::info!(component, environment, deployment = %deployed.id, "undeployed");
-        self.deployment_log(&deployed.id, deployed.name(), environment, log).await;
-        Ok(true)
     }
 
     /// A deployment by id: loaded in this process, or rebuilt from its stored source.
@@ -317,7 +312,7 @@ impl App {
             .ok_or_else(|| format!("deployment {id} is not in the store"))?;
         let files = serde_json::from_str(&files).map_err(|e| format!("deployment {id}: stored files: {e}"))?;
         let file = SourceFile { path: PathBuf::from(format!("deployment {id}")), text: source, files };
-        let built = Arc::new(self.build(id.to_string(), &environment, &file).await.map_err(|e| e.join("; "))?);
+        let built = Arc::new(self.build(id.to_string(), &environment, &file).await.map_err(|e| e.to_string())?);
         self.builds.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.to_string(), built.clone());
         Ok(built)
     }

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::app::{App, new_id, now_ms};
 use crate::error::ApiError;
+use crate::service::ServiceError;
 
 /// The environment only admins and promoting developers may change.
 pub const PRODUCTION: &str = "production";
@@ -54,13 +55,13 @@ pub struct Principal {
     pub can_promote: bool,
 }
 
-fn forbidden(message: String) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+fn forbidden(message: String) -> ServiceError {
+    ServiceError::Forbidden(message)
 }
 
 impl Principal {
     /// May this token change what runs in `environment` (deploy, config, pause, replay…)?
-    pub fn may_change(&self, environment: &str) -> Result<(), ApiError> {
+    pub fn may_change(&self, environment: &str) -> Result<(), ServiceError> {
         match self.role {
             Role::Admin => Ok(()),
             Role::Developer if environment != PRODUCTION => Ok(()),
@@ -74,7 +75,7 @@ impl Principal {
 
     /// May this token promote a build into `environment`? Into production, a developer needs
     /// the `promote` permission.
-    pub fn may_promote(&self, environment: &str) -> Result<(), ApiError> {
+    pub fn may_promote(&self, environment: &str) -> Result<(), ServiceError> {
         match self.role {
             Role::Developer if environment == PRODUCTION && !self.can_promote => Err(forbidden(format!(
                 "token `{}` (developer) has no promote permission for `{PRODUCTION}`",
@@ -85,7 +86,7 @@ impl Principal {
         }
     }
 
-    pub fn admin(&self) -> Result<(), ApiError> {
+    pub fn admin(&self) -> Result<(), ServiceError> {
         if self.role == Role::Admin {
             Ok(())
         } else {
@@ -105,7 +106,12 @@ pub fn new_token() -> String {
 }
 
 /// Stores a new token and returns its row and the token itself (shown once).
-pub async fn create(app: &App, name: &str, role: Role, can_promote: bool) -> Result<(TokenRow, String), ApiError> {
+pub async fn create(
+    app: &App,
+    name: &str,
+    role: Role,
+    can_promote: bool,
+) -> Result<(TokenRow, String), onset_store::StoreError> {
     let token = new_token();
     let row = TokenRow {
         id: new_id(),
@@ -125,7 +131,7 @@ pub async fn bootstrap(app: &App) -> Result<(), String> {
     if !app.store.tokens().await.map_err(|e| e.to_string())?.is_empty() {
         return Ok(());
     }
-    let (_, token) = create(app, "admin", Role::Admin, true).await.map_err(|e| e.message)?;
+    let (_, token) = create(app, "admin", Role::Admin, true).await.map_err(|e| e.to_string())?;
     let path = app.config.data_dir.join("admin-token");
     write_private(&path, &(token + "\n")).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     tracing::info!(path = %path.display(), "created the admin token");

@@ -4,6 +4,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::service::{Kind, ServiceError};
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -14,6 +16,8 @@ pub struct ApiError {
     pub allow: Option<String>,
     /// For 429/503: whole seconds.
     pub retry_after: Option<u64>,
+    /// A body with more than the three fields (a refused deployment's reasons), sent instead.
+    pub full: Option<Box<serde_json::Value>>,
 }
 
 #[derive(Serialize)]
@@ -26,7 +30,7 @@ struct Body<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), location: None, allow: None, retry_after: None }
+        Self { status, code, message: message.into(), location: None, allow: None, retry_after: None, full: None }
     }
     pub fn at(mut self, location: impl Into<String>) -> Self {
         self.location = Some(location.into());
@@ -78,11 +82,64 @@ impl From<onset_store::StoreError> for ApiError {
     }
 }
 
+/// The one mapping from what an operation says to what a client sees. Store failures, the
+/// provider's words on an unregistration and internal failures are logged and answered with a
+/// generic message.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::UnknownEnvironment { at, .. } => {
+                ApiError::not_found("unknown_environment", e.to_string()).at(at)
+            }
+            ServiceError::NotDeployed { .. } => ApiError::not_found("unknown_component", e.to_string()),
+            ServiceError::NotFound { kind, .. } => {
+                let code = match kind {
+                    Kind::Event => "unknown_event",
+                    Kind::Run => "unknown_run",
+                    Kind::Deployment => "unknown_deployment",
+                    Kind::Token => "unknown_token",
+                };
+                ApiError::not_found(code, e.to_string()).at("path id")
+            }
+            ServiceError::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
+            ServiceError::Invalid { code, message, at } => ApiError::bad_request(code, message).at(at),
+            ServiceError::Conflict { code, message, at } => {
+                let e = ApiError::new(StatusCode::CONFLICT, code, message);
+                match at {
+                    Some(at) => e.at(at),
+                    None => e,
+                }
+            }
+            ServiceError::DeployFailed(failure) => {
+                let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "deploy_failed", failure.message.clone());
+                e.full = serde_json::to_value(&*failure).ok().map(Box::new);
+                e
+            }
+            ServiceError::Unregister(detail) => {
+                tracing::warn!(error = %detail, "unregistering from the provider failed");
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "unregister_failed",
+                    "the component could not be unregistered from its provider; the server log has the detail",
+                )
+            }
+            ServiceError::Store(e) => e.into(),
+            ServiceError::Internal(detail) => ApiError::internal(detail),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body =
-            serde_json::to_vec(&Body { code: self.code, message: &self.message, location: self.location.as_deref() })
-                .unwrap_or_default();
+        let body = match &self.full {
+            Some(full) => serde_json::to_vec(full),
+            None => serde_json::to_vec(&Body {
+                code: self.code,
+                message: &self.message,
+                location: self.location.as_deref(),
+            }),
+        }
+        .unwrap_or_default();
         let mut resp = (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
         if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
             resp.headers_mut().insert(header::ALLOW, allow);

@@ -10,7 +10,6 @@ mod auth;
 mod body_budget;
 mod connections;
 mod deploy;
-mod deployments;
 mod error;
 mod google;
 mod ingress;
@@ -22,7 +21,7 @@ mod routing;
 mod scheduler;
 mod secrets;
 mod series;
-mod settings;
+mod service;
 mod source;
 mod timed;
 mod traces;
@@ -138,7 +137,7 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     let mut app = App::new(config, store, connectors, master_key, shutdown.clone());
     app.tracer = tracer;
     let app = Arc::new(app);
-    app.load_environments().await.map_err(ServerError::Start)?;
+    app.load_environments().await?;
 
     auth::bootstrap(&app).await.map_err(ServerError::Start)?;
     app.restore_activations().await.map_err(ServerError::Start)?;

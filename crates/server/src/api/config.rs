@@ -6,18 +6,17 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json};
-use onset_model::ConfigType;
-use serde_json::{Value, json};
 
 use super::doc::Op;
 use super::types::{
-    ConfigItem, ConfigList, ConfigSet, CreatedEnvironment, Environment, EnvironmentQuery, NewEnvironment, Page, Rotate,
-    Rotated, SetConfig,
+    ConfigList, ConfigSet, CreatedEnvironment, Environment, EnvironmentQuery, NewEnvironment, Page, Rotate, Rotated,
+    SetConfig,
 };
-use super::{Body, OptionalBody, Q, Table, environment};
-use crate::app::{App, now_ms};
-use crate::auth::{self, Principal};
+use super::{Body, OptionalBody, Q, Table};
+use crate::app::App;
+use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::service::config;
 
 pub(super) fn routes(t: Table) -> Table {
     t.add(
@@ -70,9 +69,7 @@ pub(super) fn routes(t: Table) -> Table {
 }
 
 async fn environments(State(app): State<Arc<App>>) -> Json<Page<Environment>> {
-    Json(Page::all(
-        app.environment_list().into_iter().enumerate().map(|(i, name)| Environment { name, position: i + 1 }).collect(),
-    ))
+    Json(config::environments(&app))
 }
 
 async fn create_environment(
@@ -80,33 +77,9 @@ async fn create_environment(
     Extension(who): Extension<Principal>,
     Body(req): Body<NewEnvironment>,
 ) -> Result<(StatusCode, Json<CreatedEnvironment>), ApiError> {
-    who.admin()?;
-    let valid = !req.name.is_empty()
-        && req.name.len() <= 63
-        && req.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !valid {
-        return Err(ApiError::bad_request("invalid_name", "an environment name is lower-case letters, digits and `-`")
-            .at("body name"));
-    }
-    if app.knows_environment(&req.name) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "environment_exists",
-            format!("`{}` exists already", req.name),
-        )
-        .at("body name"));
-    }
-    if !app.store.create_environment(req.name.clone(), req.after.clone(), now_ms()).await? {
-        return Err(ApiError::not_found("unknown_environment", format!("there is no environment `{}`", req.after))
-            .at("body after"));
-    }
-    app.load_environments().await.map_err(ApiError::internal)?;
-    auth::audit(&app, &who, "environment.create", &req.name, json!({ "after": req.after })).await;
-    Ok((StatusCode::CREATED, Json(CreatedEnvironment { name: req.name, environments: app.environment_list() })))
+    Ok((StatusCode::CREATED, Json(config::create_environment(&app, &who, req).await?)))
 }
 
-/// Sets values (text; numbers and booleans are accepted as such) for a component in an
-/// environment, before or after it is deployed there.
 async fn set_config(
     State(app): State<Arc<App>>,
     Extension(who): Extension<Principal>,
@@ -114,119 +87,21 @@ async fn set_config(
     Q(q): Q<EnvironmentQuery>,
     Body(req): Body<SetConfig>,
 ) -> Result<Json<ConfigSet>, ApiError> {
-    let environment = environment(&app, q.environment.as_deref(), "query environment")?;
-    who.may_change(&environment)?;
-    if req.values.is_empty() {
-        return Err(ApiError::bad_request("no_values", "give at least one key=value").at("body values"));
-    }
-    let pairs: Vec<(String, String)> = req
-        .values
-        .into_iter()
-        .map(|(k, v)| {
-            let text = match v {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-            (k, text)
-        })
-        .collect();
-    let reactivated = app
-        .set_config(&component, &environment, &pairs)
-        .await
-        .map_err(|errors| ApiError::bad_request("invalid_config", errors.join("; ")).at("body values"))?;
-    let keys: Vec<String> = pairs.into_iter().map(|(k, _)| k).collect();
-    // The audit says which keys changed, never their values.
-    auth::audit(&app, &who, "config.set", &format!("{environment}/{component}"), json!({ "keys": keys })).await;
-    Ok(Json(ConfigSet { component, environment, keys, reactivated }))
+    Ok(Json(config::set(&app, &who, component, q.environment.as_deref(), req.values).await?))
 }
 
-/// What a deploy would use for each key: the value set here, the environment variable, the
-/// default, or nothing; secrets (and every value of a component not deployed here, whose types
-/// are unknown) are masked.
 async fn list_config(
     State(app): State<Arc<App>>,
     Path(component): Path<String>,
     Q(q): Q<EnvironmentQuery>,
 ) -> Result<Json<ConfigList>, ApiError> {
-    let environment = environment(&app, q.environment.as_deref(), "query environment")?;
-    let set = app.config_texts(&component, &environment).await.map_err(ApiError::internal)?;
-    let active = app.active(&environment, &component);
-    let mut items = Vec::new();
-    match &active {
-        Some(d) => {
-            for (key, spec) in &d.component.config {
-                let secret = spec.kind == ConfigType::Secret;
-                let show = |v: Value| if secret { Value::String(onset_model::REDACTED.into()) } else { v };
-                let var = crate::deploy::config_env_name(&component, key.as_str());
-                let (source, value) = if let Some((_, text, _)) = set.iter().find(|(k, _, _)| k == key.as_str()) {
-                    ("set", show(Value::String(text.clone())))
-                } else if let Some(text) = app.config.config_env.get(&var) {
-                    ("environment variable", show(Value::String(text.clone())))
-                } else if let Some(d) = &spec.default {
-                    ("default", show(d.clone()))
-                } else {
-                    ("missing", Value::Null)
-                };
-                items.push(ConfigItem {
-                    key: key.to_string(),
-                    kind: serde_json::to_value(spec.kind).ok().and_then(|v| v.as_str().map(str::to_string)),
-                    secret: Some(secret),
-                    source: source.into(),
-                    value,
-                    required: Some(spec.is_required()),
-                    description: spec.description.clone(),
-                });
-            }
-        }
-        None => {
-            for (key, _, _) in &set {
-                items.push(ConfigItem {
-                    key: key.clone(),
-                    kind: None,
-                    secret: None,
-                    source: "set".into(),
-                    value: Value::String(onset_model::REDACTED.into()),
-                    required: None,
-                    description: None,
-                });
-            }
-        }
-    }
-    Ok(Json(ConfigList { component, environment, deployed: active.is_some(), items }))
+    Ok(Json(config::list(&app, component, q.environment.as_deref()).await?))
 }
 
-/// Re-seals every config value under a new master key.
 async fn rotate_key(
     State(app): State<Arc<App>>,
     Extension(who): Extension<Principal>,
     OptionalBody(req): OptionalBody<Rotate>,
 ) -> Result<Json<Rotated>, ApiError> {
-    who.admin()?;
-    let source = app.master_key.read().unwrap_or_else(std::sync::PoisonError::into_inner).source;
-    let bytes = match (&req.new_key, source) {
-        (Some(text), _) => {
-            crate::secrets::decode_key(text).map_err(|e| ApiError::bad_request("invalid_key", e).at("body new_key"))?
-        }
-        (None, crate::secrets::KeySource::File) => crate::secrets::random_key().map_err(ApiError::internal)?,
-        (None, crate::secrets::KeySource::Environment) => {
-            return Err(ApiError::bad_request(
-                "new_key_needed",
-                "the master key comes from ONSET_MASTER_KEY: give the new key (base64 of 32 bytes) as new_key, then set it there",
-            )
-            .at("body new_key"));
-        }
-    };
-    let new = crate::secrets::MasterKey::from_bytes(&bytes, source).map_err(ApiError::internal)?;
-    let id = new.id.clone();
-    let n = crate::secrets::rotate(&app, new, &bytes).await.map_err(ApiError::internal)?;
-    auth::audit(&app, &who, "keys.rotate", &id, json!({ "values": n })).await;
-    Ok(Json(Rotated {
-        key_id: id,
-        resealed: n,
-        source: match source {
-            crate::secrets::KeySource::File => "file",
-            crate::secrets::KeySource::Environment => "environment",
-        }
-        .into(),
-    }))
+    Ok(Json(config::rotate(&app, &who, req).await?))
 }

@@ -6,15 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json};
-use onset_store::{ListFilter, NewRun};
-use serde_json::json;
 
 use super::doc::Op;
 use super::types::{Event, EventQuery, EventReplay, Page, Run, RunQuery};
-use super::{Q, Table, environment_filter, limit};
-use crate::app::{App, new_id, now_ms};
-use crate::auth::{self, Principal};
+use super::{Q, Table};
+use crate::app::App;
+use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::service::events;
 
 pub(super) fn routes(t: Table) -> Table {
     t.add(
@@ -57,83 +56,25 @@ pub(super) fn routes(t: Table) -> Table {
 }
 
 async fn list_events(State(app): State<Arc<App>>, Q(q): Q<EventQuery>) -> Result<Json<Page<Event>>, ApiError> {
-    let filter = ListFilter {
-        component: q.component,
-        environment: environment_filter(&app, q.environment.as_deref())?,
-        status: q.status.map(|s| s.as_str().to_string()),
-        before: q.cursor,
-        limit: limit(q.limit)?,
-    };
-    let page = app.store.events(filter).await?;
-    Ok(Json(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
+    Ok(Json(events::list_events(&app, q).await?))
 }
 
 async fn event(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Event>, ApiError> {
-    let event = app
-        .store
-        .event(id.clone())
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_event", format!("no event `{id}`")).at("path id"))?;
-    Ok(Json(event.into()))
+    Ok(Json(events::event(&app, id).await?))
 }
 
 async fn list_runs(State(app): State<Arc<App>>, Q(q): Q<RunQuery>) -> Result<Json<Page<Run>>, ApiError> {
-    let filter = ListFilter {
-        component: q.component,
-        environment: environment_filter(&app, q.environment.as_deref())?,
-        status: q.status.map(|s| s.as_str().to_string()),
-        before: q.cursor,
-        limit: limit(q.limit)?,
-    };
-    let page = app.store.runs(filter).await?;
-    Ok(Json(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
+    Ok(Json(events::list_runs(&app, q).await?))
 }
 
 async fn run(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Run>, ApiError> {
-    let run = app
-        .store
-        .run(id.clone())
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_run", format!("no run `{id}`")).at("path id"))?;
-    Ok(Json(run.into()))
+    Ok(Json(events::run(&app, id).await?))
 }
 
-/// Runs the event again on the active deployment: one new run for its handler.
 async fn replay_event(
     State(app): State<Arc<App>>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<EventReplay>), ApiError> {
-    let event = app
-        .store
-        .event(id.clone())
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_event", format!("no event `{id}`")).at("path id"))?;
-    who.may_change(&event.environment)?;
-    let deployed = app.active(&event.environment, &event.component).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "not_deployed",
-            format!("component `{}` is not deployed to `{}`", event.component, event.environment),
-        )
-    })?;
-    let handler = deployed.compiled.handler(&event.channel, &event.event).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "no_handler",
-            format!("the active deployment has no handler for {} {}", event.channel, event.event),
-        )
-    })?;
-    let runs = vec![NewRun {
-        id: new_id(),
-        channel: event.channel.clone(),
-        event: event.event.clone(),
-        handler: deployed.handler_name(&event.channel, &event.event),
-        deployment_id: deployed.id.clone(),
-        max_attempts: handler.retry.attempts,
-    }];
-    let created = app.store.add_runs(id.clone(), runs.iter().cloned().map(|r| (r, None)).collect(), now_ms()).await?;
-    super::components::enqueue_new(&app, &id, &event.component, &event.environment, &runs, &created);
-    auth::audit(&app, &who, "event.replay", &id, json!({ "runs": created })).await;
-    Ok((StatusCode::ACCEPTED, Json(EventReplay { event_id: id, runs: created })))
+    Ok((StatusCode::ACCEPTED, Json(events::replay_event(&app, &who, id).await?)))
 }

@@ -22,7 +22,7 @@ use axum::http::request::Parts;
 use axum::routing::MethodRouter;
 use serde::de::DeserializeOwned;
 
-use crate::app::{App, DEVELOPMENT};
+use crate::app::App;
 use crate::error::ApiError;
 use doc::Op;
 
@@ -69,37 +69,13 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalB
     }
 }
 
-/// The one rule for `?environment=` (and environments named in bodies): default
-/// `development`; an unknown name is 404 `unknown_environment` at `location`.
-pub fn environment(app: &App, given: Option<&str>, location: &str) -> Result<String, ApiError> {
-    let env = given.unwrap_or(DEVELOPMENT);
-    if app.knows_environment(env) {
-        return Ok(env.to_string());
-    }
-    Err(ApiError::not_found(
-        "unknown_environment",
-        format!("there is no environment `{env}`; environments: {}", app.environment_list().join(", ")),
-    )
-    .at(location))
-}
-
-/// A list filter's environment: none, or a known one.
+/// A list filter's environment: none, or a known one ([`crate::service::environment`]).
 fn environment_filter(app: &App, given: Option<&str>) -> Result<Option<String>, ApiError> {
-    given.map(|e| environment(app, Some(e), "query environment")).transpose()
+    Ok(crate::service::environment_filter(app, given)?)
 }
-
-const DEFAULT_LIMIT: u32 = 50;
-const MAX_LIMIT: u32 = 500;
 
 fn limit(given: Option<u32>) -> Result<u32, ApiError> {
-    match given {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(_) => {
-            Err(ApiError::bad_request("invalid_limit", format!("limit is a whole number from 1 to {MAX_LIMIT}"))
-                .at("query limit"))
-        }
-    }
+    Ok(crate::service::limit(given)?)
 }
 
 /// Routes and their descriptions, built together.

@@ -140,3 +140,43 @@ async fn who_may_deploy_and_promote() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+/// What the store says when it fails (table names, SQL, file paths) goes to the log; the
+/// client gets a generic 500 and nothing is activated.
+#[tokio::test]
+async fn store_failures_reach_the_log_not_the_client() {
+    let s = start(&[]).await;
+    let db = rusqlite::Connection::open(s.data_dir().join("onset.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    db.execute_batch("ALTER TABLE deployments RENAME TO deployments_gone").unwrap();
+    let source = "component: plain\ntrigger: { type: http }\nhandlers:\n  /:\n    POST: { steps: [ { log: hi } ] }\n";
+    let r = s
+        .api
+        .post(s.url("/api/v1/deployments"))
+        .json(&json!({ "environment": "development", "source": source }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = r.text().await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({ "code": "internal", "message": "internal error; the server log has the detail" })
+    );
+    let hook = s.client.post(s.url("/hooks/development/plain")).body("{}").send().await.unwrap();
+    assert_eq!(hook.status(), StatusCode::NOT_FOUND, "nothing was activated");
+
+    db.execute_batch("ALTER TABLE config_values RENAME TO config_values_gone").unwrap();
+    let r = s
+        .api
+        .put(s.url("/api/v1/config/plain?environment=development"))
+        .json(&json!({ "values": { "greeting": "hello" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = r.text().await.unwrap();
+    for leak in ["config_values", "no such table", "database", "onset.db", &s.data_dir().display().to_string()] {
+        assert!(!body.contains(leak), "`{leak}` reached the client: {body}");
+    }
+}

@@ -1,0 +1,153 @@
+//! What is active where: listing, pause and resume, undeploy, and replaying dead letters.
+
+use onset_store::{NewRun, PendingRun};
+use serde_json::json;
+
+use crate::api::types::{Component, DeadReplay, Handler, Page, PauseState, RetryPolicy, Skipped, Undeployed};
+use crate::app::{App, new_id, now_ms};
+use crate::auth::{self, Principal};
+use crate::deploy::Deployed;
+use crate::scheduler::Job;
+use crate::service::{Result, ServiceError, environment};
+
+/// One active component as the API shows it.
+fn view(app: &App, d: &Deployed) -> Component {
+    Component {
+        name: d.name().to_string(),
+        description: d.component.description.clone(),
+        environment: d.environment.clone(),
+        deployment_id: d.id.clone(),
+        trigger: d.component.trigger.kind.clone(),
+        paused: app.scheduler.is_paused(d.name(), &d.environment),
+        ingress: format!("/hooks/{}/{}", d.environment, d.name()),
+        handlers: d
+            .component
+            .handler_list()
+            .map(|(channel, event, spec)| Handler {
+                name: d.handler_name(channel, event),
+                channel: channel.to_string(),
+                event: event.to_string(),
+                concurrency: spec.concurrency,
+                retry: spec.retry.map(|r| RetryPolicy {
+                    attempts: r.attempts,
+                    initial: r.initial.to_string(),
+                    max: r.max.to_string(),
+                }),
+            })
+            .collect(),
+        health: app.source_health.get(&d.environment, d.name()).map(Into::into),
+    }
+}
+
+/// Every component active in any environment.
+pub fn list(app: &App) -> Page<Component> {
+    Page::all(app.active_all().iter().map(|d| view(app, d)).collect())
+}
+
+/// One component in one environment.
+pub fn get(app: &App, name: &str, env: Option<&str>) -> Result<Component> {
+    let environment = environment(app, env, "query environment")?;
+    let d = app.active(&environment, name).ok_or_else(|| ServiceError::not_deployed(name, &environment))?;
+    Ok(view(app, &d))
+}
+
+/// Pauses (events are still accepted, none runs) or resumes a component in an environment.
+pub async fn set_paused(
+    app: &App,
+    who: &Principal,
+    name: String,
+    env: Option<&str>,
+    paused: bool,
+) -> Result<PauseState> {
+    let environment = environment(app, env, "query environment")?;
+    who.may_change(&environment)?;
+    if !app.store.set_paused(name.clone(), environment.clone(), paused).await? {
+        return Err(ServiceError::not_deployed(&name, &environment));
+    }
+    app.scheduler.set_paused(&name, &environment, paused);
+    if !paused {
+        crate::worker::reload(app, Some((name.clone(), environment.clone()))).await;
+    }
+    let action = if paused { "component.pause" } else { "component.resume" };
+    auth::audit(app, who, action, &format!("{environment}/{name}"), json!({})).await;
+    Ok(PauseState { component: name, environment, paused })
+}
+
+/// Removes a component from an environment: unregisters it from its provider, then stops
+/// taking its events.
+pub async fn undeploy(app: &App, who: &Principal, name: String, env: Option<&str>) -> Result<Undeployed> {
+    let environment = environment(app, env, "query environment")?;
+    who.may_change(&environment)?;
+    let Some(deployed) = app.active(&environment, &name) else {
+        return Err(ServiceError::not_deployed(&name, &environment));
+    };
+    let log = crate::registration::unregister(app, &deployed).await.map_err(ServiceError::Unregister)?;
+    app.store.deactivate(name.clone(), environment.clone()).await?;
+    app.deactivate(&environment, &name);
+    tracing::info!(component = %name, environment = %environment, deployment = %deployed.id, "undeployed");
+    app.deployment_log(&deployed.id, deployed.name(), &environment, log).await;
+    auth::audit(app, who, "component.undeploy", &format!("{environment}/{name}"), json!({})).await;
+    Ok(Undeployed { component: name, environment, deployed: false })
+}
+
+/// Queues runs just created by a replay.
+pub(crate) fn enqueue_new(
+    app: &App,
+    event_id: &str,
+    component: &str,
+    environment: &str,
+    runs: &[NewRun],
+    created: &[String],
+) {
+    let now = now_ms();
+    for run in runs.iter().filter(|r| created.contains(&r.id)) {
+        app.scheduler.enqueue(
+            Job::stored(PendingRun {
+                id: run.id.clone(),
+                event_id: event_id.to_string(),
+                component: component.to_string(),
+                environment: environment.to_string(),
+                channel: run.channel.clone(),
+                event: run.event.clone(),
+                deployment_id: run.deployment_id.clone(),
+                attempt: 1,
+                max_attempts: run.max_attempts,
+                run_at: now,
+            }),
+            now,
+        );
+    }
+}
+
+/// Runs every dead-lettered run of a component again, on its active deployment; runs whose
+/// handler that deployment no longer has are skipped, with the reason.
+pub async fn replay_dead(app: &App, who: &Principal, name: String, env: Option<&str>) -> Result<DeadReplay> {
+    let environment = environment(app, env, "query environment")?;
+    who.may_change(&environment)?;
+    let deployed = app.active(&environment, &name).ok_or_else(|| ServiceError::not_deployed(&name, &environment))?;
+    let dead = app.store.dead_runs(name.clone(), environment.clone()).await?;
+    let mut replayed = Vec::new();
+    let mut skipped = Vec::new();
+    for (old_id, event_id, channel, event) in dead {
+        let Some(handler) = deployed.compiled.handler(&channel, &event) else {
+            skipped.push(Skipped {
+                reason: format!("no handler for {channel} {event} in the active deployment"),
+                run: old_id,
+            });
+            continue;
+        };
+        let run = NewRun {
+            id: new_id(),
+            handler: deployed.handler_name(&channel, &event),
+            channel,
+            event,
+            deployment_id: deployed.id.clone(),
+            max_attempts: handler.retry.attempts,
+        };
+        let created = app.store.add_runs(event_id.clone(), vec![(run.clone(), Some(old_id))], now_ms()).await?;
+        enqueue_new(app, &event_id, &name, &environment, std::slice::from_ref(&run), &created);
+        replayed.extend(created);
+    }
+    auth::audit(app, who, "component.replay_dead", &format!("{environment}/{name}"), json!({ "runs": replayed })).await;
+    Ok(DeadReplay { replayed: replayed.len(), runs: replayed, skipped })
+}
