@@ -25,7 +25,7 @@ struct Options {
     rate: u64,
     concurrencies: Vec<usize>,
     onset: PathBuf,
-    /// Scenario names to run: bare, sqlite, paused, running, open, observed, brokers or one broker.
+    /// Scenario names to run: bare, sqlite, paused, running, open, observed, pruning, brokers or one broker.
     only: Vec<String>,
     /// Repeats of each side of the `observed` comparison.
     repeats: usize,
@@ -64,7 +64,7 @@ fn parse_options() -> anyhow::Result<Options> {
             "--repeats" => o.repeats = value.parse().context("--repeats is a whole number")?,
             other => bail!(
                 "unknown flag {other}; flags: --seconds N, --rate N, --concurrency 1,16,64, --onset PATH, --repeats N, \
-                 --only bare,sqlite,paused,running,open,observed,brokers (or nats,rabbitmq,mqtt,kafka,sqs)"
+                 --only bare,sqlite,paused,running,open,observed,pruning,brokers (or nats,rabbitmq,mqtt,kafka,sqs)"
             ),
         }
     }
@@ -347,6 +347,9 @@ async fn run() -> anyhow::Result<()> {
     if opts.wants("observed") {
         observed(&opts, &client, &bodies, &current, &sink_url, capacity).await?;
     }
+    if opts.wants("pruning") {
+        pruning(&opts, &client, &bodies, &current, &sink_url, capacity).await?;
+    }
 
     // Steady rate, open loop: latency counted from each request's scheduled time.
     if opts.wants("open") {
@@ -485,7 +488,77 @@ async fn observed(
             if ratio >= 0.9 { "yes" } else { "no" }
         );
     }
-    println!("\nspans received by the local OTLP receiver: {} KB of JSON", spans.load(Ordering::Relaxed) / 1024);
+    println!("\nspans received by the local OTLP receiver: {} KB", spans.load(Ordering::Relaxed) / 1024);
+    Ok(())
+}
+
+/// Whether pruning holds ingest up: ingest + runs with retention at 1 s, pruned every second
+/// (so each prune deletes a second's worth of events, runs and steps while new ones arrive),
+/// against the defaults (nothing old enough to prune), interleaved `--repeats` times; medians
+/// of throughput and of the ack p99 and worst ack, and how many events were pruned.
+async fn pruning(
+    opts: &Options,
+    client: &reqwest::Client,
+    bodies: &Arc<Bodies>,
+    current: &Arc<std::sync::RwLock<Option<Arc<Arrivals>>>>,
+    sink_url: &str,
+    capacity: usize,
+) -> anyhow::Result<()> {
+    let off: Vec<String> = Vec::new();
+    let on: Vec<String> =
+        ["--retain-succeeded", "1s", "--retain-failed", "1s", "--prune-every", "1s"].map(String::from).to_vec();
+    let c = 16;
+    let (mut offs, mut ons) = (Vec::new(), Vec::new());
+    let mut pruned = 0u64;
+    for i in 0..opts.repeats * 2 {
+        let flags = if i % 2 == 0 { &off } else { &on };
+        let times = SendTimes::new(capacity);
+        let arrivals =
+            Arc::new(Arrivals { times: times.clone(), arrived: (0..capacity).map(|_| AtomicU64::new(0)).collect() });
+        if let Ok(mut g) = current.write() {
+            *g = Some(arrivals);
+        }
+        let server = start_with(Target::OnsetRunning, opts, sink_url, client, flags).await?;
+        let url = format!("{}/hooks/development/github", server.base);
+        let mut out = load::closed_loop(client, &url, bodies, &times, &format!("p{i}"), c, opts.duration).await;
+        let row = (
+            out.accepted as f64 / out.elapsed.as_secs_f64(),
+            quantile_ms(&mut out.ack_us, 0.99),
+            quantile_ms(&mut out.ack_us, 1.0),
+        );
+        if i % 2 == 0 {
+            offs.push(row);
+        } else {
+            ons.push(row);
+            let metrics = client.get(format!("{}/metrics", server.base)).send().await?.text().await?;
+            pruned += metrics
+                .lines()
+                .filter(|l| l.starts_with("onset_pruned_events_total"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>() as u64;
+        }
+        drop(server);
+    }
+    let median = |v: &[(f64, f64, f64)], f: fn(&(f64, f64, f64)) -> f64| {
+        let mut x: Vec<f64> = v.iter().map(f).collect();
+        x.sort_by(f64::total_cmp);
+        x[x.len() / 2]
+    };
+    println!("\npruning while ingesting, concurrency {c}, {} interleaved repeats of each side:\n", opts.repeats);
+    println!("| retention | accepted/s (median) | ack p99 ms (median) | worst ack ms (median) |");
+    println!("|---|---|---|---|");
+    for (label, rows) in [("defaults (nothing to prune)", &offs), ("1s, pruned every second", &ons)] {
+        println!(
+            "| {label} | {:.0} | {} | {} |",
+            median(rows, |r| r.0),
+            fmt_ms(median(rows, |r| r.1)),
+            fmt_ms(median(rows, |r| r.2))
+        );
+    }
+    println!(
+        "\npruned while the load ran: {pruned} events; throughput with pruning ÷ without: {:.0}%",
+        100.0 * median(&ons, |r| r.0) / median(&offs, |r| r.0)
+    );
     Ok(())
 }
 

@@ -74,6 +74,9 @@ struct ServeArgs {
     /// How long failed and dead runs are kept after they finish.
     #[arg(long, default_value = "30d", env = "ONSET_RETAIN_FAILED")]
     retain_failed: String,
+    /// How often what is past retention is pruned (in small batches).
+    #[arg(long, default_value = "1m")]
+    prune_every: String,
     /// A schedule, poller or broker consumer failing this long raises an alert.
     #[arg(long, default_value = "1m")]
     alert_source_down: String,
@@ -86,9 +89,12 @@ struct ServeArgs {
     /// The secret that signs alert deliveries: whsec_ followed by base64.
     #[arg(long, env = "ONSET_ALERT_WEBHOOK_SECRET", hide_env_values = true)]
     alert_webhook_secret: Option<String>,
-    /// Send traces here over OTLP/HTTP (JSON), e.g. http://127.0.0.1:4318; off without it.
+    /// Send traces here over OTLP/HTTP, e.g. http://127.0.0.1:4318; off without it.
     #[arg(long, env = "ONSET_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
+    /// How spans are encoded: http/protobuf or http/json.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", default_value = "http/protobuf")]
+    otlp_protocol: String,
     /// The share of new traces recorded, 0 to 1 (an incoming traceparent decides for itself).
     #[arg(long, default_value_t = 1.0)]
     otlp_sample_ratio: f64,
@@ -303,11 +309,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         max_connections,
         retain_succeeded,
         retain_failed,
+        prune_every,
         alert_source_down,
         alert_disk_percent,
         alert_webhook,
         alert_webhook_secret,
         otlp_endpoint,
+        otlp_protocol,
         otlp_sample_ratio,
         no_series,
         shutdown_timeout,
@@ -329,6 +337,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     config.max_connections = max_connections;
     config.retain_succeeded = parse::<onset_model::Duration>("retain-succeeded", &retain_succeeded)?.as_std();
     config.retain_failed = parse::<onset_model::Duration>("retain-failed", &retain_failed)?.as_std();
+    config.prune_every = parse::<onset_model::Duration>("prune-every", &prune_every)?.as_std();
+    if config.prune_every.is_zero() {
+        return Err("--prune-every is a duration above zero, such as 30s".into());
+    }
     config.alert_source_down = parse::<onset_model::Duration>("alert-source-down", &alert_source_down)?.as_std();
     config.alert_disk_percent = alert_disk_percent;
     config.alert_webhook = alert_webhook;
@@ -338,6 +350,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     config.otlp_endpoint = otlp_endpoint;
     config.otlp_sample_ratio = otlp_sample_ratio;
+    config.otlp_protocol = onset_server::OtlpProtocol::parse(&otlp_protocol)
+        .ok_or_else(|| format!("--otlp-protocol is http/protobuf or http/json, not `{otlp_protocol}`"))?;
     config.series = !no_series;
     config.shutdown_timeout = shutdown_timeout.as_std();
     config.deny_private_networks = deny_private_networks;

@@ -60,6 +60,8 @@ pub struct ServerConfig {
     pub otlp_endpoint: Option<String>,
     /// The share of new traces recorded (0 to 1); an incoming `traceparent` decides for itself.
     pub otlp_sample_ratio: f64,
+    /// How spans are encoded (`--otlp-protocol`, default protobuf).
+    pub otlp_protocol: crate::traces::Protocol,
     /// How long SIGTERM waits for runs in flight.
     pub shutdown_timeout: Duration,
     pub deny_private_networks: bool,
@@ -108,6 +110,7 @@ impl ServerConfig {
             alert_check_every: Duration::from_secs(5),
             otlp_endpoint: None,
             otlp_sample_ratio: 1.0,
+            otlp_protocol: crate::traces::Protocol::Protobuf,
             shutdown_timeout: Duration::from_secs(30),
             deny_private_networks: false,
             durability: onset_store::Durability::Normal,

@@ -110,9 +110,9 @@ struct Address<'a> {
 
 /// What the ingest of one request did, for its spans.
 struct IngestTrace {
-    trace_id: String,
-    span_id: String,
-    parent: Option<String>,
+    trace_id: crate::traces::TraceId,
+    span_id: crate::traces::SpanId,
+    parent: Option<crate::traces::SpanId>,
     start_ns: u64,
     /// `(start, end, error code)` of verification.
     verify: Option<(u64, u64, Option<&'static str>)>,
@@ -122,10 +122,10 @@ struct IngestTrace {
 }
 
 impl IngestTrace {
-    fn new(trace_id: String, parent: Option<String>) -> Self {
+    fn new(trace_id: crate::traces::TraceId, parent: Option<crate::traces::SpanId>) -> Self {
         IngestTrace {
             trace_id,
-            span_id: onset_engine::trace::new_span_id(),
+            span_id: crate::traces::new_span_id(),
             parent,
             start_ns: crate::traces::now_ns(),
             verify: None,
@@ -136,48 +136,49 @@ impl IngestTrace {
 
     /// The context the event's runs continue from.
     fn traceparent(&self) -> String {
-        format!("00-{}-{}-01", self.trace_id, self.span_id)
+        crate::traces::Context { trace_id: self.trace_id, span_id: self.span_id }.traceparent()
     }
 
     fn finish(self, tracer: &crate::traces::Tracer, to: Address<'_>, status: u16, error: Option<&str>) {
-        use crate::traces::{Kind, Span, now_ns};
-        let mut attributes = vec![
-            ("onset.component", to.component.to_string()),
-            ("onset.environment", to.environment.to_string()),
-            ("http.response.status_code", status.to_string()),
-        ];
-        if let Some(id) = &self.event_id {
-            attributes.push(("onset.event_id", id.clone()));
+        use crate::traces::{Attr, Kind, Span, new_span_id, now_ns};
+        let mut attributes = Vec::with_capacity(4);
+        attributes.push(("onset.component", Attr::from(to.component)));
+        attributes.push(("onset.environment", Attr::from(to.environment)));
+        attributes.push(("http.response.status_code", Attr::Int(i64::from(status))));
+        if let Some(id) = self.event_id {
+            attributes.push(("onset.event_id", Attr::Str(id)));
         }
-        let child = |name: &str, (start, end): (u64, u64), error: Option<&str>| Span {
-            trace_id: self.trace_id.clone(),
-            span_id: onset_engine::trace::new_span_id(),
-            parent_span_id: Some(self.span_id.clone()),
-            name: name.to_string(),
+        let mut spans = Vec::with_capacity(3);
+        // The ingest span, their parent, carries the event's attributes.
+        let child = |name: &'static str, (start, end): (u64, u64), error: Option<&str>| Span {
+            trace_id: self.trace_id,
+            span_id: new_span_id(),
+            parent_span_id: Some(self.span_id),
+            name: name.into(),
             kind: Kind::Internal,
             start_ns: start,
             end_ns: end,
-            // The ingest span, their parent, carries the event's attributes.
             attributes: Vec::new(),
             error: error.map(str::to_string),
         };
         if let Some((start, end, error)) = self.verify {
-            tracer.record(child("verify", (start, end), error));
+            spans.push(child("verify", (start, end), error));
         }
         if let Some(times) = self.store {
-            tracer.record(child("store", times, None));
+            spans.push(child("store", times, None));
         }
-        tracer.record(Span {
-            trace_id: self.trace_id.clone(),
-            span_id: self.span_id.clone(),
-            parent_span_id: self.parent.clone(),
-            name: format!("ingest {}", to.component),
+        spans.push(Span {
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            parent_span_id: self.parent,
+            name: format!("ingest {}", to.component).into(),
             kind: Kind::Server,
             start_ns: self.start_ns,
             end_ns: now_ns(),
             attributes,
             error: error.map(str::to_string),
         });
+        tracer.record(spans);
     }
 }
 

@@ -44,6 +44,7 @@ pub use deploy::config_env_name;
 pub use local::{LocalRun, LocalRunRequest, run_local};
 pub use onset_connectors::install_crypto_provider;
 pub use onset_store::Durability;
+pub use traces::Protocol as OtlpProtocol;
 pub use validation::validate_project;
 
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +131,8 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
         secrets::MasterKey::load(&config.data_dir, config.master_key.as_deref()).map_err(ServerError::Start)?;
     let tracer = match &config.otlp_endpoint {
         Some(endpoint) => Some(
-            traces::Tracer::start(endpoint, config.otlp_sample_ratio, shutdown.clone()).map_err(ServerError::Start)?,
+            traces::Tracer::start(endpoint, config.otlp_sample_ratio, config.otlp_protocol, shutdown.clone())
+                .map_err(ServerError::Start)?,
         ),
         None => None,
     };

@@ -215,48 +215,52 @@ struct RunEnd<'a> {
 fn record_run_spans(
     tracer: &crate::traces::Tracer,
     run: &PendingRun,
-    parent: &str,
-    trace: &onset_engine::trace::RunTrace,
+    (trace_id, parent, span_id): (crate::traces::TraceId, crate::traces::SpanId, crate::traces::SpanId),
     (start_ns, end_ns): (u64, u64),
     end: &RunEnd<'_>,
     steps: &[StepSpan],
 ) {
-    use crate::traces::{Kind, Span, ns};
+    use crate::traces::{Attr, Kind, Span, from_hex, ns};
     let attributes = vec![
-        ("onset.event_id", run.event_id.clone()),
-        ("onset.run_id", run.id.clone()),
-        ("onset.component", run.component.clone()),
-        ("onset.environment", run.environment.clone()),
-        ("onset.handler", end.handler.to_string()),
-        ("onset.attempt", run.attempt.to_string()),
-        ("onset.status", end.status.to_string()),
+        ("onset.event_id", Attr::from(run.event_id.as_str())),
+        ("onset.run_id", Attr::from(run.id.as_str())),
+        ("onset.component", Attr::from(run.component.as_str())),
+        ("onset.environment", Attr::from(run.environment.as_str())),
+        ("onset.handler", Attr::from(end.handler)),
+        ("onset.attempt", Attr::Int(i64::from(run.attempt))),
+        ("onset.status", Attr::from(end.status)),
     ];
+    let mut spans = Vec::with_capacity(steps.len() + 1);
     // Steps carry only what is theirs: the run's attributes are on their parent.
     for step in steps {
-        let step_attributes = vec![("onset.step.path", step.path.clone()), ("onset.step.type", step.kind.to_string())];
-        tracer.record(Span {
-            trace_id: trace.trace_id.clone(),
-            span_id: step.span_id.clone(),
-            parent_span_id: Some(trace.span_id.clone()),
-            name: format!("step {} {}", step.path, step.kind),
+        let Some(step_id) = from_hex::<8>(&step.span_id) else { continue };
+        spans.push(Span {
+            trace_id,
+            span_id: step_id,
+            parent_span_id: Some(span_id),
+            name: format!("step {} {}", step.path, step.kind).into(),
             kind: if step.kind == "call" { Kind::Client } else { Kind::Internal },
             start_ns: ns(step.started_at as f64),
             end_ns: ns(step.started_at as f64 + step.duration_ms),
-            attributes: step_attributes,
+            attributes: vec![
+                ("onset.step.path", Attr::from(step.path.as_str())),
+                ("onset.step.type", Attr::from(step.kind)),
+            ],
             error: step.error.clone(),
         });
     }
-    tracer.record(Span {
-        trace_id: trace.trace_id.clone(),
-        span_id: trace.span_id.clone(),
-        parent_span_id: Some(parent.to_string()),
-        name: format!("run {}", end.handler),
+    spans.push(Span {
+        trace_id,
+        span_id,
+        parent_span_id: Some(parent),
+        name: format!("run {}", end.handler).into(),
         kind: Kind::Internal,
         start_ns,
         end_ns,
         attributes,
         error: end.error.map(str::to_string),
     });
+    tracer.record(spans);
 }
 
 /// Runs one attempt and records it; returns the next attempt when one is due later.
@@ -303,13 +307,13 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     // The run joins its event's trace (when the event was traced and a tracer is on).
     let run_trace =
         app.tracer.as_ref().and(ev.trace.as_deref()).and_then(crate::traces::Context::parse).map(|(parent, _)| {
-            (
-                parent.span_id,
-                onset_engine::trace::RunTrace {
-                    trace_id: parent.trace_id,
-                    span_id: onset_engine::trace::new_span_id(),
-                },
-            )
+            let span_id = crate::traces::new_span_id();
+            let ids = (parent.trace_id, parent.span_id, span_id);
+            let trace = onset_engine::trace::RunTrace {
+                trace_id: crate::traces::hex(&parent.trace_id),
+                span_id: crate::traces::hex(&span_id),
+            };
+            (ids, trace)
         });
     let input = RunInput {
         event,
@@ -388,17 +392,9 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     }
     app.metrics.run_finished(&run.component, &run.environment, status.as_str(), seconds);
     let handler_name = deployed.handler_name(&run.channel, &run.event);
-    if let (Some(tracer), Some((parent, trace))) = (&app.tracer, &run_trace) {
+    if let (Some(tracer), Some((ids, _))) = (&app.tracer, &run_trace) {
         let ended = RunEnd { status: status.as_str(), error: error_text.as_deref(), handler: &handler_name };
-        record_run_spans(
-            tracer,
-            &run,
-            parent,
-            trace,
-            (run_start_ns, crate::traces::now_ns()),
-            &ended,
-            &steps_for_trace,
-        );
+        record_run_spans(tracer, &run, *ids, (run_start_ns, crate::traces::now_ns()), &ended, &steps_for_trace);
     }
     app.series.run(&run.component, &run.environment, &handler_name, status.as_str(), seconds * 1000.0);
     if status == RunStatus::Dead {

@@ -48,7 +48,12 @@ async fn one_event_is_one_trace_from_ingest_to_the_outbound_call() {
         sink.url()
     );
     let mut o = Options::new(&[("traced.yaml", &yaml)]);
-    o.tune_with = Some(Arc::new(move |c| c.otlp_endpoint = Some(endpoint.clone())));
+    o.tune_with = Some(Arc::new(move |c| {
+        c.otlp_endpoint = Some(endpoint.clone());
+        // The JSON encoding, read here; the protobuf one (the default) is checked against
+        // OpenTelemetry's own classes in the unit tests of `traces`.
+        c.otlp_protocol = onset_server::OtlpProtocol::Json;
+    }));
     let s = start_with(o).await;
 
     let caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
