@@ -130,7 +130,8 @@ impl ServerConfig {
 
 pub struct App {
     pub config: ServerConfig,
-    pub store: Store,
+    /// Everything kept, whichever backend holds it.
+    pub store: Arc<dyn Store>,
     pub scheduler: Scheduler,
     pub connectors: Registry,
     pub metrics: Metrics,
@@ -203,7 +204,7 @@ pub(crate) fn files_json(files: &std::collections::BTreeMap<String, String>) -> 
 impl App {
     pub fn new(
         config: ServerConfig,
-        store: Store,
+        store: Arc<dyn Store>,
         connectors: Registry,
         master_key: crate::secrets::MasterKey,
         shutdown: CancellationToken,

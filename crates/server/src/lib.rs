@@ -35,7 +35,7 @@ use std::sync::atomic::Ordering;
 use axum::Router;
 use axum::routing::any;
 use onset_connectors::{HttpConnector, HttpConnectorOptions, NetworkPolicy, Registry};
-use onset_store::{Store, StoreOptions};
+use onset_store::{SqliteStore, Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -112,11 +112,12 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
         }
         _ => {}
     }
-    let store = Store::open(&StoreOptions {
+    // The one place a backend is named.
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&StoreOptions {
         data_dir: config.data_dir.clone(),
         durability: config.durability,
         queue_capacity: config.ingest_queue,
-    })?;
+    })?);
     let http = HttpConnector::new(HttpConnectorOptions {
         policy: NetworkPolicy { deny_private: config.deny_private_networks },
         ..HttpConnectorOptions::default()

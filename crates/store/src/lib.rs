@@ -1,17 +1,19 @@
-//! Durable state: events, runs (which are also the job queue), step records, deployments.
+//! Durable state: events, runs (which are also the job queue), step records, deployments,
+//! behind the [`Store`] trait.
 //!
-//! The SQLite implementation writes through one thread that commits everything queued while
-//! the previous commit ran (group commit); reads use a separate pool of connections.
+//! The SQLite implementation ([`SqliteStore`]) writes through one thread that commits everything
+//! queued while the previous commit ran (group commit); reads use a separate pool of connections.
 
+mod counts;
 mod rows;
 mod sqlite;
+mod store;
 pub mod time;
 
+pub use counts::merge_counts;
 pub use rows::*;
-pub use sqlite::{
-    AlertRow, AuditRow, Durability, EventForRun, PruneCandidate, Rollup, SealedValue, Store, StoreOptions, SyncBatch,
-    TokenRow, merge_counts,
-};
+pub use sqlite::{Durability, SqliteStore, StoreOptions};
+pub use store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -25,8 +27,9 @@ pub enum StoreError {
     /// The data directory's disk has no room: nothing was written; try again once space is back.
     #[error("the disk of the data directory is full")]
     DiskFull,
+    /// The database refused or failed an operation; the text is for the log, never a client.
     #[error("database error: {0}")]
-    Sqlite(rusqlite::Error),
+    Database(Box<dyn std::error::Error + Send + Sync>),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("corrupt row: {0}")]
@@ -34,15 +37,4 @@ pub enum StoreError {
     /// The batch this write was part of did not commit (the log has the reason).
     #[error("the write was not committed")]
     CommitFailed,
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        if is_disk_full(&e) { StoreError::DiskFull } else { StoreError::Sqlite(e) }
-    }
-}
-
-/// SQLite's "database or disk is full" (its unix VFS reports ENOSPC so).
-pub(crate) fn is_disk_full(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
 }

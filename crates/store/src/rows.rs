@@ -1,6 +1,7 @@
 //! What goes in and comes out of the store. Output rows serialise to the API's JSON shapes.
 
 use serde::Serialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
 
 /// Run states. `failed` = not retryable; `dead` = retries exhausted.
@@ -269,4 +270,118 @@ pub struct QueueCounts {
     pub queued: u64,
     pub running: u64,
     pub retrying: u64,
+}
+
+/// What a worker needs of an event to run a handler.
+#[derive(Debug, Clone)]
+pub struct EventForRun {
+    /// JSON text.
+    pub payload: bytes::Bytes,
+    pub headers: String,
+    pub query: String,
+    pub params: String,
+    pub delivery_id: Option<String>,
+    pub received_at: i64,
+    /// The traceparent of the span that ingested the event, when it was traced.
+    pub trace: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenRow {
+    pub id: String,
+    pub name: String,
+    #[serde(skip)]
+    pub hash: String,
+    pub role: String,
+    pub can_promote: bool,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub created_at: i64,
+    #[serde(serialize_with = "crate::time::ser_opt")]
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRow {
+    pub id: String,
+    #[serde(serialize_with = "crate::time::ser")]
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRow {
+    pub id: String,
+    pub kind: String,
+    pub key: String,
+    pub component: Option<String>,
+    pub environment: Option<String>,
+    pub message: String,
+    /// JSON object text.
+    pub detail: String,
+    pub raised_at: i64,
+    pub resolved_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub attempts: u32,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+}
+
+/// An event the pruner considers, with what decides its age.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneCandidate {
+    pub id: String,
+    pub component: String,
+    pub environment: String,
+    pub received_at: i64,
+    /// Runs not finished (queued, running, retrying): such an event is never pruned.
+    pub open_runs: i64,
+    /// When its last succeeded run finished, if any.
+    pub succeeded_at: Option<i64>,
+    /// When its last failed or dead run finished, if any.
+    pub failed_at: Option<i64>,
+}
+
+/// One bucket's counters for a component, environment and handler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollup {
+    /// Bucket width in ms (60,000 or 3,600,000).
+    pub resolution: i64,
+    /// Bucket start, unix ms, a multiple of `resolution`.
+    pub start: i64,
+    pub component: String,
+    pub environment: String,
+    /// `""` for counters of the component as a whole.
+    pub handler: String,
+    /// A JSON object of counters (see [`merge_counts`]).
+    pub counts: Value,
+}
+
+/// A config value as stored: sealed text and the id of the key that sealed it.
+#[derive(Debug, Clone)]
+pub struct SealedValue {
+    pub component: String,
+    pub environment: String,
+    pub key: String,
+    pub sealed: String,
+    pub key_id: String,
+    pub updated_at: i64,
+}
+
+/// One synchronisation of a calendar, applied at once: the events it produced, the items it
+/// saw change, and the state (sync token) to keep. A crash before the commit leaves the old
+/// token, so the next sync finds the same changes again; delivery ids keep them from running twice.
+#[derive(Debug, Clone, Default)]
+pub struct SyncBatch {
+    pub component: String,
+    pub environment: String,
+    pub events: Vec<NewEvent>,
+    /// `(item id, etag)` seen now.
+    pub upserts: Vec<(String, String)>,
+    /// Item ids deleted.
+    pub deletes: Vec<String>,
+    /// `(key, value)`; `None` removes the key.
+    pub state: Vec<(String, Option<String>)>,
 }

@@ -1,36 +1,11 @@
 //! Control-plane tokens (hashes only) and the audit log.
 
 use rusqlite::{OptionalExtension as _, params};
-use serde::Serialize;
 
-use super::Store;
+use super::SqliteStore;
 use super::write::{answer, op};
 use crate::StoreError;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TokenRow {
-    pub id: String,
-    pub name: String,
-    #[serde(skip)]
-    pub hash: String,
-    pub role: String,
-    pub can_promote: bool,
-    #[serde(serialize_with = "crate::time::ser")]
-    pub created_at: i64,
-    #[serde(serialize_with = "crate::time::ser_opt")]
-    pub revoked_at: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AuditRow {
-    pub id: String,
-    #[serde(serialize_with = "crate::time::ser")]
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub detail: serde_json::Value,
-}
+use crate::{AuditRow, TokenRow};
 
 fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
     Ok(TokenRow {
@@ -46,8 +21,8 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
 
 const TOKEN_COLUMNS: &str = "id, name, hash, role, can_promote, created_at, revoked_at";
 
-impl Store {
-    pub async fn create_token(&self, t: TokenRow) -> Result<(), StoreError> {
+impl SqliteStore {
+    pub(super) async fn create_token(&self, t: TokenRow) -> Result<(), StoreError> {
         let (op, rx) = op(move |tx| {
             tx.execute(
                 "INSERT INTO tokens (id, name, hash, role, can_promote, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -60,7 +35,7 @@ impl Store {
     }
 
     /// Every token, revoked ones included, oldest first.
-    pub async fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+    pub(super) async fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare(&format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id"))?;
             let rows = stmt.query_map([], token_row)?;
@@ -70,7 +45,7 @@ impl Store {
     }
 
     /// The token with this hash, if it exists and is not revoked.
-    pub async fn token_by_hash(&self, hash: String) -> Result<Option<TokenRow>, StoreError> {
+    pub(super) async fn token_by_hash(&self, hash: String) -> Result<Option<TokenRow>, StoreError> {
         self.read(move |c| {
             Ok(c.query_row(
                 &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1 AND revoked_at IS NULL"),
@@ -83,7 +58,7 @@ impl Store {
     }
 
     /// `false` when there is no such token or it was revoked already.
-    pub async fn revoke_token(&self, id: String, at: i64) -> Result<bool, StoreError> {
+    pub(super) async fn revoke_token(&self, id: String, at: i64) -> Result<bool, StoreError> {
         let (op, rx) = op(move |t| {
             let n =
                 t.execute("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![id, at])?;
@@ -93,7 +68,7 @@ impl Store {
         answer(rx).await
     }
 
-    pub async fn add_audit(&self, row: AuditRow) -> Result<(), StoreError> {
+    pub(super) async fn add_audit(&self, row: AuditRow) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| {
             t.execute(
                 "INSERT INTO audit (id, at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -106,7 +81,7 @@ impl Store {
     }
 
     /// Audit entries, newest first, before the id `before` when given.
-    pub async fn audit(&self, limit: u32, before: Option<String>) -> Result<Vec<AuditRow>, StoreError> {
+    pub(super) async fn audit(&self, limit: u32, before: Option<String>) -> Result<Vec<AuditRow>, StoreError> {
         self.read(move |c| {
             let mut stmt = c.prepare(
                 "SELECT id, at, actor, action, target, detail FROM audit

@@ -3,27 +3,10 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::Store;
+use super::SqliteStore;
 use super::write::{answer, op};
+use crate::AlertRow;
 use crate::StoreError;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct AlertRow {
-    pub id: String,
-    pub kind: String,
-    pub key: String,
-    pub component: Option<String>,
-    pub environment: Option<String>,
-    pub message: String,
-    /// JSON object text.
-    pub detail: String,
-    pub raised_at: i64,
-    pub resolved_at: Option<i64>,
-    pub delivered_at: Option<i64>,
-    pub attempts: u32,
-    pub next_attempt_at: i64,
-    pub last_error: Option<String>,
-}
 
 const COLUMNS: &str = "id, kind, key, component, environment, message, detail, raised_at, resolved_at, delivered_at,
      attempts, next_attempt_at, last_error";
@@ -46,9 +29,9 @@ fn row(r: &Row<'_>) -> rusqlite::Result<AlertRow> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// Stores the alert unless one with its key is open; `true` when it is new.
-    pub async fn raise_alert(&self, alert: AlertRow) -> Result<bool, StoreError> {
+    pub(super) async fn raise_alert(&self, alert: AlertRow) -> Result<bool, StoreError> {
         let (op, rx) = op(move |t| {
             let open: Option<String> = t
                 .prepare_cached("SELECT id FROM alerts WHERE key = ?1 AND resolved_at IS NULL")?
@@ -81,7 +64,7 @@ impl Store {
     }
 
     /// Resolves the open alert with this key, if any; `true` when there was one.
-    pub async fn resolve_alert(&self, key: String, at: i64) -> Result<bool, StoreError> {
+    pub(super) async fn resolve_alert(&self, key: String, at: i64) -> Result<bool, StoreError> {
         let (op, rx) = op(move |t| {
             Ok(t.prepare_cached("UPDATE alerts SET resolved_at = ?2 WHERE key = ?1 AND resolved_at IS NULL")?
                 .execute(params![key, at])?
@@ -92,7 +75,7 @@ impl Store {
     }
 
     /// Keys of the open alerts of a kind.
-    pub async fn open_alert_keys(&self, kind: String) -> Result<Vec<String>, StoreError> {
+    pub(super) async fn open_alert_keys(&self, kind: String) -> Result<Vec<String>, StoreError> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached("SELECT key FROM alerts WHERE kind = ?1 AND resolved_at IS NULL")?;
             let keys = stmt.query_map([kind], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
@@ -102,7 +85,7 @@ impl Store {
     }
 
     /// Newest first; only open ones unless `all`.
-    pub async fn alerts(&self, all: bool, limit: u32) -> Result<Vec<AlertRow>, StoreError> {
+    pub(super) async fn alerts(&self, all: bool, limit: u32) -> Result<Vec<AlertRow>, StoreError> {
         self.read(move |c| {
             let sql = format!(
                 "SELECT {COLUMNS} FROM alerts {} ORDER BY raised_at DESC, id DESC LIMIT ?1",
@@ -116,7 +99,7 @@ impl Store {
     }
 
     /// Alerts not yet delivered whose next attempt is due, oldest first.
-    pub async fn alerts_to_deliver(&self, now: i64, max_attempts: u32) -> Result<Vec<AlertRow>, StoreError> {
+    pub(super) async fn alerts_to_deliver(&self, now: i64, max_attempts: u32) -> Result<Vec<AlertRow>, StoreError> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM alerts WHERE delivered_at IS NULL AND next_attempt_at <= ?1 AND attempts < ?2
@@ -129,7 +112,7 @@ impl Store {
     }
 
     /// Records a delivery attempt: delivered, or the error and when to try again.
-    pub async fn alert_attempt(
+    pub(super) async fn alert_attempt(
         &self,
         id: String,
         delivered_at: Option<i64>,

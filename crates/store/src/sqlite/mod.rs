@@ -1,19 +1,13 @@
 //! SQLite: WAL, one writer thread with group commit, a pool of readers.
 
-mod read;
-pub use read::EventForRun;
 mod access;
 mod alerts;
-pub use access::{AuditRow, TokenRow};
-pub use alerts::AlertRow;
+mod read;
 mod retention;
-pub use retention::PruneCandidate;
 mod rollups;
-pub use rollups::{Rollup, merge_counts};
 mod settings;
-pub use settings::SealedValue;
+mod store;
 mod trigger_state;
-pub use trigger_state::SyncBatch;
 mod write;
 mod writer;
 
@@ -26,6 +20,17 @@ use rusqlite::Connection;
 
 use crate::StoreError;
 use writer::Writer;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if is_disk_full(&e) { StoreError::DiskFull } else { StoreError::Database(Box::new(e)) }
+    }
+}
+
+/// SQLite's "database or disk is full" (its unix VFS reports ENOSPC so).
+pub(crate) fn is_disk_full(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
+}
 
 /// How far a commit goes before the sender is acknowledged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -84,9 +89,9 @@ impl Readers {
     }
 }
 
-/// The store. Cheap to clone; every clone talks to the same writer and readers.
+/// The SQLite store. Cheap to clone; every clone talks to the same writer and readers.
 #[derive(Clone)]
-pub struct Store {
+pub struct SqliteStore {
     writer: Writer,
     readers: Arc<Readers>,
     /// Held for the life of the store: one process per data directory.
@@ -95,9 +100,9 @@ pub struct Store {
     _checkpointer: Arc<std::sync::mpsc::Sender<()>>,
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.readers.path).finish_non_exhaustive()
+        f.debug_struct("SqliteStore").field("path", &self.readers.path).finish_non_exhaustive()
     }
 }
 
@@ -127,10 +132,10 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir`, takes the directory lock, and
     /// applies migrations.
-    pub fn open(options: &StoreOptions) -> Result<Store, StoreError> {
+    pub fn open(options: &StoreOptions) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(&options.data_dir)?;
         let lock_path = options.data_dir.join("onset.lock");
         let lock = File::options().create(true).truncate(false).write(true).open(&lock_path)?;
@@ -145,7 +150,7 @@ impl Store {
         let writer = Writer::start(conn, options.queue_capacity, wal_frames.clone())?;
         let (stop, stopped) = std::sync::mpsc::channel();
         writer::checkpoint_in_background(path.clone(), wal_frames, stopped)?;
-        Ok(Store {
+        Ok(SqliteStore {
             writer,
             readers: Arc::new(Readers { path, idle: Mutex::new(Vec::new()) }),
             _lock: Arc::new(lock),

@@ -3,7 +3,8 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::value::RawValue;
 
-use super::Store;
+use super::SqliteStore;
+use crate::EventForRun;
 use crate::{
     Activation, DeploymentRow, EventRow, ListFilter, Page, QueueCounts, RunRef, RunRow, RunStatus, StepRow, StoreError,
 };
@@ -133,27 +134,13 @@ fn deployment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRow> {
     })
 }
 
-/// What a worker needs of an event to run a handler.
-#[derive(Debug, Clone)]
-pub struct EventForRun {
-    /// JSON text.
-    pub payload: bytes::Bytes,
-    pub headers: String,
-    pub query: String,
-    pub params: String,
-    pub delivery_id: Option<String>,
-    pub received_at: i64,
-    /// The traceparent of the span that ingested the event, when it was traced.
-    pub trace: Option<String>,
-}
-
-impl Store {
-    pub async fn ping(&self) -> Result<(), StoreError> {
+impl SqliteStore {
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
 
     /// One event with its payload, headers and runs.
-    pub async fn event(&self, id: String) -> Result<Option<EventRow>, StoreError> {
+    pub(super) async fn event(&self, id: String) -> Result<Option<EventRow>, StoreError> {
         self.read(move |c| {
             let row = c
                 .prepare_cached(&format!(
@@ -175,7 +162,7 @@ impl Store {
     }
 
     /// Newest first, without payloads and headers; `status` filters by the event's status.
-    pub async fn events(&self, filter: ListFilter) -> Result<Page<EventRow>, StoreError> {
+    pub(super) async fn events(&self, filter: ListFilter) -> Result<Page<EventRow>, StoreError> {
         self.read(move |c| {
             let (where_sql, values) = filter_sql(&filter);
             let sql =
@@ -192,7 +179,7 @@ impl Store {
     }
 
     /// One run with its steps, in execution order across attempts.
-    pub async fn run(&self, id: String) -> Result<Option<RunRow>, StoreError> {
+    pub(super) async fn run(&self, id: String) -> Result<Option<RunRow>, StoreError> {
         self.read(move |c| {
             let Some(mut run) = c
                 .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?
@@ -241,7 +228,7 @@ impl Store {
     }
 
     /// Newest first, without steps.
-    pub async fn runs(&self, filter: ListFilter) -> Result<Page<RunRow>, StoreError> {
+    pub(super) async fn runs(&self, filter: ListFilter) -> Result<Page<RunRow>, StoreError> {
         self.read(move |c| {
             let (where_sql, values) = filter_sql(&filter);
             let sql = format!("SELECT {RUN_COLUMNS} FROM runs {where_sql} ORDER BY id DESC LIMIT {}", filter.limit + 1);
@@ -255,7 +242,7 @@ impl Store {
 
     /// The event a run needs (when the payload did not come with the job), with the run's
     /// current status: a run already finished is not run again.
-    pub async fn run_input(&self, run_id: String) -> Result<Option<(EventForRun, RunStatus)>, StoreError> {
+    pub(super) async fn run_input(&self, run_id: String) -> Result<Option<(EventForRun, RunStatus)>, StoreError> {
         self.read(move |c| {
             Ok(c.prepare_cached(
                 "SELECT e.payload, e.headers, e.query, e.params, e.delivery_id, e.received_at, r.status, e.trace
@@ -280,7 +267,7 @@ impl Store {
         .await
     }
 
-    pub async fn activations(&self) -> Result<Vec<Activation>, StoreError> {
+    pub(super) async fn activations(&self) -> Result<Vec<Activation>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare("SELECT component, environment, deployment_id, paused FROM activations")?;
             let rows = stmt.query_map([], |r| {
@@ -298,7 +285,7 @@ impl Store {
 
     /// The source of a deployment, to rebuild it for retries after a restart.
     /// `(environment, source, files)` of a deployment; `files` is a JSON object.
-    pub async fn deployment_source(&self, id: String) -> Result<Option<(String, String, String)>, StoreError> {
+    pub(super) async fn deployment_source(&self, id: String) -> Result<Option<(String, String, String)>, StoreError> {
         self.read(move |c| {
             Ok(c.query_row("SELECT environment, source, files FROM deployments WHERE id = ?1", [&id], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -309,7 +296,7 @@ impl Store {
     }
 
     /// Deployments, newest first, optionally of one component and/or environment.
-    pub async fn deployments(
+    pub(super) async fn deployments(
         &self,
         component: Option<String>,
         environment: Option<String>,
@@ -330,7 +317,7 @@ impl Store {
         .await
     }
 
-    pub async fn deployment(&self, id: String) -> Result<Option<DeploymentRow>, StoreError> {
+    pub(super) async fn deployment(&self, id: String) -> Result<Option<DeploymentRow>, StoreError> {
         self.read(move |c| {
             Ok(c.query_row(
                 "SELECT d.id, d.component, d.environment, d.build, d.status, d.error, d.meta, d.created_by, d.created_at,
@@ -345,7 +332,7 @@ impl Store {
     }
 
     /// Dead-lettered runs not yet replayed: `(run id, event id, channel, event)`.
-    pub async fn dead_runs(
+    pub(super) async fn dead_runs(
         &self,
         component: String,
         environment: String,
@@ -362,7 +349,7 @@ impl Store {
         .await
     }
 
-    pub async fn queue_counts(&self) -> Result<QueueCounts, StoreError> {
+    pub(super) async fn queue_counts(&self) -> Result<QueueCounts, StoreError> {
         self.read(|c| {
             let mut counts = QueueCounts::default();
             let mut stmt = c.prepare(

@@ -5,28 +5,14 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::Store;
+use super::SqliteStore;
 use super::write::{answer, op};
+use crate::PruneCandidate;
 use crate::StoreError;
 
-/// An event the pruner considers, with what decides its age.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PruneCandidate {
-    pub id: String,
-    pub component: String,
-    pub environment: String,
-    pub received_at: i64,
-    /// Runs not finished (queued, running, retrying): such an event is never pruned.
-    pub open_runs: i64,
-    /// When its last succeeded run finished, if any.
-    pub succeeded_at: Option<i64>,
-    /// When its last failed or dead run finished, if any.
-    pub failed_at: Option<i64>,
-}
-
-impl Store {
+impl SqliteStore {
     /// Up to `limit` events after `after` (an event id) in id order, oldest first.
-    pub async fn prune_candidates(
+    pub(super) async fn prune_candidates(
         &self,
         after: Option<String>,
         limit: usize,
@@ -58,7 +44,7 @@ impl Store {
 
     /// Deletes these events with their runs and step records, each only if none of its runs is
     /// open; their delivery ids are forgotten with them. Returns how many were deleted.
-    pub async fn prune_events(&self, ids: Vec<String>) -> Result<usize, StoreError> {
+    pub(super) async fn prune_events(&self, ids: Vec<String>) -> Result<usize, StoreError> {
         let (op, rx) = op(move |t| {
             let mut deleted = 0;
             for id in &ids {
@@ -84,7 +70,7 @@ impl Store {
 
     /// The database file's size in bytes and the bytes of its free pages (space SQLite reuses
     /// before it grows the file).
-    pub async fn file_usage(&self) -> Result<(u64, u64), StoreError> {
+    pub(super) async fn file_usage(&self) -> Result<(u64, u64), StoreError> {
         self.read(|c| {
             let page_size: i64 = c.pragma_query_value(None, "page_size", |r| r.get(0))?;
             let pages: i64 = c.pragma_query_value(None, "page_count", |r| r.get(0))?;

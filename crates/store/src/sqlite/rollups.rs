@@ -4,64 +4,14 @@
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 
-use super::Store;
+use super::SqliteStore;
 use super::write::{answer, op};
-use crate::StoreError;
+use crate::Rollup;
+use crate::{StoreError, merge_counts};
 
-/// One bucket's counters for a component, environment and handler.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rollup {
-    /// Bucket width in ms (60,000 or 3,600,000).
-    pub resolution: i64,
-    /// Bucket start, unix ms, a multiple of `resolution`.
-    pub start: i64,
-    pub component: String,
-    pub environment: String,
-    /// `""` for counters of the component as a whole.
-    pub handler: String,
-    /// A JSON object of counters (see [`merge_counts`]).
-    pub counts: Value,
-}
-
-/// Adds `delta` into `into`: numbers add, arrays add element by element, objects merge key by
-/// key, and numbers under a `"max"` key keep the larger value.
-pub fn merge_counts(into: &mut Value, delta: &Value) {
-    merge(into, delta, false);
-}
-
-fn merge(into: &mut Value, delta: &Value, keep_max: bool) {
-    match (into, delta) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                let max = keep_max || k == "max";
-                match a.get_mut(k) {
-                    Some(existing) => merge(existing, v, max),
-                    None => {
-                        a.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            if a.len() < b.len() {
-                a.resize(b.len(), Value::from(0));
-            }
-            for (x, y) in a.iter_mut().zip(b) {
-                merge(x, y, keep_max);
-            }
-        }
-        (into @ Value::Number(_), Value::Number(d)) => {
-            let (x, y) = (into.as_f64().unwrap_or(0.0), d.as_f64().unwrap_or(0.0));
-            let v = if keep_max { x.max(y) } else { x + y };
-            *into = if v.fract() == 0.0 && v.abs() < 9e15 { Value::from(v as i64) } else { Value::from(v) };
-        }
-        (into, delta) => *into = delta.clone(),
-    }
-}
-
-impl Store {
+impl SqliteStore {
     /// Adds each roll-up's counts into its bucket, in one transaction.
-    pub async fn add_rollups(&self, rollups: Vec<Rollup>) -> Result<(), StoreError> {
+    pub(super) async fn add_rollups(&self, rollups: Vec<Rollup>) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| {
             for r in &rollups {
                 let existing: Option<String> = t
@@ -97,7 +47,7 @@ impl Store {
 
     /// Roll-ups of one resolution with `from <= start < to`, optionally of one component and
     /// environment, in time order.
-    pub async fn rollups(
+    pub(super) async fn rollups(
         &self,
         resolution: i64,
         component: Option<String>,
@@ -130,7 +80,10 @@ impl Store {
 
     /// Runs waiting per component and environment: how many, and the earliest time one of them
     /// was due, among those due by `now` (queued or retrying).
-    pub async fn waiting_by_component(&self, now: i64) -> Result<Vec<(String, String, i64, Option<i64>)>, StoreError> {
+    pub(super) async fn waiting_by_component(
+        &self,
+        now: i64,
+    ) -> Result<Vec<(String, String, i64, Option<i64>)>, StoreError> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT component, environment, COUNT(*), MIN(CASE WHEN run_at <= ?1 THEN run_at END) FROM runs
@@ -143,7 +96,7 @@ impl Store {
     }
 
     /// Deletes roll-ups of `resolution` that start before `before`; returns how many.
-    pub async fn prune_rollups(&self, resolution: i64, before: i64) -> Result<usize, StoreError> {
+    pub(super) async fn prune_rollups(&self, resolution: i64, before: i64) -> Result<usize, StoreError> {
         let (op, rx) = op(move |t| {
             Ok(t.prepare_cached("DELETE FROM rollups WHERE resolution = ?1 AND start < ?2")?
                 .execute(params![resolution, before])?)
@@ -157,7 +110,7 @@ impl Store {
 mod tests {
     use serde_json::json;
 
-    use super::merge_counts;
+    use crate::merge_counts;
 
     #[test]
     fn counts_add_and_maxima_keep_the_larger() {

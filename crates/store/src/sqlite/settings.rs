@@ -2,24 +2,14 @@
 
 use rusqlite::params;
 
-use super::Store;
+use super::SqliteStore;
 use super::write::{answer, op};
+use crate::SealedValue;
 use crate::StoreError;
 
-/// A config value as stored: sealed text and the id of the key that sealed it.
-#[derive(Debug, Clone)]
-pub struct SealedValue {
-    pub component: String,
-    pub environment: String,
-    pub key: String,
-    pub sealed: String,
-    pub key_id: String,
-    pub updated_at: i64,
-}
-
-impl Store {
+impl SqliteStore {
     /// Environment names in promotion order.
-    pub async fn environments(&self) -> Result<Vec<String>, StoreError> {
+    pub(super) async fn environments(&self) -> Result<Vec<String>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare("SELECT name FROM environments ORDER BY position")?;
             let rows = stmt.query_map([], |r| r.get(0))?;
@@ -29,7 +19,7 @@ impl Store {
     }
 
     /// Adds an environment right after `after`. `Ok(false)` when `after` does not exist.
-    pub async fn create_environment(&self, name: String, after: String, now: i64) -> Result<bool, StoreError> {
+    pub(super) async fn create_environment(&self, name: String, after: String, now: i64) -> Result<bool, StoreError> {
         let (op, rx) = op(move |t| {
             let Some(pos): Option<i64> = rusqlite::OptionalExtension::optional(t.query_row(
                 "SELECT position FROM environments WHERE name = ?1",
@@ -52,7 +42,7 @@ impl Store {
         answer(rx).await
     }
 
-    pub async fn set_config_values(&self, values: Vec<SealedValue>) -> Result<(), StoreError> {
+    pub(super) async fn set_config_values(&self, values: Vec<SealedValue>) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| {
             for v in &values {
                 t.prepare_cached(
@@ -70,7 +60,7 @@ impl Store {
     }
 
     /// Values of one component in one environment, or every value (for key rotation).
-    pub async fn config_values(&self, scope: Option<(String, String)>) -> Result<Vec<SealedValue>, StoreError> {
+    pub(super) async fn config_values(&self, scope: Option<(String, String)>) -> Result<Vec<SealedValue>, StoreError> {
         self.read(move |c| {
             let (component, environment) = scope.unzip();
             let mut stmt = c.prepare(

@@ -37,7 +37,7 @@ fn new_event(id: &str, delivery: Option<&str>, runs: usize) -> NewEvent {
 #[tokio::test]
 async fn ingest_stores_event_and_runs_and_dedups_by_delivery_id() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&options(dir.path())).unwrap();
+    let store = SqliteStore::open(&options(dir.path())).unwrap();
     assert_eq!(store.ingest(new_event("e1", Some("d-1"), 2)).await.unwrap(), IngestOutcome::Stored);
     assert_eq!(
         store.ingest(new_event("e2", Some("d-1"), 2)).await.unwrap(),
@@ -58,7 +58,7 @@ async fn ingest_stores_event_and_runs_and_dedups_by_delivery_id() {
 #[tokio::test]
 async fn concurrent_ingests_all_commit() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&options(dir.path())).unwrap();
+    let store = SqliteStore::open(&options(dir.path())).unwrap();
     let mut tasks = Vec::new();
     for i in 0..500 {
         let s = store.clone();
@@ -77,7 +77,7 @@ async fn concurrent_ingests_all_commit() {
 #[tokio::test]
 async fn lists_are_newest_first_with_a_cursor() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&options(dir.path())).unwrap();
+    let store = SqliteStore::open(&options(dir.path())).unwrap();
     for i in 0..5 {
         store.ingest(new_event(&format!("e{i}"), None, 1)).await.unwrap();
     }
@@ -104,7 +104,7 @@ async fn lists_are_newest_first_with_a_cursor() {
 #[tokio::test]
 async fn completion_records_steps_and_retry_schedule() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&options(dir.path())).unwrap();
+    let store = SqliteStore::open(&options(dir.path())).unwrap();
     store.ingest(new_event("e1", None, 1)).await.unwrap();
     store.mark_running(vec!["e1-run0".into()], 1, 2).await.unwrap();
     let step = NewStep {
@@ -163,8 +163,8 @@ async fn completion_records_steps_and_retry_schedule() {
 async fn recovery_requeues_interrupted_runs_and_the_directory_is_locked() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(&options(dir.path())).unwrap();
-        assert!(matches!(Store::open(&options(dir.path())), Err(StoreError::Locked(_))));
+        let store = SqliteStore::open(&options(dir.path())).unwrap();
+        assert!(matches!(SqliteStore::open(&options(dir.path())), Err(StoreError::Locked(_))));
         store.ingest(new_event("e1", None, 2)).await.unwrap();
         store.mark_running(vec!["e1-run0".into()], 1, 2).await.unwrap();
         // Wait for the (unawaited) mark to commit.
@@ -174,7 +174,7 @@ async fn recovery_requeues_interrupted_runs_and_the_directory_is_locked() {
     // The writer thread ends when the last handle goes; give it a moment to release the lock.
     let mut reopened = None;
     for _ in 0..50 {
-        match Store::open(&options(dir.path())) {
+        match SqliteStore::open(&options(dir.path())) {
             Ok(s) => {
                 reopened = Some(s);
                 break;
@@ -196,7 +196,7 @@ async fn recovery_requeues_interrupted_runs_and_the_directory_is_locked() {
 #[tokio::test]
 async fn pending_runs_leave_out_paused_components_unless_asked_for() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&options(dir.path())).unwrap();
+    let store = SqliteStore::open(&options(dir.path())).unwrap();
     store
         .activate(NewDeployment {
             id: "d1".into(),
@@ -222,7 +222,7 @@ async fn pending_runs_leave_out_paused_components_unless_asked_for() {
 #[tokio::test]
 async fn replays_add_runs_once() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&options(dir.path())).unwrap();
+    let store = SqliteStore::open(&options(dir.path())).unwrap();
     store.ingest(new_event("e1", None, 1)).await.unwrap();
     let new_run = |id: &str| NewRun {
         id: id.into(),
@@ -244,7 +244,7 @@ async fn replays_add_runs_once() {
 #[tokio::test]
 async fn a_full_queue_answers_busy() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreOptions { queue_capacity: 1, ..options(dir.path()) }).unwrap();
+    let store = SqliteStore::open(&StoreOptions { queue_capacity: 1, ..options(dir.path()) }).unwrap();
     let mut busy = 0;
     let mut waiting = Vec::new();
     for i in 0..200 {
@@ -266,7 +266,7 @@ async fn a_full_queue_answers_busy() {
 #[tokio::test]
 async fn a_batch_runs_once_over_the_members_never_stored_before() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&options(dir.path())).unwrap();
+    let store = SqliteStore::open(&options(dir.path())).unwrap();
     let member = |id: &str, delivery: &str, n: u32| {
         let mut e = new_event(id, Some(delivery), 0);
         e.payload = bytes::Bytes::from(format!(r#"{{"n":{n}}}"#));
@@ -302,7 +302,7 @@ async fn a_batch_runs_once_over_the_members_never_stored_before() {
 #[tokio::test]
 async fn pruning_deletes_finished_events_with_runs_and_steps_never_open_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&options(dir.path())).unwrap();
+    let store = SqliteStore::open(&options(dir.path())).unwrap();
     store.ingest(new_event("e1", Some("d-1"), 1)).await.unwrap();
     store.ingest(new_event("e2", Some("d-2"), 1)).await.unwrap();
     store.ingest(new_event("e3", None, 0)).await.unwrap();

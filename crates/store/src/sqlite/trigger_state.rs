@@ -5,28 +5,13 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension as _, params};
 
-use super::Store;
+use super::SqliteStore;
 use super::write::{answer, insert_event, op};
-use crate::{IngestOutcome, NewEvent, StoreError};
+use crate::SyncBatch;
+use crate::{IngestOutcome, StoreError};
 
-/// One synchronisation of a calendar, applied at once: the events it produced, the items it
-/// saw change, and the state (sync token) to keep. A crash before the commit leaves the old
-/// token, so the next sync finds the same changes again; delivery ids keep them from running twice.
-#[derive(Debug, Clone, Default)]
-pub struct SyncBatch {
-    pub component: String,
-    pub environment: String,
-    pub events: Vec<NewEvent>,
-    /// `(item id, etag)` seen now.
-    pub upserts: Vec<(String, String)>,
-    /// Item ids deleted.
-    pub deletes: Vec<String>,
-    /// `(key, value)`; `None` removes the key.
-    pub state: Vec<(String, Option<String>)>,
-}
-
-impl Store {
-    pub async fn trigger_state(
+impl SqliteStore {
+    pub(super) async fn trigger_state(
         &self,
         component: String,
         environment: String,
@@ -44,7 +29,7 @@ impl Store {
     }
 
     /// Sets (or with `None` removes) one state value.
-    pub async fn set_trigger_state(
+    pub(super) async fn set_trigger_state(
         &self,
         component: String,
         environment: String,
@@ -60,7 +45,7 @@ impl Store {
     }
 
     /// Every `(component, environment, value)` stored under `key`.
-    pub async fn trigger_states(&self, key: String) -> Result<Vec<(String, String, String)>, StoreError> {
+    pub(super) async fn trigger_states(&self, key: String) -> Result<Vec<(String, String, String)>, StoreError> {
         self.read(move |c| {
             let mut stmt =
                 c.prepare("SELECT component, environment, value FROM trigger_state WHERE key = ?1 ORDER BY 1, 2")?;
@@ -71,7 +56,7 @@ impl Store {
     }
 
     /// Calendar item id → etag.
-    pub async fn calendar_items(
+    pub(super) async fn calendar_items(
         &self,
         component: String,
         environment: String,
@@ -86,7 +71,7 @@ impl Store {
     }
 
     /// Applies a calendar sync in one transaction; answers each event's outcome, in order.
-    pub async fn apply_sync(&self, batch: SyncBatch) -> Result<Vec<IngestOutcome>, StoreError> {
+    pub(super) async fn apply_sync(&self, batch: SyncBatch) -> Result<Vec<IngestOutcome>, StoreError> {
         let (op, rx) = op(move |t| {
             let mut outcomes = Vec::with_capacity(batch.events.len());
             for e in &batch.events {
@@ -115,7 +100,7 @@ impl Store {
     }
 
     /// Forgets every calendar item of a component in an environment (its channel was stopped).
-    pub async fn clear_calendar_items(&self, component: String, environment: String) -> Result<(), StoreError> {
+    pub(super) async fn clear_calendar_items(&self, component: String, environment: String) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| {
             t.execute(
                 "DELETE FROM calendar_items WHERE component = ?1 AND environment = ?2",
@@ -127,7 +112,12 @@ impl Store {
         answer(rx).await
     }
 
-    pub async fn add_deployment_log(&self, deployment_id: String, at: i64, message: String) -> Result<(), StoreError> {
+    pub(super) async fn add_deployment_log(
+        &self,
+        deployment_id: String,
+        at: i64,
+        message: String,
+    ) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| {
             t.execute(
                 "INSERT INTO deployment_logs (deployment_id, at, message) VALUES (?1, ?2, ?3)",
@@ -140,7 +130,7 @@ impl Store {
     }
 
     /// `(at, message)` in order.
-    pub async fn deployment_logs(&self, deployment_id: String) -> Result<Vec<(i64, String)>, StoreError> {
+    pub(super) async fn deployment_logs(&self, deployment_id: String) -> Result<Vec<(i64, String)>, StoreError> {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT at, message FROM deployment_logs WHERE deployment_id = ?1 ORDER BY at, rowid",

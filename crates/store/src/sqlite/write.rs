@@ -4,7 +4,7 @@
 use rusqlite::{Transaction, params};
 use tokio::sync::oneshot;
 
-use super::Store;
+use super::SqliteStore;
 use super::writer::{Commit, Op, Reply};
 use crate::{Completion, IngestOutcome, NewDeployment, NewEvent, NewRun, PendingRun, RunStatus, StoreError};
 
@@ -147,10 +147,10 @@ struct RunParent<'a> {
     environment: &'a str,
 }
 
-impl Store {
+impl SqliteStore {
     /// Stores an event and its runs, answering once committed. A known delivery id stores
     /// nothing and answers with the original event. `Busy` when the write queue is full.
-    pub async fn ingest(&self, event: NewEvent) -> Result<IngestOutcome, StoreError> {
+    pub(super) async fn ingest(&self, event: NewEvent) -> Result<IngestOutcome, StoreError> {
         let (op, rx) = op(move |t| insert_event(t, &event));
         self.writer.try_submit(op)?;
         answer(rx).await
@@ -161,7 +161,7 @@ impl Store {
     /// least one member is new, `batch` is stored with its runs, its payload, headers and params
     /// being the JSON arrays of the new members' (in order); it is answered, else `None`: every
     /// member was known. `Busy` when the write queue is full.
-    pub async fn ingest_batch(
+    pub(super) async fn ingest_batch(
         &self,
         members: Vec<NewEvent>,
         mut batch: NewEvent,
@@ -203,7 +203,7 @@ impl Store {
 
     /// Marks runs as taken by a worker until `lease_until`. Not awaited: a crash before the
     /// commit only means the runs are still `queued`, which recovery treats the same way.
-    pub async fn mark_running(
+    pub(super) async fn mark_running(
         &self,
         run_ids: Vec<String>,
         started_at: i64,
@@ -222,7 +222,7 @@ impl Store {
     }
 
     /// Extends the leases of runs still in progress.
-    pub async fn extend_leases(&self, run_ids: Vec<String>, lease_until: i64) -> Result<(), StoreError> {
+    pub(super) async fn extend_leases(&self, run_ids: Vec<String>, lease_until: i64) -> Result<(), StoreError> {
         let (op, _rx) = op(move |t| {
             let mut stmt = t.prepare_cached("UPDATE runs SET lease_until = ?2 WHERE id = ?1 AND status = 'running'")?;
             for id in &run_ids {
@@ -234,7 +234,7 @@ impl Store {
     }
 
     /// Records the end of an attempt with its steps.
-    pub async fn complete(&self, c: Completion) -> Result<(), StoreError> {
+    pub(super) async fn complete(&self, c: Completion) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| {
             let mut insert = t.prepare_cached(
                 "INSERT OR REPLACE INTO steps (run_id, attempt, seq, path, step_id, name, type, status, input, output,
@@ -282,13 +282,13 @@ impl Store {
 
     /// True from a write that failed because the data directory's disk is full until a commit
     /// succeeds again.
-    pub fn disk_full(&self) -> bool {
+    pub(super) fn disk_full(&self) -> bool {
         self.writer.disk_full()
     }
 
     /// Writes one small row: while the disk is full this fails, once it has room it clears
     /// [`Store::disk_full`].
-    pub async fn probe_disk(&self, now: i64) -> Result<(), StoreError> {
+    pub(super) async fn probe_disk(&self, now: i64) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| {
             t.prepare_cached("INSERT INTO disk_probe (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = ?1")?
                 .execute([now])?;
@@ -300,7 +300,7 @@ impl Store {
 
     /// Puts runs left `running` by a previous process back in the queue. Called once at start,
     /// before workers begin; returns how many were re-queued.
-    pub async fn recover(&self) -> Result<usize, StoreError> {
+    pub(super) async fn recover(&self) -> Result<usize, StoreError> {
         let (op, rx) = op(|t| {
             Ok(t.execute("UPDATE runs SET status = 'queued', lease_until = NULL WHERE status = 'running'", [])?)
         });
@@ -311,7 +311,7 @@ impl Store {
     /// Runs waiting to execute (`queued` or `retrying`), oldest due first, at most `limit`:
     /// those of one component and environment, or of every component that is not paused.
     /// Read through the writer, so every write submitted before is visible.
-    pub async fn pending_runs(
+    pub(super) async fn pending_runs(
         &self,
         scope: Option<(String, String)>,
         limit: usize,
@@ -359,7 +359,7 @@ impl Store {
     }
 
     /// Records a deployment and makes it the active one, keeping the paused flag.
-    pub async fn activate(&self, d: NewDeployment) -> Result<(), StoreError> {
+    pub(super) async fn activate(&self, d: NewDeployment) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| {
             insert_deployment(t, &d, "active", None)?;
             t.execute(
@@ -374,14 +374,14 @@ impl Store {
     }
 
     /// Records a deployment that did not become active, with why.
-    pub async fn record_failed_deployment(&self, d: NewDeployment, error: String) -> Result<(), StoreError> {
+    pub(super) async fn record_failed_deployment(&self, d: NewDeployment, error: String) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| insert_deployment(t, &d, "failed", Some(&error)));
         self.writer.submit(op).await?;
         answer(rx).await
     }
 
     /// Makes an earlier deployment of a component the active one again (a rollback).
-    pub async fn reactivate(
+    pub(super) async fn reactivate(
         &self,
         component: String,
         environment: String,
@@ -401,7 +401,7 @@ impl Store {
 
     /// Removes a component from an environment: its events are refused from now on. Its
     /// history (deployments, events, runs) stays. `false` when it was not deployed there.
-    pub async fn deactivate(&self, component: String, environment: String) -> Result<bool, StoreError> {
+    pub(super) async fn deactivate(&self, component: String, environment: String) -> Result<bool, StoreError> {
         let (op, rx) = op(move |t| {
             let n = t.execute(
                 "DELETE FROM activations WHERE component = ?1 AND environment = ?2",
@@ -414,7 +414,12 @@ impl Store {
     }
 
     /// Pauses or resumes a component's runs. `false` when it is not deployed there.
-    pub async fn set_paused(&self, component: String, environment: String, paused: bool) -> Result<bool, StoreError> {
+    pub(super) async fn set_paused(
+        &self,
+        component: String,
+        environment: String,
+        paused: bool,
+    ) -> Result<bool, StoreError> {
         let (op, rx) = op(move |t| {
             let n = t.execute(
                 "UPDATE activations SET paused = ?3 WHERE component = ?1 AND environment = ?2",
@@ -428,7 +433,7 @@ impl Store {
 
     /// Creates new runs for an existing event (a replay). With `replaces`, each old run is
     /// marked replayed, and a run already replayed is skipped: the ids created are returned.
-    pub async fn add_runs(
+    pub(super) async fn add_runs(
         &self,
         event_id: String,
         runs: Vec<(NewRun, Option<String>)>,

@@ -92,7 +92,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, wal_frames: Arc<AtomicI
                 }
                 match tx.commit() {
                     Ok(()) => Commit::Done,
-                    Err(e) if crate::is_disk_full(&e) => Commit::DiskFull,
+                    Err(e) if super::is_disk_full(&e) => Commit::DiskFull,
                     Err(e) => {
                         tracing::error!(error = %e, "commit failed; the batch is answered with an error");
                         Commit::Failed
@@ -102,7 +102,7 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Op>, wal_frames: Arc<AtomicI
             Err(e) => {
                 tracing::error!(error = %e, "cannot begin a transaction");
                 batch.clear();
-                if crate::is_disk_full(&e) { Commit::DiskFull } else { Commit::Failed }
+                if super::is_disk_full(&e) { Commit::DiskFull } else { Commit::Failed }
             }
         };
         let full = committed == Commit::DiskFull || replies.iter().any(|r| r.disk_full);

@@ -1,0 +1,208 @@
+//! The `Store` trait: everything the server keeps, behind one seam. SQLite (`sqlite/`) implements
+//! it today; the server holds an `Arc<dyn Store>` and names a backend only where it starts.
+
+use std::collections::HashMap;
+
+use crate::*;
+
+/// Durable state: events, runs (which are also the job queue), step records, deployments,
+/// settings, access, alerts and metric roll-ups.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    // ---- Ingest and the run queue ----
+
+    /// Stores an event and its runs, answering once committed. A known delivery id stores
+    /// nothing and answers with the original event. `Busy` when the write queue is full.
+    async fn ingest(&self, event: NewEvent) -> Result<IngestOutcome, StoreError>;
+    /// Stores deliveries one run handles together, in one transaction. Each member is an event
+    /// of its own (status `batched`, deduplicated by its delivery id, without runs). When at
+    /// least one member is new, `batch` is stored with its runs, its payload, headers and params
+    /// being the JSON arrays of the new members' (in order); it is answered, else `None`: every
+    /// member was known. `Busy` when the write queue is full.
+    async fn ingest_batch(
+        &self,
+        members: Vec<NewEvent>,
+        batch: NewEvent,
+    ) -> Result<(Vec<IngestOutcome>, Option<NewEvent>), StoreError>;
+    /// Marks runs as taken by a worker until `lease_until`. Not awaited: a crash before the
+    /// commit only means the runs are still `queued`, which recovery treats the same way.
+    async fn mark_running(&self, run_ids: Vec<String>, started_at: i64, lease_until: i64) -> Result<(), StoreError>;
+    /// Extends the leases of runs still in progress.
+    async fn extend_leases(&self, run_ids: Vec<String>, lease_until: i64) -> Result<(), StoreError>;
+    /// Records the end of an attempt with its steps.
+    async fn complete(&self, c: Completion) -> Result<(), StoreError>;
+    /// True from a write that failed because the data directory's disk is full until a commit
+    /// succeeds again.
+    fn disk_full(&self) -> bool;
+    /// Writes one small row: while the disk is full this fails, once it has room it clears
+    /// [`Store::disk_full`].
+    async fn probe_disk(&self, now: i64) -> Result<(), StoreError>;
+    /// Puts runs left `running` by a previous process back in the queue. Called once at start,
+    /// before workers begin; returns how many were re-queued.
+    async fn recover(&self) -> Result<usize, StoreError>;
+    /// Runs waiting to execute (`queued` or `retrying`), oldest due first, at most `limit`:
+    /// those of one component and environment, or of every component that is not paused.
+    /// Read through the writer, so every write submitted before is visible.
+    async fn pending_runs(&self, scope: Option<(String, String)>, limit: usize) -> Result<Vec<PendingRun>, StoreError>;
+    /// Records a deployment and makes it the active one, keeping the paused flag.
+    async fn activate(&self, d: NewDeployment) -> Result<(), StoreError>;
+    /// Records a deployment that did not become active, with why.
+    async fn record_failed_deployment(&self, d: NewDeployment, error: String) -> Result<(), StoreError>;
+    /// Makes an earlier deployment of a component the active one again (a rollback).
+    async fn reactivate(&self, component: String, environment: String, deployment_id: String)
+    -> Result<(), StoreError>;
+    /// Removes a component from an environment: its events are refused from now on. Its
+    /// history (deployments, events, runs) stays. `false` when it was not deployed there.
+    async fn deactivate(&self, component: String, environment: String) -> Result<bool, StoreError>;
+    /// Pauses or resumes a component's runs. `false` when it is not deployed there.
+    async fn set_paused(&self, component: String, environment: String, paused: bool) -> Result<bool, StoreError>;
+    /// Creates new runs for an existing event (a replay). With `replaces`, each old run is
+    /// marked replayed, and a run already replayed is skipped: the ids created are returned.
+    async fn add_runs(
+        &self,
+        event_id: String,
+        runs: Vec<(NewRun, Option<String>)>,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError>;
+
+    // ---- Queries of events, runs and deployments ----
+
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// One event with its payload, headers and runs.
+    async fn event(&self, id: String) -> Result<Option<EventRow>, StoreError>;
+    /// Newest first, without payloads and headers; `status` filters by the event's status.
+    async fn events(&self, filter: ListFilter) -> Result<Page<EventRow>, StoreError>;
+    /// One run with its steps, in execution order across attempts.
+    async fn run(&self, id: String) -> Result<Option<RunRow>, StoreError>;
+    /// Newest first, without steps.
+    async fn runs(&self, filter: ListFilter) -> Result<Page<RunRow>, StoreError>;
+    /// The event a run needs (when the payload did not come with the job), with the run's
+    /// current status: a run already finished is not run again.
+    async fn run_input(&self, run_id: String) -> Result<Option<(EventForRun, RunStatus)>, StoreError>;
+    async fn activations(&self) -> Result<Vec<Activation>, StoreError>;
+    /// The source of a deployment, to rebuild it for retries after a restart.
+    /// `(environment, source, files)` of a deployment; `files` is a JSON object.
+    async fn deployment_source(&self, id: String) -> Result<Option<(String, String, String)>, StoreError>;
+    /// Deployments, newest first, optionally of one component and/or environment.
+    async fn deployments(
+        &self,
+        component: Option<String>,
+        environment: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<DeploymentRow>, StoreError>;
+    async fn deployment(&self, id: String) -> Result<Option<DeploymentRow>, StoreError>;
+    /// Dead-lettered runs not yet replayed: `(run id, event id, channel, event)`.
+    async fn dead_runs(
+        &self,
+        component: String,
+        environment: String,
+    ) -> Result<Vec<(String, String, String, String)>, StoreError>;
+    async fn queue_counts(&self) -> Result<QueueCounts, StoreError>;
+
+    // ---- Trigger state, calendar items and deployment logs ----
+
+    async fn trigger_state(
+        &self,
+        component: String,
+        environment: String,
+        key: String,
+    ) -> Result<Option<String>, StoreError>;
+    /// Sets (or with `None` removes) one state value.
+    async fn set_trigger_state(
+        &self,
+        component: String,
+        environment: String,
+        key: String,
+        value: Option<String>,
+    ) -> Result<(), StoreError>;
+    /// Every `(component, environment, value)` stored under `key`.
+    async fn trigger_states(&self, key: String) -> Result<Vec<(String, String, String)>, StoreError>;
+    /// Calendar item id → etag.
+    async fn calendar_items(
+        &self,
+        component: String,
+        environment: String,
+    ) -> Result<HashMap<String, String>, StoreError>;
+    /// Applies a calendar sync in one transaction; answers each event's outcome, in order.
+    async fn apply_sync(&self, batch: SyncBatch) -> Result<Vec<IngestOutcome>, StoreError>;
+    /// Forgets every calendar item of a component in an environment (its channel was stopped).
+    async fn clear_calendar_items(&self, component: String, environment: String) -> Result<(), StoreError>;
+    async fn add_deployment_log(&self, deployment_id: String, at: i64, message: String) -> Result<(), StoreError>;
+    /// `(at, message)` in order.
+    async fn deployment_logs(&self, deployment_id: String) -> Result<Vec<(i64, String)>, StoreError>;
+
+    // ---- Environments and sealed config ----
+
+    /// Environment names in promotion order.
+    async fn environments(&self) -> Result<Vec<String>, StoreError>;
+    /// Adds an environment right after `after`. `Ok(false)` when `after` does not exist.
+    async fn create_environment(&self, name: String, after: String, now: i64) -> Result<bool, StoreError>;
+    async fn set_config_values(&self, values: Vec<SealedValue>) -> Result<(), StoreError>;
+    /// Values of one component in one environment, or every value (for key rotation).
+    async fn config_values(&self, scope: Option<(String, String)>) -> Result<Vec<SealedValue>, StoreError>;
+
+    // ---- Tokens and the audit log ----
+
+    async fn create_token(&self, t: TokenRow) -> Result<(), StoreError>;
+    /// Every token, revoked ones included, oldest first.
+    async fn tokens(&self) -> Result<Vec<TokenRow>, StoreError>;
+    /// The token with this hash, if it exists and is not revoked.
+    async fn token_by_hash(&self, hash: String) -> Result<Option<TokenRow>, StoreError>;
+    /// `false` when there is no such token or it was revoked already.
+    async fn revoke_token(&self, id: String, at: i64) -> Result<bool, StoreError>;
+    async fn add_audit(&self, row: AuditRow) -> Result<(), StoreError>;
+    /// Audit entries, newest first, before the id `before` when given.
+    async fn audit(&self, limit: u32, before: Option<String>) -> Result<Vec<AuditRow>, StoreError>;
+
+    // ---- Operational alerts ----
+
+    /// Stores the alert unless one with its key is open; `true` when it is new.
+    async fn raise_alert(&self, alert: AlertRow) -> Result<bool, StoreError>;
+    /// Resolves the open alert with this key, if any; `true` when there was one.
+    async fn resolve_alert(&self, key: String, at: i64) -> Result<bool, StoreError>;
+    /// Keys of the open alerts of a kind.
+    async fn open_alert_keys(&self, kind: String) -> Result<Vec<String>, StoreError>;
+    /// Newest first; only open ones unless `all`.
+    async fn alerts(&self, all: bool, limit: u32) -> Result<Vec<AlertRow>, StoreError>;
+    /// Alerts not yet delivered whose next attempt is due, oldest first.
+    async fn alerts_to_deliver(&self, now: i64, max_attempts: u32) -> Result<Vec<AlertRow>, StoreError>;
+    /// Records a delivery attempt: delivered, or the error and when to try again.
+    async fn alert_attempt(
+        &self,
+        id: String,
+        delivered_at: Option<i64>,
+        error: Option<String>,
+        next_attempt_at: i64,
+    ) -> Result<(), StoreError>;
+
+    // ---- Retention ----
+
+    /// Up to `limit` events after `after` (an event id) in id order, oldest first.
+    async fn prune_candidates(&self, after: Option<String>, limit: usize) -> Result<Vec<PruneCandidate>, StoreError>;
+    /// Deletes these events with their runs and step records, each only if none of its runs is
+    /// open; their delivery ids are forgotten with them. Returns how many were deleted.
+    async fn prune_events(&self, ids: Vec<String>) -> Result<usize, StoreError>;
+    /// The database file's size in bytes and the bytes of its free pages (space SQLite reuses
+    /// before it grows the file).
+    async fn file_usage(&self) -> Result<(u64, u64), StoreError>;
+
+    // ---- Metric roll-ups ----
+
+    /// Adds each roll-up's counts into its bucket, in one transaction.
+    async fn add_rollups(&self, rollups: Vec<Rollup>) -> Result<(), StoreError>;
+    /// Roll-ups of one resolution with `from <= start < to`, optionally of one component and
+    /// environment, in time order.
+    async fn rollups(
+        &self,
+        resolution: i64,
+        component: Option<String>,
+        environment: Option<String>,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Rollup>, StoreError>;
+    /// Runs waiting per component and environment: how many, and the earliest time one of them
+    /// was due, among those due by `now` (queued or retrying).
+    async fn waiting_by_component(&self, now: i64) -> Result<Vec<(String, String, i64, Option<i64>)>, StoreError>;
+    /// Deletes roll-ups of `resolution` that start before `before`; returns how many.
+    async fn prune_rollups(&self, resolution: i64, before: i64) -> Result<usize, StoreError>;
+}
