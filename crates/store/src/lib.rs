@@ -13,7 +13,7 @@ pub mod time;
 pub use counts::merge_counts;
 pub use rows::*;
 pub use sqlite::{Durability, SqliteStore, StoreOptions};
-pub use store::Store;
+pub use store::{Access, Alerts, Deployments, Events, Queue, Retention, Rollups, Settings, Store, TriggerState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1,16 +1,15 @@
-//! The `Store` trait: everything the server keeps, behind one seam. SQLite (`sqlite/`) implements
-//! it today; the server holds an `Arc<dyn Store>` and names a backend only where it starts.
+//! The `Store` trait: everything the server keeps, behind one seam, in areas of their own (each
+//! a trait, so a backend is built and checked area by area). SQLite (`sqlite/`) implements them
+//! today; the server holds an `Arc<dyn Store>` (whose methods are every area's) and names a backend
+//! only where it starts.
 
 use std::collections::HashMap;
 
 use crate::*;
 
-/// Durable state: events, runs (which are also the job queue), step records, deployments,
-/// settings, access, alerts and metric roll-ups.
+/// What arrived and the runs it asked for: ingest with deduplication, replays, and the queries of events and runs.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
-    // ---- Ingest and the run queue ----
-
+pub trait Events: Send + Sync {
     /// Stores an event and its runs, answering once committed. A known delivery id stores
     /// nothing and answers with the original event. `Busy` when the write queue is full.
     async fn ingest(&self, event: NewEvent) -> Result<IngestOutcome, StoreError>;
@@ -24,6 +23,42 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         members: Vec<NewEvent>,
         batch: NewEvent,
     ) -> Result<(Vec<IngestOutcome>, Option<NewEvent>), StoreError>;
+    /// Creates new runs for an existing event (a replay). With `replaces`, each old run is
+    /// marked replayed, and a run already replayed is skipped: the ids created are returned.
+    async fn add_runs(
+        &self,
+        event_id: String,
+        runs: Vec<(NewRun, Option<String>)>,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError>;
+    /// One event with its payload, headers and runs.
+    async fn event(&self, id: String) -> Result<Option<EventRow>, StoreError>;
+    /// Newest first, without payloads and headers; `status` filters by the event's status.
+    async fn events(&self, filter: ListFilter) -> Result<Page<EventRow>, StoreError>;
+    /// One run with its steps, in execution order across attempts.
+    async fn run(&self, id: String) -> Result<Option<RunRow>, StoreError>;
+    /// Newest first, without steps.
+    async fn runs(&self, filter: ListFilter) -> Result<Page<RunRow>, StoreError>;
+    /// The event a run needs (when the payload did not come with the job), with the run's
+    /// current status: a run already finished is not run again.
+    async fn run_input(&self, run_id: String) -> Result<Option<(EventForRun, RunStatus)>, StoreError>;
+    /// Dead-lettered runs not yet replayed: `(run id, event id, channel, event)`.
+    async fn dead_runs(
+        &self,
+        component: String,
+        environment: String,
+    ) -> Result<Vec<(String, String, String, String)>, StoreError>;
+    async fn queue_counts(&self) -> Result<QueueCounts, StoreError>;
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Runs as jobs: taking them, leases, completions, recovery after a restart, and the disk-full state writes depend on.
+#[async_trait::async_trait]
+pub trait Queue: Send + Sync {
+    /// Runs waiting to execute (`queued` or `retrying`), oldest due first, at most `limit`:
+    /// those of one component and environment, or of every component that is not paused.
+    /// Read through the writer, so every write submitted before is visible.
+    async fn pending_runs(&self, scope: Option<(String, String)>, limit: usize) -> Result<Vec<PendingRun>, StoreError>;
     /// Marks runs as taken by a worker until `lease_until`. Not awaited: a crash before the
     /// commit only means the runs are still `queued`, which recovery treats the same way.
     async fn mark_running(&self, run_ids: Vec<String>, started_at: i64, lease_until: i64) -> Result<(), StoreError>;
@@ -31,19 +66,20 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn extend_leases(&self, run_ids: Vec<String>, lease_until: i64) -> Result<(), StoreError>;
     /// Records the end of an attempt with its steps.
     async fn complete(&self, c: Completion) -> Result<(), StoreError>;
+    /// Puts runs left `running` by a previous process back in the queue. Called once at start,
+    /// before workers begin; returns how many were re-queued.
+    async fn recover(&self) -> Result<usize, StoreError>;
     /// True from a write that failed because the data directory's disk is full until a commit
     /// succeeds again.
     fn disk_full(&self) -> bool;
     /// Writes one small row: while the disk is full this fails, once it has room it clears
     /// [`Store::disk_full`].
     async fn probe_disk(&self, now: i64) -> Result<(), StoreError>;
-    /// Puts runs left `running` by a previous process back in the queue. Called once at start,
-    /// before workers begin; returns how many were re-queued.
-    async fn recover(&self) -> Result<usize, StoreError>;
-    /// Runs waiting to execute (`queued` or `retrying`), oldest due first, at most `limit`:
-    /// those of one component and environment, or of every component that is not paused.
-    /// Read through the writer, so every write submitted before is visible.
-    async fn pending_runs(&self, scope: Option<(String, String)>, limit: usize) -> Result<Vec<PendingRun>, StoreError>;
+}
+
+/// Deployments, which one is active where, pause flags, and the log of what each deployment did.
+#[async_trait::async_trait]
+pub trait Deployments: Send + Sync {
     /// Records a deployment and makes it the active one, keeping the paused flag.
     async fn activate(&self, d: NewDeployment) -> Result<(), StoreError>;
     /// Records a deployment that did not become active, with why.
@@ -56,29 +92,6 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn deactivate(&self, component: String, environment: String) -> Result<bool, StoreError>;
     /// Pauses or resumes a component's runs. `false` when it is not deployed there.
     async fn set_paused(&self, component: String, environment: String, paused: bool) -> Result<bool, StoreError>;
-    /// Creates new runs for an existing event (a replay). With `replaces`, each old run is
-    /// marked replayed, and a run already replayed is skipped: the ids created are returned.
-    async fn add_runs(
-        &self,
-        event_id: String,
-        runs: Vec<(NewRun, Option<String>)>,
-        now: i64,
-    ) -> Result<Vec<String>, StoreError>;
-
-    // ---- Queries of events, runs and deployments ----
-
-    async fn ping(&self) -> Result<(), StoreError>;
-    /// One event with its payload, headers and runs.
-    async fn event(&self, id: String) -> Result<Option<EventRow>, StoreError>;
-    /// Newest first, without payloads and headers; `status` filters by the event's status.
-    async fn events(&self, filter: ListFilter) -> Result<Page<EventRow>, StoreError>;
-    /// One run with its steps, in execution order across attempts.
-    async fn run(&self, id: String) -> Result<Option<RunRow>, StoreError>;
-    /// Newest first, without steps.
-    async fn runs(&self, filter: ListFilter) -> Result<Page<RunRow>, StoreError>;
-    /// The event a run needs (when the payload did not come with the job), with the run's
-    /// current status: a run already finished is not run again.
-    async fn run_input(&self, run_id: String) -> Result<Option<(EventForRun, RunStatus)>, StoreError>;
     async fn activations(&self) -> Result<Vec<Activation>, StoreError>;
     /// The source of a deployment, to rebuild it for retries after a restart.
     /// `(environment, source, files)` of a deployment; `files` is a JSON object.
@@ -91,16 +104,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         limit: u32,
     ) -> Result<Vec<DeploymentRow>, StoreError>;
     async fn deployment(&self, id: String) -> Result<Option<DeploymentRow>, StoreError>;
-    /// Dead-lettered runs not yet replayed: `(run id, event id, channel, event)`.
-    async fn dead_runs(
-        &self,
-        component: String,
-        environment: String,
-    ) -> Result<Vec<(String, String, String, String)>, StoreError>;
-    async fn queue_counts(&self) -> Result<QueueCounts, StoreError>;
+    async fn add_deployment_log(&self, deployment_id: String, at: i64, message: String) -> Result<(), StoreError>;
+    /// `(at, message)` in order.
+    async fn deployment_logs(&self, deployment_id: String) -> Result<Vec<(i64, String)>, StoreError>;
+}
 
-    // ---- Trigger state, calendar items and deployment logs ----
-
+/// What trigger sources remember between deliveries: cursors, sync tokens and calendar items.
+#[async_trait::async_trait]
+pub trait TriggerState: Send + Sync {
     async fn trigger_state(
         &self,
         component: String,
@@ -127,12 +138,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn apply_sync(&self, batch: SyncBatch) -> Result<Vec<IngestOutcome>, StoreError>;
     /// Forgets every calendar item of a component in an environment (its channel was stopped).
     async fn clear_calendar_items(&self, component: String, environment: String) -> Result<(), StoreError>;
-    async fn add_deployment_log(&self, deployment_id: String, at: i64, message: String) -> Result<(), StoreError>;
-    /// `(at, message)` in order.
-    async fn deployment_logs(&self, deployment_id: String) -> Result<Vec<(i64, String)>, StoreError>;
+}
 
-    // ---- Environments and sealed config ----
-
+/// Environments in promotion order and sealed config values.
+#[async_trait::async_trait]
+pub trait Settings: Send + Sync {
     /// Environment names in promotion order.
     async fn environments(&self) -> Result<Vec<String>, StoreError>;
     /// Adds an environment right after `after`. `Ok(false)` when `after` does not exist.
@@ -140,9 +150,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn set_config_values(&self, values: Vec<SealedValue>) -> Result<(), StoreError>;
     /// Values of one component in one environment, or every value (for key rotation).
     async fn config_values(&self, scope: Option<(String, String)>) -> Result<Vec<SealedValue>, StoreError>;
+}
 
-    // ---- Tokens and the audit log ----
-
+/// Control-plane tokens (hashes only) and the audit log.
+#[async_trait::async_trait]
+pub trait Access: Send + Sync {
     async fn create_token(&self, t: TokenRow) -> Result<(), StoreError>;
     /// Every token, revoked ones included, oldest first.
     async fn tokens(&self) -> Result<Vec<TokenRow>, StoreError>;
@@ -153,9 +165,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn add_audit(&self, row: AuditRow) -> Result<(), StoreError>;
     /// Audit entries, newest first, before the id `before` when given.
     async fn audit(&self, limit: u32, before: Option<String>) -> Result<Vec<AuditRow>, StoreError>;
+}
 
-    // ---- Operational alerts ----
-
+/// Operational alerts and their webhook deliveries.
+#[async_trait::async_trait]
+pub trait Alerts: Send + Sync {
     /// Stores the alert unless one with its key is open; `true` when it is new.
     async fn raise_alert(&self, alert: AlertRow) -> Result<bool, StoreError>;
     /// Resolves the open alert with this key, if any; `true` when there was one.
@@ -174,9 +188,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         error: Option<String>,
         next_attempt_at: i64,
     ) -> Result<(), StoreError>;
+}
 
-    // ---- Retention ----
-
+/// Deleting what is past its age, and how much room the data takes.
+#[async_trait::async_trait]
+pub trait Retention: Send + Sync {
     /// Up to `limit` events after `after` (an event id) in id order, oldest first.
     async fn prune_candidates(&self, after: Option<String>, limit: usize) -> Result<Vec<PruneCandidate>, StoreError>;
     /// Deletes these events with their runs and step records, each only if none of its runs is
@@ -185,9 +201,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The database file's size in bytes and the bytes of its free pages (space SQLite reuses
     /// before it grows the file).
     async fn file_usage(&self) -> Result<(u64, u64), StoreError>;
+}
 
-    // ---- Metric roll-ups ----
-
+/// Metric roll-ups: counters per bucket, added to through the writer, read by range, pruned by age.
+#[async_trait::async_trait]
+pub trait Rollups: Send + Sync {
     /// Adds each roll-up's counts into its bucket, in one transaction.
     async fn add_rollups(&self, rollups: Vec<Rollup>) -> Result<(), StoreError>;
     /// Roll-ups of one resolution with `from <= start < to`, optionally of one component and
@@ -205,4 +223,35 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn waiting_by_component(&self, now: i64) -> Result<Vec<(String, String, i64, Option<i64>)>, StoreError>;
     /// Deletes roll-ups of `resolution` that start before `before`; returns how many.
     async fn prune_rollups(&self, resolution: i64, before: i64) -> Result<usize, StoreError>;
+}
+
+/// Every area: what the server needs of a backend.
+pub trait Store:
+    Events
+    + Queue
+    + Deployments
+    + TriggerState
+    + Settings
+    + Access
+    + Alerts
+    + Retention
+    + Rollups
+    + std::fmt::Debug
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: Events
+        + Queue
+        + Deployments
+        + TriggerState
+        + Settings
+        + Access
+        + Alerts
+        + Retention
+        + Rollups
+        + std::fmt::Debug
+        + 'static
+{
 }

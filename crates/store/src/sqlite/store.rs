@@ -1,4 +1,4 @@
-//! [`Store`] for [`SqliteStore`]: each method is the inherent one of the same name.
+//! The store's areas for [`SqliteStore`]: each method is the inherent one of the same name.
 
 use std::collections::HashMap;
 
@@ -6,7 +6,7 @@ use super::SqliteStore;
 use crate::*;
 
 #[async_trait::async_trait]
-impl Store for SqliteStore {
+impl Events for SqliteStore {
     async fn ingest(&self, event: NewEvent) -> Result<IngestOutcome, StoreError> {
         SqliteStore::ingest(self, event).await
     }
@@ -17,6 +17,58 @@ impl Store for SqliteStore {
         batch: NewEvent,
     ) -> Result<(Vec<IngestOutcome>, Option<NewEvent>), StoreError> {
         SqliteStore::ingest_batch(self, members, batch).await
+    }
+
+    async fn add_runs(
+        &self,
+        event_id: String,
+        runs: Vec<(NewRun, Option<String>)>,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        SqliteStore::add_runs(self, event_id, runs, now).await
+    }
+
+    async fn event(&self, id: String) -> Result<Option<EventRow>, StoreError> {
+        SqliteStore::event(self, id).await
+    }
+
+    async fn events(&self, filter: ListFilter) -> Result<Page<EventRow>, StoreError> {
+        SqliteStore::events(self, filter).await
+    }
+
+    async fn run(&self, id: String) -> Result<Option<RunRow>, StoreError> {
+        SqliteStore::run(self, id).await
+    }
+
+    async fn runs(&self, filter: ListFilter) -> Result<Page<RunRow>, StoreError> {
+        SqliteStore::runs(self, filter).await
+    }
+
+    async fn run_input(&self, run_id: String) -> Result<Option<(EventForRun, RunStatus)>, StoreError> {
+        SqliteStore::run_input(self, run_id).await
+    }
+
+    async fn dead_runs(
+        &self,
+        component: String,
+        environment: String,
+    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        SqliteStore::dead_runs(self, component, environment).await
+    }
+
+    async fn queue_counts(&self) -> Result<QueueCounts, StoreError> {
+        SqliteStore::queue_counts(self).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        SqliteStore::ping(self).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Queue for SqliteStore {
+    async fn pending_runs(&self, scope: Option<(String, String)>, limit: usize) -> Result<Vec<PendingRun>, StoreError> {
+        SqliteStore::pending_runs(self, scope, limit).await
     }
 
     async fn mark_running(&self, run_ids: Vec<String>, started_at: i64, lease_until: i64) -> Result<(), StoreError> {
@@ -31,6 +83,10 @@ impl Store for SqliteStore {
         SqliteStore::complete(self, c).await
     }
 
+    async fn recover(&self) -> Result<usize, StoreError> {
+        SqliteStore::recover(self).await
+    }
+
     fn disk_full(&self) -> bool {
         SqliteStore::disk_full(self)
     }
@@ -38,15 +94,10 @@ impl Store for SqliteStore {
     async fn probe_disk(&self, now: i64) -> Result<(), StoreError> {
         SqliteStore::probe_disk(self, now).await
     }
+}
 
-    async fn recover(&self) -> Result<usize, StoreError> {
-        SqliteStore::recover(self).await
-    }
-
-    async fn pending_runs(&self, scope: Option<(String, String)>, limit: usize) -> Result<Vec<PendingRun>, StoreError> {
-        SqliteStore::pending_runs(self, scope, limit).await
-    }
-
+#[async_trait::async_trait]
+impl Deployments for SqliteStore {
     async fn activate(&self, d: NewDeployment) -> Result<(), StoreError> {
         SqliteStore::activate(self, d).await
     }
@@ -72,39 +123,6 @@ impl Store for SqliteStore {
         SqliteStore::set_paused(self, component, environment, paused).await
     }
 
-    async fn add_runs(
-        &self,
-        event_id: String,
-        runs: Vec<(NewRun, Option<String>)>,
-        now: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        SqliteStore::add_runs(self, event_id, runs, now).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        SqliteStore::ping(self).await
-    }
-
-    async fn event(&self, id: String) -> Result<Option<EventRow>, StoreError> {
-        SqliteStore::event(self, id).await
-    }
-
-    async fn events(&self, filter: ListFilter) -> Result<Page<EventRow>, StoreError> {
-        SqliteStore::events(self, filter).await
-    }
-
-    async fn run(&self, id: String) -> Result<Option<RunRow>, StoreError> {
-        SqliteStore::run(self, id).await
-    }
-
-    async fn runs(&self, filter: ListFilter) -> Result<Page<RunRow>, StoreError> {
-        SqliteStore::runs(self, filter).await
-    }
-
-    async fn run_input(&self, run_id: String) -> Result<Option<(EventForRun, RunStatus)>, StoreError> {
-        SqliteStore::run_input(self, run_id).await
-    }
-
     async fn activations(&self) -> Result<Vec<Activation>, StoreError> {
         SqliteStore::activations(self).await
     }
@@ -126,18 +144,17 @@ impl Store for SqliteStore {
         SqliteStore::deployment(self, id).await
     }
 
-    async fn dead_runs(
-        &self,
-        component: String,
-        environment: String,
-    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
-        SqliteStore::dead_runs(self, component, environment).await
+    async fn add_deployment_log(&self, deployment_id: String, at: i64, message: String) -> Result<(), StoreError> {
+        SqliteStore::add_deployment_log(self, deployment_id, at, message).await
     }
 
-    async fn queue_counts(&self) -> Result<QueueCounts, StoreError> {
-        SqliteStore::queue_counts(self).await
+    async fn deployment_logs(&self, deployment_id: String) -> Result<Vec<(i64, String)>, StoreError> {
+        SqliteStore::deployment_logs(self, deployment_id).await
     }
+}
 
+#[async_trait::async_trait]
+impl TriggerState for SqliteStore {
     async fn trigger_state(
         &self,
         component: String,
@@ -176,15 +193,10 @@ impl Store for SqliteStore {
     async fn clear_calendar_items(&self, component: String, environment: String) -> Result<(), StoreError> {
         SqliteStore::clear_calendar_items(self, component, environment).await
     }
+}
 
-    async fn add_deployment_log(&self, deployment_id: String, at: i64, message: String) -> Result<(), StoreError> {
-        SqliteStore::add_deployment_log(self, deployment_id, at, message).await
-    }
-
-    async fn deployment_logs(&self, deployment_id: String) -> Result<Vec<(i64, String)>, StoreError> {
-        SqliteStore::deployment_logs(self, deployment_id).await
-    }
-
+#[async_trait::async_trait]
+impl Settings for SqliteStore {
     async fn environments(&self) -> Result<Vec<String>, StoreError> {
         SqliteStore::environments(self).await
     }
@@ -200,7 +212,10 @@ impl Store for SqliteStore {
     async fn config_values(&self, scope: Option<(String, String)>) -> Result<Vec<SealedValue>, StoreError> {
         SqliteStore::config_values(self, scope).await
     }
+}
 
+#[async_trait::async_trait]
+impl Access for SqliteStore {
     async fn create_token(&self, t: TokenRow) -> Result<(), StoreError> {
         SqliteStore::create_token(self, t).await
     }
@@ -224,7 +239,10 @@ impl Store for SqliteStore {
     async fn audit(&self, limit: u32, before: Option<String>) -> Result<Vec<AuditRow>, StoreError> {
         SqliteStore::audit(self, limit, before).await
     }
+}
 
+#[async_trait::async_trait]
+impl Alerts for SqliteStore {
     async fn raise_alert(&self, alert: AlertRow) -> Result<bool, StoreError> {
         SqliteStore::raise_alert(self, alert).await
     }
@@ -254,7 +272,10 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         SqliteStore::alert_attempt(self, id, delivered_at, error, next_attempt_at).await
     }
+}
 
+#[async_trait::async_trait]
+impl Retention for SqliteStore {
     async fn prune_candidates(&self, after: Option<String>, limit: usize) -> Result<Vec<PruneCandidate>, StoreError> {
         SqliteStore::prune_candidates(self, after, limit).await
     }
@@ -266,7 +287,10 @@ impl Store for SqliteStore {
     async fn file_usage(&self) -> Result<(u64, u64), StoreError> {
         SqliteStore::file_usage(self).await
     }
+}
 
+#[async_trait::async_trait]
+impl Rollups for SqliteStore {
     async fn add_rollups(&self, rollups: Vec<Rollup>) -> Result<(), StoreError> {
         SqliteStore::add_rollups(self, rollups).await
     }
