@@ -4,6 +4,8 @@
 //! The SQLite implementation ([`SqliteStore`]) writes through one thread that commits everything
 //! queued while the previous commit ran (group commit); reads use a separate pool of connections.
 
+#[cfg(test)]
+pub(crate) mod conformance;
 mod counts;
 mod rows;
 mod sqlite;

@@ -1,0 +1,101 @@
+//! Runs as jobs: taking them, completions with their steps, retries, recovery after a restart.
+
+use super::*;
+
+pub async fn completion_records_steps_and_retry_schedule(b: &dyn Backend) {
+    let store = b.open().await;
+    store.ingest(new_event("e1", None, 1)).await.unwrap();
+    store.mark_running(vec!["e1-run0".into()], 1, 2).await.unwrap();
+    let failed = NewStep { status: "failed", error: Some("boom".into()), ..step("failed") };
+    store
+        .complete(Completion {
+            run_id: "e1-run0".into(),
+            attempt: 1,
+            status: RunStatus::Retrying,
+            finished_at: 5,
+            error: Some("boom".into()),
+            error_step: Some("0".into()),
+            next_run_at: Some(99),
+            steps: vec![failed],
+        })
+        .await
+        .unwrap();
+    let run = store.run("e1-run0".into()).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Retrying);
+    assert_eq!(run.attempt, 2, "the next attempt is numbered");
+    assert_eq!(run.next_attempt_at, Some(99));
+    assert_eq!(run.error.as_deref(), Some("boom"));
+    let due = store.pending_runs(None, 10).await.unwrap();
+    assert_eq!((due.len(), due[0].attempt, due[0].run_at), (1, 2, 99), "the retry waits for its time");
+    store.complete(completion("e1-run0", 2, RunStatus::Succeeded, 100)).await.unwrap();
+    let run = store.run("e1-run0".into()).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Succeeded);
+    let steps = run.steps.unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!((steps[0].attempt, steps[1].attempt), (1, 2));
+    assert_eq!(steps[0].error.as_deref(), Some("boom"));
+    assert_eq!(steps[1].output.as_ref().unwrap().get(), r#"{"x":1}"#);
+    assert_eq!(steps[1].logs.as_ref().unwrap().get(), r#"["hello"]"#);
+    assert!(store.pending_runs(None, 10).await.unwrap().is_empty());
+}
+
+pub async fn recovery_requeues_interrupted_runs(b: &dyn Backend) {
+    {
+        let store = b.open().await;
+        store.ingest(new_event("e1", None, 2)).await.unwrap();
+        store.mark_running(vec!["e1-run0".into()], 1, 2).await.unwrap();
+        // The mark is not awaited by its callers; a later write commits after it.
+        store.ingest(new_event("e2", None, 0)).await.unwrap();
+        assert_eq!(store.queue_counts().await.unwrap().running, 1);
+    }
+    let store = b.open().await;
+    assert_eq!(store.recover().await.unwrap(), 1);
+    let pending = store.pending_runs(None, 10).await.unwrap();
+    let ids: Vec<_> = pending.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["e1-run0", "e1-run1"]);
+    assert_eq!(store.queue_counts().await.unwrap().running, 0);
+    assert_eq!(store.pending_runs(None, 1).await.unwrap().len(), 1, "the limit holds");
+    let (_, status) = store.run_input("e1-run0".into()).await.unwrap().unwrap();
+    assert_eq!(status, RunStatus::Queued);
+}
+
+pub async fn pending_runs_leave_out_paused_components_unless_asked_for(b: &dyn Backend) {
+    let store = b.open().await;
+    store.activate(deployment("d1", "orders", "development", 0)).await.unwrap();
+    store.ingest(new_event("e1", None, 1)).await.unwrap();
+    let pending = store.pending_runs(None, 10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    let p = &pending[0];
+    assert_eq!(
+        (p.event_id.as_str(), p.component.as_str(), p.environment.as_str(), p.deployment_id.as_str()),
+        ("e1", "orders", "development", "d1")
+    );
+    assert_eq!((p.attempt, p.max_attempts), (1, 3));
+    assert!(store.set_paused("orders".into(), "development".into(), true).await.unwrap());
+    assert!(store.pending_runs(None, 10).await.unwrap().is_empty());
+    let scoped = store.pending_runs(Some(("orders".into(), "development".into())), 10).await.unwrap();
+    assert_eq!(scoped.len(), 1);
+    assert!(store.set_paused("orders".into(), "development".into(), false).await.unwrap());
+    assert_eq!(store.pending_runs(None, 10).await.unwrap().len(), 1);
+    assert!(!store.set_paused("orders".into(), "production".into(), true).await.unwrap(), "not deployed there");
+}
+
+pub async fn running_runs_are_counted_until_they_end(b: &dyn Backend) {
+    let store = b.open().await;
+    store.ingest(new_event("e1", None, 2)).await.unwrap();
+    store.mark_running(vec!["e1-run0".into(), "e1-run1".into()], 10, 20).await.unwrap();
+    store.extend_leases(vec!["e1-run0".into(), "e1-run1".into()], 40).await.unwrap();
+    let counts = store.queue_counts().await.unwrap();
+    assert_eq!((counts.queued, counts.running, counts.retrying), (0, 2, 0));
+    assert_eq!(store.run("e1-run0".into()).await.unwrap().unwrap().status, RunStatus::Running);
+    store.complete(completion("e1-run0", 1, RunStatus::Succeeded, 50)).await.unwrap();
+    store
+        .complete(Completion { next_run_at: Some(60), ..completion("e1-run1", 1, RunStatus::Retrying, 50) })
+        .await
+        .unwrap();
+    // A lease extended after the run ended does not take it back.
+    store.extend_leases(vec!["e1-run0".into()], 90).await.unwrap();
+    let counts = store.queue_counts().await.unwrap();
+    assert_eq!((counts.queued, counts.running, counts.retrying), (0, 0, 1));
+    assert_eq!(store.run("e1-run0".into()).await.unwrap().unwrap().status, RunStatus::Succeeded);
+}

@@ -1,0 +1,57 @@
+//! Environments and sealed config values.
+
+use super::*;
+
+pub async fn environments_keep_promotion_order(b: &dyn Backend) {
+    let store = b.open().await;
+    assert_eq!(store.environments().await.unwrap(), ["development", "production"], "a new database has two");
+    assert!(store.create_environment("staging".into(), "development".into(), 1).await.unwrap());
+    assert!(store.create_environment("qa".into(), "development".into(), 2).await.unwrap());
+    assert!(store.create_environment("dr".into(), "production".into(), 3).await.unwrap());
+    assert_eq!(store.environments().await.unwrap(), ["development", "qa", "staging", "production", "dr"]);
+    assert!(!store.create_environment("x".into(), "nowhere".into(), 4).await.unwrap(), "after an unknown one");
+    assert_eq!(store.environments().await.unwrap().len(), 5);
+}
+
+pub async fn config_values_are_upserted_and_scoped(b: &dyn Backend) {
+    let store = b.open().await;
+    let value = |component: &str, environment: &str, key: &str, sealed: &str, at: i64| SealedValue {
+        component: component.into(),
+        environment: environment.into(),
+        key: key.into(),
+        sealed: sealed.into(),
+        key_id: "k1".into(),
+        updated_at: at,
+    };
+    store
+        .set_config_values(vec![
+            value("orders", "development", "token", "s1", 1),
+            value("orders", "development", "limit", "s2", 1),
+            value("orders", "production", "token", "s3", 1),
+            value("invoices", "development", "token", "s4", 1),
+        ])
+        .await
+        .unwrap();
+    store
+        .set_config_values(vec![SealedValue {
+            key_id: "k2".into(),
+            ..value("orders", "development", "token", "s5", 2)
+        }])
+        .await
+        .unwrap();
+    let dev = store.config_values(Some(("orders".into(), "development".into()))).await.unwrap();
+    let seen: Vec<_> =
+        dev.iter().map(|v| (v.key.as_str(), v.sealed.as_str(), v.key_id.as_str(), v.updated_at)).collect();
+    assert_eq!(seen, [("limit", "s2", "k1", 1), ("token", "s5", "k2", 2)], "ordered by key, the newer value replaced");
+    let all = store.config_values(None).await.unwrap();
+    let places: Vec<_> = all.iter().map(|v| (v.component.as_str(), v.environment.as_str(), v.key.as_str())).collect();
+    assert_eq!(
+        places,
+        [
+            ("invoices", "development", "token"),
+            ("orders", "development", "limit"),
+            ("orders", "development", "token"),
+            ("orders", "production", "token")
+        ]
+    );
+}
