@@ -7,12 +7,16 @@
 #[cfg(test)]
 pub(crate) mod conformance;
 mod counts;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod rows;
 mod sqlite;
 mod store;
 pub mod time;
 
 pub use counts::merge_counts;
+#[cfg(feature = "postgres")]
+pub use postgres::{PgOptions, PgStore};
 pub use rows::*;
 pub use sqlite::{Durability, SqliteStore, StoreOptions};
 pub use store::{Access, Alerts, Deployments, Events, Queue, Retention, Rollups, Settings, Store, TriggerState};

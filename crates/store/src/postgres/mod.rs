@@ -1,0 +1,155 @@
+//! PostgreSQL (sqlx): a pool of connections, one transaction per write, migrations applied at
+//! connect under an advisory lock so several nodes may start at once.
+
+mod deployments;
+mod events;
+mod settings;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::StoreError;
+
+/// Migrations in order; each runs once, recorded in `onset_migrations`.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+
+/// An arbitrary constant naming the advisory lock migrations run under.
+const MIGRATION_LOCK: i64 = 0x6f6e_7365_745f_6d67;
+
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// `postgres://user@host:port/database`.
+    pub url: String,
+    /// Connections in the pool; a write waiting longer than `acquire_timeout` for one is
+    /// refused with [`StoreError::Busy`].
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    /// Tables live in this schema (created if missing) instead of the connection's default.
+    pub schema: Option<String>,
+}
+
+impl PgOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        PgOptions { url: url.into(), max_connections: 16, acquire_timeout: Duration::from_secs(5), schema: None }
+    }
+}
+
+/// The PostgreSQL store. Cheap to clone; every clone shares the pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// Set when a write failed for want of disk space, cleared by the next that succeeds.
+    disk_full: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut => StoreError::Busy,
+            sqlx::Error::PoolClosed => StoreError::Closed,
+            // SQLSTATE 53100: disk_full.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("53100") => StoreError::DiskFull,
+            _ => StoreError::Database(Box::new(e)),
+        }
+    }
+}
+
+/// Keeps `schema` to lower-case letters, digits and `_`, so it can be named in SQL.
+fn checked_schema(schema: &str) -> Result<&str, StoreError> {
+    let ok = !schema.is_empty()
+        && schema.len() <= 63
+        && schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !schema.as_bytes()[0].is_ascii_digit();
+    if ok { Ok(schema) } else { Err(StoreError::Corrupt(format!("`{schema}` is not a schema name (a-z, 0-9, _)"))) }
+}
+
+impl PgStore {
+    /// Connects, creates the schema if asked for one, and applies what migrations are missing
+    /// (one node at a time).
+    pub async fn connect(options: &PgOptions) -> Result<PgStore, StoreError> {
+        let mut connect: PgConnectOptions =
+            options.url.parse().map_err(|e: sqlx::Error| StoreError::Database(Box::new(e)))?;
+        if let Some(schema) = &options.schema {
+            let schema = checked_schema(schema)?;
+            // Created before the pool uses it as its search path.
+            let admin = PgPoolOptions::new().max_connections(1).connect_with(connect.clone()).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&admin).await?;
+            admin.close().await;
+            connect = connect.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        migrate(&pool).await?;
+        Ok(PgStore { pool, disk_full: Arc::new(AtomicBool::new(false)) })
+    }
+
+    /// Notes how a write went for [`PgStore::disk_full`].
+    fn wrote<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        match &result {
+            Ok(_) => self.disk_full.store(false, Ordering::Relaxed),
+            Err(StoreError::DiskFull) => self.disk_full.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        result
+    }
+}
+
+async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await?;
+    let result = async {
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS onset_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut *conn)
+        .await?;
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM onset_migrations").fetch_one(&mut *conn).await?;
+        for (version, sql) in MIGRATIONS {
+            if *version > done.unwrap_or(0) {
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO onset_migrations (version, applied_at) VALUES ($1, $2)")
+                    .bind(version)
+                    .bind(crate::time::now_ms())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+        }
+        Ok::<(), StoreError>(())
+    }
+    .await;
+    sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await?;
+    result
+}
+
+/// JSON text as it was stored, for rows that hand it on unparsed.
+fn raw(text: Option<String>) -> Result<Option<Box<RawValue>>, StoreError> {
+    text.map(|t| RawValue::from_string(t).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+}
+
+fn status(s: &str) -> Result<crate::RunStatus, StoreError> {
+    crate::RunStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("run status `{s}`")))
+}
+
+/// A `u32` read from a `BIGINT` column.
+fn small(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,62 @@
+//! The conformance suite on the machine's PostgreSQL (`ONSET_TEST_DATABASE_URL`, by default
+//! `postgres://postgres@127.0.0.1:5432/test`): each case in a schema of its own, dropped after.
+
+use std::sync::Arc;
+
+use super::{PgOptions, PgStore};
+use crate::conformance::Backend;
+use crate::*;
+
+pub fn database_url() -> String {
+    std::env::var("ONSET_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A schema of its own on the test database.
+pub struct Postgres {
+    schema: String,
+}
+
+impl Postgres {
+    pub fn new() -> Postgres {
+        Postgres { schema: format!("onset_test_{}", uuid::Uuid::new_v4().simple()) }
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for Postgres {
+    async fn open(&self) -> Arc<dyn Store> {
+        let options =
+            PgOptions { max_connections: 8, schema: Some(self.schema.clone()), ..PgOptions::new(database_url()) };
+        match PgStore::connect(&options).await {
+            Ok(s) => Arc::new(s),
+            Err(e) => panic!("PostgreSQL at {} (scripts/test starts it): {e}", database_url()),
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let schema = self.schema.clone();
+        // Dropped inside a runtime: the schema goes from a thread with one of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let pool =
+                    sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&database_url()).await.ok()?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+                    .execute(&pool)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+pub async fn backend() -> Postgres {
+    Postgres::new()
+}
+
+mod conformance {
+    crate::conformance!(crate::postgres::tests::backend);
+}
