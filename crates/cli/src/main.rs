@@ -42,13 +42,25 @@ enum LogFormat {
 
 /// `onset serve`'s flags.
 #[derive(clap::Args)]
+struct DatabaseArgs {
+    /// Keep the state in PostgreSQL instead of SQLite: postgres://user:password@host:5432/database.
+    #[arg(long, env = "ONSET_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// The PostgreSQL schema for Onset's tables (created if missing); default the connection's (public).
+    #[arg(long, env = "ONSET_DATABASE_SCHEMA", requires = "database_url")]
+    database_schema: Option<String>,
+}
+
+#[derive(clap::Args)]
 struct ServeArgs {
     /// Project directory (onset.yaml + components/); deployed to `development` on start and on change.
     #[arg(long)]
     project: Option<PathBuf>,
-    /// Where the state lives (SQLite).
+    /// Where the state lives (SQLite), and the master key and first admin token files.
     #[arg(long, default_value = ".onset", env = "ONSET_DATA_DIR")]
     data_dir: PathBuf,
+    #[command(flatten)]
+    database: DatabaseArgs,
     #[arg(long, default_value = "127.0.0.1:8080", env = "ONSET_LISTEN")]
     listen: String,
     /// Largest accepted request body, with a unit (e.g. 25MiB).
@@ -137,6 +149,11 @@ enum Command {
     Schema,
     /// Print the control plane's OpenAPI 3.1 document (also at GET /api/v1/openapi.json).
     Openapi,
+    /// Create or bring up to date Onset's tables in PostgreSQL (`serve --database-url` does this too).
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// List trigger types, their settings, channels and events (--json adds samples and schemas).
     Catalog {
         /// One trigger type (github, slack, google-calendar, http).
@@ -301,6 +318,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let ServeArgs {
         project,
         data_dir,
+        database,
         listen,
         max_body,
         max_inflight_body,
@@ -329,6 +347,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let max_body: onset_model::ByteSize = parse("max-body", &max_body)?;
     let shutdown_timeout: onset_model::Duration = parse("shutdown-timeout", &shutdown_timeout)?;
     let mut config = ServerConfig::new(data_dir);
+    config.database_url = database.database_url;
+    config.database_schema = database.database_schema;
     config.project = project;
     config.max_body = max_body.0;
     config.max_inflight_body = parse::<onset_model::ByteSize>("max-inflight-body", &max_inflight_body)?.0;
@@ -447,6 +467,12 @@ fn main() -> ExitCode {
             }
             Command::Openapi => {
                 println!("{}", serde_json::to_string_pretty(&onset_server::openapi()).unwrap_or_default());
+                Ok(())
+            }
+            Command::Migrate { database } => {
+                let url = database.database_url.ok_or("onset migrate needs --database-url (or ONSET_DATABASE_URL)")?;
+                onset_server::migrate(&url, database.database_schema).await.map_err(|e| e.to_string())?;
+                println!("the database is up to date");
                 Ok(())
             }
             Command::Catalog { kind, json } => catalog::print(kind.as_deref(), json),

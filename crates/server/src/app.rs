@@ -22,6 +22,11 @@ pub const DEVELOPMENT: &str = "development";
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub data_dir: PathBuf,
+    /// `postgres://…`: keep everything in PostgreSQL instead of SQLite in the data directory.
+    pub database_url: Option<String>,
+    /// The PostgreSQL schema the tables live in (created if missing); the connection's default
+    /// (`public`) without it.
+    pub database_schema: Option<String>,
     pub project: Option<PathBuf>,
     /// Larger request bodies are refused with 413.
     pub max_body: u64,
@@ -92,6 +97,8 @@ impl ServerConfig {
     pub fn new(data_dir: PathBuf) -> Self {
         Self {
             data_dir,
+            database_url: None,
+            database_schema: None,
             project: None,
             max_body: 25 << 20,
             max_inflight_body: 256 << 20,

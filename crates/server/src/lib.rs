@@ -35,11 +35,36 @@ use std::sync::atomic::Ordering;
 use axum::Router;
 use axum::routing::any;
 use onset_connectors::{HttpConnector, HttpConnectorOptions, NetworkPolicy, Registry};
-use onset_store::{SqliteStore, Store, StoreOptions};
+use onset_store::{PgOptions, PgStore, SqliteStore, Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use app::ServerConfig;
+
+/// The one place a backend is named: PostgreSQL when a database URL is given, else SQLite in
+/// the data directory.
+async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, ServerError> {
+    match &config.database_url {
+        Some(url) => {
+            let options =
+                PgOptions { schema: config.database_schema.clone(), exclusive: true, ..PgOptions::new(url.clone()) };
+            let store = PgStore::connect(&options).await?;
+            tracing::info!(schema = config.database_schema.as_deref().unwrap_or("public"), "the store is PostgreSQL");
+            Ok(Arc::new(store))
+        }
+        None => Ok(Arc::new(SqliteStore::open(&StoreOptions {
+            data_dir: config.data_dir.clone(),
+            durability: config.durability,
+            queue_capacity: config.ingest_queue,
+        })?)),
+    }
+}
+
+/// Connects to PostgreSQL and applies what migrations are missing (`onset migrate`).
+pub async fn migrate(url: &str, schema: Option<String>) -> Result<(), ServerError> {
+    PgStore::connect(&PgOptions { schema, max_connections: 1, ..PgOptions::new(url) }).await?;
+    Ok(())
+}
 pub use deploy::config_env_name;
 pub use local::{LocalRun, LocalRunRequest, run_local};
 pub use onset_connectors::install_crypto_provider;
@@ -112,12 +137,7 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
         }
         _ => {}
     }
-    // The one place a backend is named.
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&StoreOptions {
-        data_dir: config.data_dir.clone(),
-        durability: config.durability,
-        queue_capacity: config.ingest_queue,
-    })?);
+    let store = open_store(&config).await?;
     let http = HttpConnector::new(HttpConnectorOptions {
         policy: NetworkPolicy { deny_private: config.deny_private_networks },
         ..HttpConnectorOptions::default()

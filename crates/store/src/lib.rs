@@ -28,7 +28,7 @@ pub enum StoreError {
     Busy,
     #[error("the store is shut down")]
     Closed,
-    #[error("another onset process uses {0}; stop it or choose another --data-dir")]
+    #[error("another onset process uses {0}")]
     Locked(String),
     /// The data directory's disk has no room: nothing was written; try again once space is back.
     #[error("the disk of the data directory is full")]

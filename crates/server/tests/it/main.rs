@@ -17,6 +17,7 @@ mod kafka;
 mod mqtt;
 mod nats;
 mod openapi;
+mod postgres;
 mod rabbitmq;
 mod registration;
 mod respond;

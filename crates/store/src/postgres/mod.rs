@@ -30,11 +30,20 @@ pub struct PgOptions {
     pub acquire_timeout: Duration,
     /// Tables live in this schema (created if missing) instead of the connection's default.
     pub schema: Option<String>,
+    /// Hold a lock that keeps any other exclusive store off the same database schema (one node
+    /// per database until the fenced queue lets several share it).
+    pub exclusive: bool,
 }
 
 impl PgOptions {
     pub fn new(url: impl Into<String>) -> Self {
-        PgOptions { url: url.into(), max_connections: 16, acquire_timeout: Duration::from_secs(5), schema: None }
+        PgOptions {
+            url: url.into(),
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            schema: None,
+            exclusive: false,
+        }
     }
 }
 
@@ -44,6 +53,8 @@ pub struct PgStore {
     pool: PgPool,
     /// Set when a write failed for want of disk space, cleared by the next that succeeds.
     disk_full: Arc<AtomicBool>,
+    /// The session holding the exclusive lock, for as long as the store lives.
+    _lock: Option<Arc<tokio::sync::Mutex<sqlx::PgConnection>>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -87,13 +98,30 @@ impl PgStore {
             admin.close().await;
             connect = connect.options([("search_path", schema)]);
         }
+        let lock = if options.exclusive {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&connect).await?;
+            let got: bool =
+                sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('onset-node:' || current_schema()))")
+                    .fetch_one(&mut conn)
+                    .await?;
+            if !got {
+                let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&mut conn).await?;
+                return Err(StoreError::Locked(format!(
+                    "the PostgreSQL schema `{schema}`: one node per database for now; stop the other node or give this one \
+                     --database-schema of its own"
+                )));
+            }
+            Some(Arc::new(tokio::sync::Mutex::new(conn)))
+        } else {
+            None
+        };
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
         migrate(&pool).await?;
-        Ok(PgStore { pool, disk_full: Arc::new(AtomicBool::new(false)) })
+        Ok(PgStore { pool, disk_full: Arc::new(AtomicBool::new(false)), _lock: lock })
     }
 
     /// Notes how a write went for [`PgStore::disk_full`].

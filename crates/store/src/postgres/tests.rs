@@ -60,3 +60,31 @@ pub async fn backend() -> Postgres {
 mod conformance {
     crate::conformance!(crate::postgres::tests::backend);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_exclusive_node_per_schema() {
+    let (a, b) = (Postgres::new(), Postgres::new());
+    let exclusive = |schema: &str| PgOptions {
+        max_connections: 2,
+        schema: Some(schema.to_string()),
+        exclusive: true,
+        ..PgOptions::new(database_url())
+    };
+    let first = PgStore::connect(&exclusive(&a.schema)).await.unwrap();
+    match PgStore::connect(&exclusive(&a.schema)).await {
+        Err(StoreError::Locked(why)) => assert!(why.contains(&a.schema) && why.contains("--database-schema"), "{why}"),
+        other => panic!("a second node on the same schema must be refused: {other:?}"),
+    }
+    PgStore::connect(&exclusive(&b.schema)).await.expect("another schema has a node of its own");
+    drop(first);
+    // The lock goes with the session that held it.
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(s) = PgStore::connect(&exclusive(&a.schema)).await {
+            reopened = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(reopened.is_some(), "the schema is free once its node is gone");
+}

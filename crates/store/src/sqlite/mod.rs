@@ -140,7 +140,10 @@ impl SqliteStore {
         let lock_path = options.data_dir.join("onset.lock");
         let lock = File::options().create(true).truncate(false).write(true).open(&lock_path)?;
         if lock.try_lock().is_err() {
-            return Err(StoreError::Locked(options.data_dir.display().to_string()));
+            return Err(StoreError::Locked(format!(
+                "{}; stop it or choose another --data-dir",
+                options.data_dir.display()
+            )));
         }
         let path = options.data_dir.join("onset.db");
         let mut conn = Connection::open(&path)?;
