@@ -45,6 +45,10 @@ impl Metrics {
                 "Failures of a schedule, poller or broker consumer"
             );
             metrics::describe_counter!("onset_pruned_events_total", "Events deleted by retention, with their runs");
+            metrics::describe_counter!(
+                "onset_lease_lost_total",
+                "Run attempts whose lease was lost before they ended; their results were dropped"
+            );
         });
         m
     }
@@ -100,6 +104,11 @@ impl Metrics {
             let labels = [("component", component.to_string()), ("environment", environment.to_string())];
             gauge!("onset_source_backlog", &labels).set(backlog as f64);
         });
+    }
+
+    /// An attempt's completion refused: its lease was lost.
+    pub fn lease_lost(&self) {
+        self.with(|| counter!("onset_lease_lost_total").increment(1));
     }
 
     /// Events retention deleted.

@@ -17,6 +17,9 @@ use tokio::sync::Notify;
 #[derive(Debug, Clone)]
 pub struct Job {
     pub run: PendingRun,
+    /// The token of the lease the run is taken under (set when the dispatcher takes it); its
+    /// completion must show it.
+    pub lease: String,
     pub event: Option<EventForRun>,
     /// A caller waiting for this run's answer (`response: after_run`).
     pub responder: Option<onset_engine::Responder>,
@@ -25,7 +28,7 @@ pub struct Job {
 impl Job {
     /// A run loaded from (or re-queued to) the store: nobody waits for it.
     pub fn stored(run: PendingRun) -> Self {
-        Self { run, event: None, responder: None }
+        Self { run, lease: String::new(), event: None, responder: None }
     }
 }
 
@@ -66,7 +69,8 @@ struct State {
     delayed_jobs: HashMap<u64, Job>,
     seq: u64,
     in_flight: HashMap<HandlerKey, u32>,
-    running_ids: HashSet<String>,
+    /// Runs taken and not yet done, with their lease tokens.
+    running_ids: HashMap<String, String>,
     limits: HashMap<HandlerKey, u32>,
     paused: HashSet<(String, String)>,
 }
@@ -235,7 +239,9 @@ impl Scheduler {
                 s.ready -= 1;
                 s.payload_bytes -= job.event.as_ref().map_or(0, |e| e.payload.len());
                 *s.in_flight.entry(key).or_insert(0) += 1;
-                s.running_ids.insert(job.run.id.clone());
+                let mut job = job;
+                job.lease = crate::app::new_id();
+                s.running_ids.insert(job.run.id.clone(), job.lease.clone());
                 taken.push(job);
             }
         }
@@ -270,8 +276,9 @@ impl Scheduler {
         s.ready + s.delayed_jobs.len()
     }
 
-    pub fn running_ids(&self) -> Vec<String> {
-        self.lock().running_ids.iter().cloned().collect()
+    /// `(run id, lease token)` of every run taken and not yet done.
+    pub fn running_leases(&self) -> Vec<(String, String)> {
+        self.lock().running_ids.iter().map(|(id, lease)| (id.clone(), lease.clone())).collect()
     }
 
     pub fn running(&self) -> usize {
@@ -295,6 +302,7 @@ mod tests {
 
     fn job(id: &str, component: &str, run_at: i64) -> Job {
         Job {
+            lease: String::new(),
             responder: None,
             run: PendingRun {
                 id: id.into(),

@@ -48,9 +48,9 @@ pub async fn dispatch(app: Arc<App>) {
         }
         let jobs = app.scheduler.take(now);
         if !jobs.is_empty() {
-            let ids = jobs.iter().map(|j| j.run.id.clone()).collect();
+            let leases = jobs.iter().map(|j| (j.run.id.clone(), j.lease.clone())).collect();
             let lease_until = now + app.config.lease.as_millis() as i64;
-            if let Err(e) = app.store.mark_running(ids, now, lease_until).await {
+            if let Err(e) = app.store.mark_running(leases, now, lease_until).await {
                 tracing::warn!(error = %e, "cannot mark runs as running");
             }
             for job in jobs {
@@ -82,12 +82,22 @@ pub async fn keep_leases(app: Arc<App>) {
             () = tokio::time::sleep(every) => {}
             () = app.shutdown.cancelled() => break,
         }
-        let ids = app.scheduler.running_ids();
-        if !ids.is_empty() {
+        let leases = app.scheduler.running_leases();
+        if !leases.is_empty() {
             let until = now_ms() + app.config.lease.as_millis() as i64;
-            if let Err(e) = app.store.extend_leases(ids, until).await {
+            if let Err(e) = app.store.extend_leases(leases, until).await {
                 tracing::warn!(error = %e, "cannot extend leases");
             }
+        }
+        // Runs whose worker stopped extending its lease (it died or stalled) are taken again.
+        match app.store.reclaim_expired(now_ms()).await {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::warn!(runs = ids.len(), "re-queued runs whose lease expired");
+                app.scheduler.set_overflow();
+                app.scheduler.wake.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot reclaim expired leases"),
         }
     }
 }
@@ -144,10 +154,11 @@ fn step_rows(records: Vec<StepRecord>) -> Vec<NewStep> {
 }
 
 /// Ends a run that cannot start (its build or event is gone): recorded as `failed`.
-async fn fail_early(app: &App, run: &PendingRun, message: String) {
+async fn fail_early(app: &App, run: &PendingRun, lease: &str, message: String) {
     tracing::error!(run = %run.id, error = %message, "run cannot start");
     let completion = Completion {
         run_id: run.id.clone(),
+        lease: Some(lease.to_string()),
         attempt: run.attempt,
         status: RunStatus::Failed,
         finished_at: now_ms(),
@@ -156,11 +167,24 @@ async fn fail_early(app: &App, run: &PendingRun, message: String) {
         next_run_at: None,
         steps: Vec::new(),
     };
-    if let Err(e) = app.store.complete(completion).await {
-        tracing::error!(run = %run.id, error = %e, "cannot record the failure");
+    match app.store.complete(completion).await {
+        Err(onset_store::StoreError::LeaseLost) => {
+            lease_lost(app, run);
+            return;
+        }
+        Err(e) => tracing::error!(run = %run.id, error = %e, "cannot record the failure"),
+        Ok(()) => {}
     }
     app.metrics.run_finished(&run.component, &run.environment, "failed", 0.0);
     app.series.run(&run.component, &run.environment, "", "failed", 0.0);
+}
+
+/// An attempt ended after its lease was lost (the run was taken again): its result is dropped,
+/// the newer attempt's counts.
+fn lease_lost(app: &App, run: &PendingRun) {
+    tracing::warn!(run = %run.id, attempt = run.attempt,
+        "the run's lease was lost before it ended; this attempt's result is dropped and the run is taken again");
+    app.metrics.lease_lost();
 }
 
 /// Records the end of an attempt; while the disk is full it waits for room rather than leave the
@@ -266,16 +290,17 @@ fn record_run_spans(
 /// Runs one attempt and records it; returns the next attempt when one is due later.
 async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     let run = job.run;
+    let lease = job.lease;
     let deployed = match app.build_by_id(&run.deployment_id).await {
         Ok(d) => d,
         Err(e) => {
-            fail_early(app, &run, format!("the build {} cannot be loaded: {e}", run.deployment_id)).await;
+            fail_early(app, &run, &lease, format!("the build {} cannot be loaded: {e}", run.deployment_id)).await;
             return None;
         }
     };
     let Some(handler) = deployed.compiled.handler(&run.channel, &run.event) else {
         let message = format!("deployment {} has no handler for {} {}", deployed.id, run.channel, run.event);
-        fail_early(app, &run, message).await;
+        fail_early(app, &run, &lease, message).await;
         return None;
     };
     let ev = match job.event {
@@ -287,7 +312,7 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
             }
             Ok(Some((ev, _))) => ev,
             Ok(None) => {
-                fail_early(app, &run, format!("event {} is not in the store", run.event_id)).await;
+                fail_early(app, &run, &lease, format!("event {} is not in the store", run.event_id)).await;
                 return None;
             }
             Err(e) => {
@@ -300,7 +325,7 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     let event = match serde_json::from_slice::<Value>(&ev.payload) {
         Ok(v) => v,
         Err(e) => {
-            fail_early(app, &run, format!("the stored payload is not JSON: {e}")).await;
+            fail_early(app, &run, &lease, format!("the stored payload is not JSON: {e}")).await;
             return None;
         }
     };
@@ -377,6 +402,7 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     };
     let completion = Completion {
         run_id: run.id.clone(),
+        lease: Some(lease.clone()),
         attempt: run.attempt,
         status,
         finished_at: now,
@@ -385,10 +411,17 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
         next_run_at,
         steps: step_rows(outcome.steps),
     };
-    if let Err(e) = record_completion(app, completion).await {
-        // Not recorded: the run stays `running` in the store and is run again after a restart.
-        tracing::error!(run = %run.id, error = %e, "cannot record the run's end");
-        return None;
+    match record_completion(app, completion).await {
+        Ok(()) => {}
+        Err(onset_store::StoreError::LeaseLost) => {
+            lease_lost(app, &run);
+            return None;
+        }
+        Err(e) => {
+            // Not recorded: the run stays `running` in the store; its lease expires and it runs again.
+            tracing::error!(run = %run.id, error = %e, "cannot record the run's end");
+            return None;
+        }
     }
     app.metrics.run_finished(&run.component, &run.environment, status.as_str(), seconds);
     let handler_name = deployed.handler_name(&run.channel, &run.event);

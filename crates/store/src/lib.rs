@@ -40,6 +40,10 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The run's lease was lost (it expired and the run was taken again): what this attempt
+    /// did is not recorded, the newer attempt's will be.
+    #[error("the run's lease was lost; another attempt holds it")]
+    LeaseLost,
     /// The batch this write was part of did not commit (the log has the reason).
     #[error("the write was not committed")]
     CommitFailed,

@@ -103,6 +103,10 @@ pub struct PendingRun {
 #[derive(Debug, Clone)]
 pub struct Completion {
     pub run_id: String,
+    /// The lease the attempt ran under: the completion is refused with
+    /// [`StoreError::LeaseLost`](crate::StoreError::LeaseLost) when the run is no longer held
+    /// with it. `None` records it whatever holds the run (a run ended before it was taken).
+    pub lease: Option<String>,
     pub attempt: u32,
     pub status: RunStatus,
     pub finished_at: i64,

@@ -59,13 +59,23 @@ pub trait Queue: Send + Sync {
     /// those of one component and environment, or of every component that is not paused.
     /// Read through the writer, so every write submitted before is visible.
     async fn pending_runs(&self, scope: Option<(String, String)>, limit: usize) -> Result<Vec<PendingRun>, StoreError>;
-    /// Marks runs as taken by a worker until `lease_until`. Not awaited: a crash before the
-    /// commit only means the runs are still `queued`, which recovery treats the same way.
-    async fn mark_running(&self, run_ids: Vec<String>, started_at: i64, lease_until: i64) -> Result<(), StoreError>;
-    /// Extends the leases of runs still in progress.
-    async fn extend_leases(&self, run_ids: Vec<String>, lease_until: i64) -> Result<(), StoreError>;
-    /// Records the end of an attempt with its steps.
+    /// Takes waiting runs (`queued` or `retrying`) for a worker until `lease_until`, each under
+    /// its lease token `(run id, token)`; a run not waiting any more is left as it is. On SQLite
+    /// the caller need not wait for the commit: a crash before it leaves the runs waiting.
+    async fn mark_running(
+        &self,
+        leases: Vec<(String, String)>,
+        started_at: i64,
+        lease_until: i64,
+    ) -> Result<(), StoreError>;
+    /// Extends the leases of runs still held with these tokens.
+    async fn extend_leases(&self, leases: Vec<(String, String)>, lease_until: i64) -> Result<(), StoreError>;
+    /// Records the end of an attempt with its steps. With a lease, only while the run is still
+    /// held with it: else [`StoreError::LeaseLost`] and nothing is written.
     async fn complete(&self, c: Completion) -> Result<(), StoreError>;
+    /// Puts runs whose lease ended before `now` back in the queue (their worker died or stalled)
+    /// and answers their ids; their old lease can no longer complete them.
+    async fn reclaim_expired(&self, now: i64) -> Result<Vec<String>, StoreError>;
     /// Puts runs left `running` by a previous process back in the queue. Called once at start,
     /// before workers begin; returns how many were re-queued.
     async fn recover(&self) -> Result<usize, StoreError>;

@@ -1,5 +1,7 @@
 //! Runs: steps recorded, outbound calls, retries with backoff, dead letters, replays.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -175,4 +177,37 @@ async fn replaying_an_event_runs_it_again_on_the_active_deployment() {
     assert_eq!(sink.bodies().len(), 2);
     let r = s.api.post(s.url("/api/v1/events/nope/replay")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+/// A run whose lease was taken over while it ran (its worker was presumed dead) ends without
+/// writing anything: the newer holder's result is the one that counts.
+#[tokio::test]
+async fn an_attempt_that_lost_its_lease_records_nothing() {
+    const SLOW: &str = "component: slow\ntrigger: { type: http }\nhandlers:\n  /:\n    POST:\n      steps:\n        - delay: 1500ms\n        - log: done\n";
+    let s = start(&[("slow.yaml", SLOW)]).await;
+    let r = s.client.post(s.url("/hooks/development/slow")).body("{}").send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let event_id = r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string();
+    let running = s.wait_run_status(&event_id, "running").await;
+    let run_id = running["id"].as_str().unwrap().to_string();
+
+    // Another worker takes the run over, as it would after the lease expired.
+    let db = rusqlite::Connection::open(s.data_dir().join("onset.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    let taken = db.execute("UPDATE runs SET lease_token = 'another-worker' WHERE id = ?1", [&run_id]).unwrap();
+    assert_eq!(taken, 1);
+
+    let mut lost = false;
+    for _ in 0..100 {
+        let metrics = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        if metrics.lines().any(|l| l.starts_with("onset_lease_lost_total") && l.ends_with(" 1")) {
+            lost = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(lost, "the refused completion is counted");
+    let run = s.get(&format!("/api/v1/runs/{run_id}")).await;
+    assert_eq!(run["status"], "running", "the run stays with its new holder: {run}");
+    assert_eq!(run["steps"], json!([]), "nothing of the stale attempt is recorded");
 }

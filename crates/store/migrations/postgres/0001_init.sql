@@ -56,6 +56,7 @@ CREATE TABLE runs (
     max_attempts  BIGINT NOT NULL,
     run_at        BIGINT NOT NULL,
     lease_until   BIGINT,
+    lease_token   TEXT,
     created_at    BIGINT NOT NULL,
     started_at    BIGINT,
     finished_at   BIGINT,

@@ -153,7 +153,7 @@ pub async fn run_input_has_what_a_worker_needs(b: &dyn Backend) {
 pub async fn dead_runs_are_listed_for_replay(b: &dyn Backend) {
     let store = b.open().await;
     store.ingest(new_event("e1", None, 2)).await.unwrap();
-    store.mark_running(vec!["e1-run0".into(), "e1-run1".into()], 1, 1_000).await.unwrap();
+    store.mark_running(vec![lease("e1-run0"), lease("e1-run1")], 1, 1_000).await.unwrap();
     store.complete(completion("e1-run0", 1, RunStatus::Dead, 5)).await.unwrap();
     store.complete(completion("e1-run1", 1, RunStatus::Succeeded, 5)).await.unwrap();
     let dead = store.dead_runs("orders".into(), "development".into()).await.unwrap();

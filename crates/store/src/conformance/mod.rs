@@ -82,9 +82,16 @@ pub fn step(status: &'static str) -> NewStep {
     }
 }
 
+/// `(run id, its lease token)` as the cases take runs: the token is `lease-<run id>`.
+pub fn lease(run: &str) -> (String, String) {
+    (run.to_string(), format!("lease-{run}"))
+}
+
+/// The end of an attempt under the lease [`lease`] gave the run.
 pub fn completion(run: &str, attempt: u32, status: RunStatus, finished_at: i64) -> Completion {
     Completion {
         run_id: run.into(),
+        lease: Some(format!("lease-{run}")),
         attempt,
         status,
         finished_at,
@@ -115,6 +122,7 @@ macro_rules! conformance {
                 recovery_requeues_interrupted_runs,
                 pending_runs_leave_out_paused_components_unless_asked_for,
                 running_runs_are_counted_until_they_end,
+                a_completion_under_a_lost_lease_is_refused,
             ],
             deployments: [
                 activation_history_and_rollback,

@@ -5,11 +5,12 @@ use super::*;
 pub async fn completion_records_steps_and_retry_schedule(b: &dyn Backend) {
     let store = b.open().await;
     store.ingest(new_event("e1", None, 1)).await.unwrap();
-    store.mark_running(vec!["e1-run0".into()], 1, 2).await.unwrap();
+    store.mark_running(vec![lease("e1-run0")], 1, 2).await.unwrap();
     let failed = NewStep { status: "failed", error: Some("boom".into()), ..step("failed") };
     store
         .complete(Completion {
             run_id: "e1-run0".into(),
+            lease: Some("lease-e1-run0".into()),
             attempt: 1,
             status: RunStatus::Retrying,
             finished_at: 5,
@@ -27,7 +28,12 @@ pub async fn completion_records_steps_and_retry_schedule(b: &dyn Backend) {
     assert_eq!(run.error.as_deref(), Some("boom"));
     let due = store.pending_runs(None, 10).await.unwrap();
     assert_eq!((due.len(), due[0].attempt, due[0].run_at), (1, 2, 99), "the retry waits for its time");
-    store.complete(completion("e1-run0", 2, RunStatus::Succeeded, 100)).await.unwrap();
+    // The retry is taken again under a lease of its own.
+    store.mark_running(vec![("e1-run0".into(), "lease-2".into())], 99, 200).await.unwrap();
+    store
+        .complete(Completion { lease: Some("lease-2".into()), ..completion("e1-run0", 2, RunStatus::Succeeded, 100) })
+        .await
+        .unwrap();
     let run = store.run("e1-run0".into()).await.unwrap().unwrap();
     assert_eq!(run.status, RunStatus::Succeeded);
     let steps = run.steps.unwrap();
@@ -43,7 +49,7 @@ pub async fn recovery_requeues_interrupted_runs(b: &dyn Backend) {
     {
         let store = b.open().await;
         store.ingest(new_event("e1", None, 2)).await.unwrap();
-        store.mark_running(vec!["e1-run0".into()], 1, 2).await.unwrap();
+        store.mark_running(vec![lease("e1-run0")], 1, 2).await.unwrap();
         // The mark is not awaited by its callers; a later write commits after it.
         store.ingest(new_event("e2", None, 0)).await.unwrap();
         assert_eq!(store.queue_counts().await.unwrap().running, 1);
@@ -83,8 +89,8 @@ pub async fn pending_runs_leave_out_paused_components_unless_asked_for(b: &dyn B
 pub async fn running_runs_are_counted_until_they_end(b: &dyn Backend) {
     let store = b.open().await;
     store.ingest(new_event("e1", None, 2)).await.unwrap();
-    store.mark_running(vec!["e1-run0".into(), "e1-run1".into()], 10, 20).await.unwrap();
-    store.extend_leases(vec!["e1-run0".into(), "e1-run1".into()], 40).await.unwrap();
+    store.mark_running(vec![lease("e1-run0"), lease("e1-run1")], 10, 20).await.unwrap();
+    store.extend_leases(vec![lease("e1-run0"), lease("e1-run1")], 40).await.unwrap();
     let counts = store.queue_counts().await.unwrap();
     assert_eq!((counts.queued, counts.running, counts.retrying), (0, 2, 0));
     assert_eq!(store.run("e1-run0".into()).await.unwrap().unwrap().status, RunStatus::Running);
@@ -94,8 +100,42 @@ pub async fn running_runs_are_counted_until_they_end(b: &dyn Backend) {
         .await
         .unwrap();
     // A lease extended after the run ended does not take it back.
-    store.extend_leases(vec!["e1-run0".into()], 90).await.unwrap();
+    store.extend_leases(vec![lease("e1-run0")], 90).await.unwrap();
     let counts = store.queue_counts().await.unwrap();
     assert_eq!((counts.queued, counts.running, counts.retrying), (0, 0, 1));
     assert_eq!(store.run("e1-run0".into()).await.unwrap().unwrap().status, RunStatus::Succeeded);
+}
+
+pub async fn a_completion_under_a_lost_lease_is_refused(b: &dyn Backend) {
+    let store = b.open().await;
+    store.ingest(new_event("e1", None, 1)).await.unwrap();
+    store.mark_running(vec![("e1-run0".into(), "old".into())], 10, 100).await.unwrap();
+    // A lease is only extended by its holder.
+    store.extend_leases(vec![("e1-run0".into(), "someone-else".into())], 10_000).await.unwrap();
+    assert!(store.reclaim_expired(100).await.unwrap().is_empty(), "not expired before its end");
+    assert_eq!(store.reclaim_expired(101).await.unwrap(), ["e1-run0"]);
+    assert_eq!(store.run("e1-run0".into()).await.unwrap().unwrap().status, RunStatus::Queued);
+    // Taken again; a run already held is not taken a second time.
+    store.mark_running(vec![("e1-run0".into(), "new".into())], 110, 500).await.unwrap();
+    store.mark_running(vec![("e1-run0".into(), "third".into())], 120, 500).await.unwrap();
+    store.extend_leases(vec![("e1-run0".into(), "new".into())], 900).await.unwrap();
+    assert!(store.reclaim_expired(600).await.unwrap().is_empty(), "the holder extended its lease");
+
+    // The slow first attempt ends: refused, nothing of it written.
+    let stale = Completion { lease: Some("old".into()), ..completion("e1-run0", 1, RunStatus::Failed, 700) };
+    assert!(matches!(store.complete(stale).await, Err(StoreError::LeaseLost)));
+    let third = Completion { lease: Some("third".into()), ..completion("e1-run0", 1, RunStatus::Failed, 700) };
+    assert!(matches!(store.complete(third).await, Err(StoreError::LeaseLost)));
+    let run = store.run("e1-run0".into()).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Running);
+    assert!(run.steps.unwrap().is_empty());
+    // The holder's completion is recorded; afterwards not even it may complete again.
+    let held = Completion { lease: Some("new".into()), ..completion("e1-run0", 1, RunStatus::Succeeded, 800) };
+    store.complete(held.clone()).await.unwrap();
+    assert_eq!(store.run("e1-run0".into()).await.unwrap().unwrap().status, RunStatus::Succeeded);
+    assert!(matches!(store.complete(held).await, Err(StoreError::LeaseLost)));
+    // Without a lease (a run ended before it was taken), a completion is recorded as it is.
+    store.ingest(new_event("e2", None, 1)).await.unwrap();
+    store.complete(Completion { lease: None, ..completion("e2-run0", 1, RunStatus::Failed, 5) }).await.unwrap();
+    assert_eq!(store.run("e2-run0".into()).await.unwrap().unwrap().status, RunStatus::Failed);
 }

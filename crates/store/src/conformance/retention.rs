@@ -7,6 +7,7 @@ pub async fn pruning_deletes_finished_events_with_runs_and_steps_never_open_ones
     store.ingest(new_event("e1", Some("d-1"), 1)).await.unwrap();
     store.ingest(new_event("e2", Some("d-2"), 1)).await.unwrap();
     store.ingest(new_event("e3", None, 0)).await.unwrap();
+    store.mark_running(vec![lease("e1-run0")], 1, 2).await.unwrap();
     store.complete(completion("e1-run0", 1, RunStatus::Succeeded, 1_700_000_000_500)).await.unwrap();
 
     let candidates = store.prune_candidates(None, 10).await.unwrap();

@@ -60,7 +60,7 @@ pub async fn waiting_runs_are_counted_per_component(b: &dyn Backend) {
     let mut later = new_event("e2", None, 1);
     later.component = "invoices".into();
     store.ingest(later).await.unwrap();
-    store.mark_running(vec!["e1-run0".into()], 1, 2).await.unwrap();
+    store.mark_running(vec![lease("e1-run0")], 1, 2).await.unwrap();
     store
         .complete(Completion {
             next_run_at: Some(1_700_000_009_000),

@@ -464,29 +464,71 @@ impl Queue for PgStore {
             .collect()
     }
 
-    async fn mark_running(&self, run_ids: Vec<String>, started_at: i64, lease_until: i64) -> Result<(), StoreError> {
-        let result =
-            sqlx::query("UPDATE runs SET status = 'running', started_at = $2, lease_until = $3 WHERE id = ANY($1)")
-                .bind(&run_ids)
-                .bind(started_at)
-                .bind(lease_until)
-                .execute(&self.pool)
-                .await;
+    async fn mark_running(
+        &self,
+        leases: Vec<(String, String)>,
+        started_at: i64,
+        lease_until: i64,
+    ) -> Result<(), StoreError> {
+        let (ids, tokens): (Vec<String>, Vec<String>) = leases.into_iter().unzip();
+        let result = sqlx::query(
+            "UPDATE runs r SET status = 'running', started_at = $3, lease_until = $4, lease_token = l.token
+             FROM UNNEST($1::text[], $2::text[]) AS l(id, token)
+             WHERE r.id = l.id AND r.status IN ('queued', 'retrying')",
+        )
+        .bind(&ids)
+        .bind(&tokens)
+        .bind(started_at)
+        .bind(lease_until)
+        .execute(&self.pool)
+        .await;
         self.wrote(result.map(|_| ()).map_err(Into::into))
     }
 
-    async fn extend_leases(&self, run_ids: Vec<String>, lease_until: i64) -> Result<(), StoreError> {
-        let result = sqlx::query("UPDATE runs SET lease_until = $2 WHERE id = ANY($1) AND status = 'running'")
-            .bind(&run_ids)
-            .bind(lease_until)
-            .execute(&self.pool)
-            .await;
+    async fn extend_leases(&self, leases: Vec<(String, String)>, lease_until: i64) -> Result<(), StoreError> {
+        let (ids, tokens): (Vec<String>, Vec<String>) = leases.into_iter().unzip();
+        let result = sqlx::query(
+            "UPDATE runs r SET lease_until = $3 FROM UNNEST($1::text[], $2::text[]) AS l(id, token)
+             WHERE r.id = l.id AND r.lease_token = l.token AND r.status = 'running'",
+        )
+        .bind(&ids)
+        .bind(&tokens)
+        .bind(lease_until)
+        .execute(&self.pool)
+        .await;
         self.wrote(result.map(|_| ()).map_err(Into::into))
+    }
+
+    async fn reclaim_expired(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        let result = sqlx::query_scalar(
+            "UPDATE runs SET status = 'queued', lease_until = NULL, lease_token = NULL
+             WHERE status = 'running' AND lease_until < $1 RETURNING id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await;
+        self.wrote(result.map_err(Into::into))
     }
 
     async fn complete(&self, c: Completion) -> Result<(), StoreError> {
         let result = async {
             let mut tx = self.pool.begin().await?;
+            if let Some(lease) = &c.lease {
+                let held = sqlx::query("SELECT status, lease_token FROM runs WHERE id = $1 FOR UPDATE")
+                    .bind(&c.run_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let holds = match &held {
+                    Some(r) => {
+                        r.try_get::<String, _>(0)? == "running"
+                            && r.try_get::<Option<String>, _>(1)?.as_deref() == Some(lease.as_str())
+                    }
+                    None => false,
+                };
+                if !holds {
+                    return Err(StoreError::LeaseLost);
+                }
+            }
             for (seq, s) in c.steps.iter().enumerate() {
                 sqlx::query(
                     "INSERT INTO steps (run_id, attempt, seq, path, step_id, name, type, status, input, output,
@@ -537,9 +579,11 @@ impl Queue for PgStore {
     }
 
     async fn recover(&self) -> Result<usize, StoreError> {
-        let result = sqlx::query("UPDATE runs SET status = 'queued', lease_until = NULL WHERE status = 'running'")
-            .execute(&self.pool)
-            .await;
+        let result = sqlx::query(
+            "UPDATE runs SET status = 'queued', lease_until = NULL, lease_token = NULL WHERE status = 'running'",
+        )
+        .execute(&self.pool)
+        .await;
         self.wrote(result.map(|r| r.rows_affected() as usize).map_err(Into::into))
     }
 

@@ -62,6 +62,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/sqlite/0009_rollups.sql")),
     (10, include_str!("../../migrations/sqlite/0010_alerts.sql")),
     (11, include_str!("../../migrations/sqlite/0011_event_trace.sql")),
+    (12, include_str!("../../migrations/sqlite/0012_lease_token.sql")),
 ];
 
 struct Readers {

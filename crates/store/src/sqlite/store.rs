@@ -71,12 +71,21 @@ impl Queue for SqliteStore {
         SqliteStore::pending_runs(self, scope, limit).await
     }
 
-    async fn mark_running(&self, run_ids: Vec<String>, started_at: i64, lease_until: i64) -> Result<(), StoreError> {
-        SqliteStore::mark_running(self, run_ids, started_at, lease_until).await
+    async fn mark_running(
+        &self,
+        leases: Vec<(String, String)>,
+        started_at: i64,
+        lease_until: i64,
+    ) -> Result<(), StoreError> {
+        SqliteStore::mark_running(self, leases, started_at, lease_until).await
     }
 
-    async fn extend_leases(&self, run_ids: Vec<String>, lease_until: i64) -> Result<(), StoreError> {
-        SqliteStore::extend_leases(self, run_ids, lease_until).await
+    async fn extend_leases(&self, leases: Vec<(String, String)>, lease_until: i64) -> Result<(), StoreError> {
+        SqliteStore::extend_leases(self, leases, lease_until).await
+    }
+
+    async fn reclaim_expired(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        SqliteStore::reclaim_expired(self, now).await
     }
 
     async fn complete(&self, c: Completion) -> Result<(), StoreError> {

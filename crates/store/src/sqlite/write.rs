@@ -1,7 +1,7 @@
 //! Write operations. Each runs in the writer's batch transaction inside its own savepoint and
 //! is answered after the commit.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension as _, Transaction, params};
 use tokio::sync::oneshot;
 
 use super::SqliteStore;
@@ -205,16 +205,17 @@ impl SqliteStore {
     /// commit only means the runs are still `queued`, which recovery treats the same way.
     pub(super) async fn mark_running(
         &self,
-        run_ids: Vec<String>,
+        leases: Vec<(String, String)>,
         started_at: i64,
         lease_until: i64,
     ) -> Result<(), StoreError> {
         let (op, _rx) = op(move |t| {
             let mut stmt = t.prepare_cached(
-                "UPDATE runs SET status = 'running', started_at = ?2, lease_until = ?3 WHERE id = ?1",
+                "UPDATE runs SET status = 'running', started_at = ?2, lease_until = ?3, lease_token = ?4
+                 WHERE id = ?1 AND status IN ('queued', 'retrying')",
             )?;
-            for id in &run_ids {
-                stmt.execute(params![id, started_at, lease_until])?;
+            for (id, token) in &leases {
+                stmt.execute(params![id, started_at, lease_until, token])?;
             }
             Ok(())
         });
@@ -222,20 +223,49 @@ impl SqliteStore {
     }
 
     /// Extends the leases of runs still in progress.
-    pub(super) async fn extend_leases(&self, run_ids: Vec<String>, lease_until: i64) -> Result<(), StoreError> {
+    pub(super) async fn extend_leases(
+        &self,
+        leases: Vec<(String, String)>,
+        lease_until: i64,
+    ) -> Result<(), StoreError> {
         let (op, _rx) = op(move |t| {
-            let mut stmt = t.prepare_cached("UPDATE runs SET lease_until = ?2 WHERE id = ?1 AND status = 'running'")?;
-            for id in &run_ids {
-                stmt.execute(params![id, lease_until])?;
+            let mut stmt = t.prepare_cached(
+                "UPDATE runs SET lease_until = ?2 WHERE id = ?1 AND lease_token = ?3 AND status = 'running'",
+            )?;
+            for (id, token) in &leases {
+                stmt.execute(params![id, lease_until, token])?;
             }
             Ok(())
         });
         self.writer.submit(op).await
     }
 
+    /// Runs whose lease ended before `now`, back to `queued`.
+    pub(super) async fn reclaim_expired(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        let (op, rx) = op(move |t| {
+            let mut stmt = t.prepare_cached(
+                "UPDATE runs SET status = 'queued', lease_until = NULL, lease_token = NULL
+                 WHERE status = 'running' AND lease_until < ?1 RETURNING id",
+            )?;
+            let ids = stmt.query_map([now], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            Ok(ids)
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
     /// Records the end of an attempt with its steps.
     pub(super) async fn complete(&self, c: Completion) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| {
+            if let Some(lease) = &c.lease {
+                let held: Option<(String, Option<String>)> = t
+                    .prepare_cached("SELECT status, lease_token FROM runs WHERE id = ?1")?
+                    .query_row([&c.run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if !held.is_some_and(|(status, token)| status == "running" && token.as_deref() == Some(lease)) {
+                    return Err(StoreError::LeaseLost);
+                }
+            }
             let mut insert = t.prepare_cached(
                 "INSERT OR REPLACE INTO steps (run_id, attempt, seq, path, step_id, name, type, status, input, output,
                                                error, started_at, duration_ms, logs)
@@ -302,7 +332,10 @@ impl SqliteStore {
     /// before workers begin; returns how many were re-queued.
     pub(super) async fn recover(&self) -> Result<usize, StoreError> {
         let (op, rx) = op(|t| {
-            Ok(t.execute("UPDATE runs SET status = 'queued', lease_until = NULL WHERE status = 'running'", [])?)
+            Ok(t.execute(
+                "UPDATE runs SET status = 'queued', lease_until = NULL, lease_token = NULL WHERE status = 'running'",
+                [],
+            )?)
         });
         self.writer.submit(op).await?;
         answer(rx).await
