@@ -44,6 +44,10 @@ pub use app::ServerConfig;
 /// The one place a backend is named: PostgreSQL when a database URL is given, else SQLite in
 /// the data directory.
 async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, ServerError> {
+    // The master key file and the first admin token live here whichever database holds the rest.
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        ServerError::Start(format!("cannot create the data directory {}: {e}", config.data_dir.display()))
+    })?;
     match &config.database_url {
         Some(url) => {
             let options =

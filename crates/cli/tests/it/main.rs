@@ -5,6 +5,7 @@ mod lifecycle;
 mod local_run;
 mod memory;
 mod observe;
+mod postgres;
 mod secrets;
 mod server;
 mod skeleton;

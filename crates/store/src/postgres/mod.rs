@@ -88,31 +88,51 @@ impl PgStore {
     /// Connects, creates the schema if asked for one, and applies what migrations are missing
     /// (one node at a time).
     pub async fn connect(options: &PgOptions) -> Result<PgStore, StoreError> {
+        use sqlx::Connection as _;
         let mut connect: PgConnectOptions =
             options.url.parse().map_err(|e: sqlx::Error| StoreError::Database(Box::new(e)))?;
+        // One connection first: its error says why the database cannot be reached (a pool would
+        // only time out), and it creates the schema before the pool uses it.
+        let unreachable = |e: sqlx::Error| {
+            StoreError::Database(
+                format!(
+                    "cannot connect to PostgreSQL at {}:{}: {e}",
+                    connect_host(&options.url),
+                    connect_port(&options.url)
+                )
+                .into(),
+            )
+        };
+        let mut first = sqlx::PgConnection::connect_with(&connect).await.map_err(unreachable)?;
         if let Some(schema) = &options.schema {
             let schema = checked_schema(schema)?;
-            // Created before the pool uses it as its search path.
-            let admin = PgPoolOptions::new().max_connections(1).connect_with(connect.clone()).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))).execute(&admin).await?;
-            admin.close().await;
+            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                .bind(schema)
+                .fetch_one(&mut first)
+                .await?;
+            if !exists {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
+                    .execute(&mut first)
+                    .await?;
+            }
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET search_path TO {schema}"))).execute(&mut first).await?;
             connect = connect.options([("search_path", schema)]);
         }
         let lock = if options.exclusive {
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect_with(&connect).await?;
             let got: bool =
                 sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('onset-node:' || current_schema()))")
-                    .fetch_one(&mut conn)
+                    .fetch_one(&mut first)
                     .await?;
             if !got {
-                let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&mut conn).await?;
+                let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&mut first).await?;
                 return Err(StoreError::Locked(format!(
                     "the PostgreSQL schema `{schema}`: one node per database for now; stop the other node or give this one \
                      --database-schema of its own"
                 )));
             }
-            Some(Arc::new(tokio::sync::Mutex::new(conn)))
+            Some(Arc::new(tokio::sync::Mutex::new(first)))
         } else {
+            let _ = first.close().await;
             None
         };
         let pool = PgPoolOptions::new()
@@ -139,11 +159,13 @@ async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await?;
     sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await?;
     let result = async {
-        sqlx::raw_sql(
-            "CREATE TABLE IF NOT EXISTS onset_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-        )
-        .execute(&mut *conn)
-        .await?;
+        let known: bool =
+            sqlx::query_scalar("SELECT to_regclass('onset_migrations') IS NOT NULL").fetch_one(&mut *conn).await?;
+        if !known {
+            sqlx::raw_sql("CREATE TABLE onset_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+                .execute(&mut *conn)
+                .await?;
+        }
         let done: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM onset_migrations").fetch_one(&mut *conn).await?;
         for (version, sql) in MIGRATIONS {
@@ -163,6 +185,21 @@ async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     .await;
     sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await?;
     result
+}
+
+/// The host of a `postgres://` URL, for messages (never its password).
+fn connect_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h).to_string()
+}
+
+fn connect_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    authority.rsplit_once(':').map_or("5432", |(_, p)| p).to_string()
 }
 
 /// JSON text as it was stored, for rows that hand it on unparsed.
