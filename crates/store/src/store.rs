@@ -59,6 +59,17 @@ pub trait Queue: Send + Sync {
     /// those of one component and environment, or of every component that is not paused.
     /// Read through the writer, so every write submitted before is visible.
     async fn pending_runs(&self, scope: Option<(String, String)>, limit: usize) -> Result<Vec<PendingRun>, StoreError>;
+    /// Takes up to `limit` runs due by `now` (`queued`, or `retrying` whose time has come) of
+    /// components that are not paused, oldest due first, under the lease `token` until
+    /// `lease_until`, and answers them. Concurrent claims (other tasks, other nodes) never hand
+    /// out the same run.
+    async fn claim(
+        &self,
+        token: String,
+        limit: usize,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Vec<PendingRun>, StoreError>;
     /// Takes waiting runs (`queued` or `retrying`) for a worker until `lease_until`, each under
     /// its lease token `(run id, token)`; a run not waiting any more is left as it is. On SQLite
     /// the caller need not wait for the commit: a crash before it leaves the runs waiting.

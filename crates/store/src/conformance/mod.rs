@@ -123,6 +123,7 @@ macro_rules! conformance {
                 pending_runs_leave_out_paused_components_unless_asked_for,
                 running_runs_are_counted_until_they_end,
                 a_completion_under_a_lost_lease_is_refused,
+                claims_take_due_runs_once_under_their_lease,
             ],
             deployments: [
                 activation_history_and_rollback,

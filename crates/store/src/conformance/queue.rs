@@ -139,3 +139,50 @@ pub async fn a_completion_under_a_lost_lease_is_refused(b: &dyn Backend) {
     store.complete(Completion { lease: None, ..completion("e2-run0", 1, RunStatus::Failed, 5) }).await.unwrap();
     assert_eq!(store.run("e2-run0".into()).await.unwrap().unwrap().status, RunStatus::Failed);
 }
+
+pub async fn claims_take_due_runs_once_under_their_lease(b: &dyn Backend) {
+    let store = b.open().await;
+    // 40 runs due now, one due later, one of a paused component.
+    for i in 0..20 {
+        store.ingest(new_event(&format!("e{i:02}"), None, 2)).await.unwrap();
+    }
+    let mut later = new_event("late", None, 1);
+    later.received_at = 1_700_000_999_000;
+    store.ingest(later).await.unwrap();
+    store.activate(deployment("p1", "paused", "development", 0)).await.unwrap();
+    store.set_paused("paused".into(), "development".into(), true).await.unwrap();
+    let mut paused = new_event("p", None, 1);
+    paused.component = "paused".into();
+    store.ingest(paused).await.unwrap();
+
+    let now = 1_700_000_000_000;
+    let first = store.claim("c1".into(), 5, now, now + 1_000).await.unwrap();
+    let ids: Vec<_> = first.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["e00-run0", "e00-run1", "e01-run0", "e01-run1", "e02-run0"], "oldest due first");
+    assert_eq!(store.run("e00-run0".into()).await.unwrap().unwrap().status, RunStatus::Running);
+
+    // Eight claims at once share out the rest: each run once, none due later, none paused.
+    let mut tasks = Vec::new();
+    for c in 0..8 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move { s.claim(format!("t{c}"), 10, now, now + 1_000).await.unwrap() }));
+    }
+    let mut seen: Vec<String> = first.iter().map(|r| r.id.clone()).collect();
+    for t in tasks {
+        seen.extend(t.await.unwrap().into_iter().map(|r| r.id));
+    }
+    let total = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!((total, seen.len()), (40, 40), "every due run handed out once");
+    assert!(store.claim("c9".into(), 10, now, now + 1_000).await.unwrap().is_empty());
+
+    // A claimed run completes under the claim's token, and only under it.
+    let wrong = Completion { lease: Some("t-other".into()), ..completion("e00-run0", 1, RunStatus::Succeeded, now) };
+    assert!(matches!(store.complete(wrong).await, Err(StoreError::LeaseLost)));
+    let right = Completion { lease: Some("c1".into()), ..completion("e00-run0", 1, RunStatus::Succeeded, now) };
+    store.complete(right).await.unwrap();
+    // Once its time comes, the later run is claimed too.
+    let late = store.claim("c10".into(), 10, 1_700_000_999_000, 1_700_001_000_000).await.unwrap();
+    assert_eq!(late.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["late-run0"]);
+}

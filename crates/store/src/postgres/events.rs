@@ -499,6 +499,52 @@ impl Queue for PgStore {
         self.wrote(result.map(|_| ()).map_err(Into::into))
     }
 
+    async fn claim(
+        &self,
+        token: String,
+        limit: usize,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Vec<PendingRun>, StoreError> {
+        // SKIP LOCKED: rows another claim is taking right now are passed over, not waited for.
+        let result = sqlx::query(
+            "UPDATE runs SET status = 'running', started_at = $2, lease_until = $3, lease_token = $4
+             FROM (SELECT id FROM runs WHERE status IN ('queued', 'retrying') AND run_at <= $2
+                     AND NOT EXISTS (SELECT 1 FROM activations a WHERE a.component = runs.component
+                                     AND a.environment = runs.environment AND a.paused)
+                   ORDER BY run_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) AS due
+             WHERE runs.id = due.id
+             RETURNING runs.id, runs.event_id, runs.component, runs.environment, runs.channel, runs.event,
+                       runs.deployment_id, runs.attempt, runs.max_attempts, runs.run_at",
+        )
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(now)
+        .bind(lease_until)
+        .bind(&token)
+        .fetch_all(&self.pool)
+        .await;
+        let rows = self.wrote(result.map_err(Into::into))?;
+        let mut runs = rows
+            .iter()
+            .map(|r| {
+                Ok(PendingRun {
+                    id: r.try_get(0)?,
+                    event_id: r.try_get(1)?,
+                    component: r.try_get(2)?,
+                    environment: r.try_get(3)?,
+                    channel: r.try_get(4)?,
+                    event: r.try_get(5)?,
+                    deployment_id: r.try_get(6)?,
+                    attempt: small(r.try_get(7)?),
+                    max_attempts: small(r.try_get(8)?),
+                    run_at: r.try_get(9)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        runs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
+        Ok(runs)
+    }
+
     async fn reclaim_expired(&self, now: i64) -> Result<Vec<String>, StoreError> {
         let result = sqlx::query_scalar(
             "UPDATE runs SET status = 'queued', lease_until = NULL, lease_token = NULL

@@ -80,6 +80,16 @@ impl Queue for SqliteStore {
         SqliteStore::mark_running(self, leases, started_at, lease_until).await
     }
 
+    async fn claim(
+        &self,
+        token: String,
+        limit: usize,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Vec<PendingRun>, StoreError> {
+        SqliteStore::claim(self, token, limit, now, lease_until).await
+    }
+
     async fn extend_leases(&self, leases: Vec<(String, String)>, lease_until: i64) -> Result<(), StoreError> {
         SqliteStore::extend_leases(self, leases, lease_until).await
     }

@@ -240,6 +240,49 @@ impl SqliteStore {
         self.writer.submit(op).await
     }
 
+    /// Due runs of components not paused, taken under `token` in one statement.
+    pub(super) async fn claim(
+        &self,
+        token: String,
+        limit: usize,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Vec<PendingRun>, StoreError> {
+        let (op, rx) = op(move |t| {
+            let mut stmt = t.prepare_cached(
+                "UPDATE runs SET status = 'running', started_at = ?2, lease_until = ?3, lease_token = ?4
+                 WHERE id IN (SELECT id FROM runs WHERE status IN ('queued', 'retrying') AND run_at <= ?2
+                                AND NOT EXISTS (SELECT 1 FROM activations a WHERE a.component = runs.component
+                                                AND a.environment = runs.environment AND a.paused = 1)
+                              ORDER BY run_at, id LIMIT ?1)
+                 RETURNING id, event_id, component, environment, channel, event, deployment_id, attempt,
+                           max_attempts, run_at",
+            )?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut runs = stmt
+                .query_map(params![limit, now, lease_until, token], |r| {
+                    Ok(PendingRun {
+                        id: r.get(0)?,
+                        event_id: r.get(1)?,
+                        component: r.get(2)?,
+                        environment: r.get(3)?,
+                        channel: r.get(4)?,
+                        event: r.get(5)?,
+                        deployment_id: r.get(6)?,
+                        attempt: r.get(7)?,
+                        max_attempts: r.get(8)?,
+                        run_at: r.get(9)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            // RETURNING gives no order: oldest due first, as taken.
+            runs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
+            Ok(runs)
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
     /// Runs whose lease ended before `now`, back to `queued`.
     pub(super) async fn reclaim_expired(&self, now: i64) -> Result<Vec<String>, StoreError> {
         let (op, rx) = op(move |t| {
