@@ -5,6 +5,7 @@
 mod brokers;
 mod load;
 mod payload;
+mod postgres;
 mod refs;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +26,8 @@ struct Options {
     rate: u64,
     concurrencies: Vec<usize>,
     onset: PathBuf,
-    /// Scenario names to run: bare, sqlite, paused, running, open, observed, pruning, brokers or one broker.
+    /// Scenario names to run: bare, sqlite, paused, running, open, observed, pruning, brokers or one broker;
+    /// postgres only when named.
     only: Vec<String>,
     /// Repeats of each side of the `observed` comparison.
     repeats: usize,
@@ -64,7 +66,7 @@ fn parse_options() -> anyhow::Result<Options> {
             "--repeats" => o.repeats = value.parse().context("--repeats is a whole number")?,
             other => bail!(
                 "unknown flag {other}; flags: --seconds N, --rate N, --concurrency 1,16,64, --onset PATH, --repeats N, \
-                 --only bare,sqlite,paused,running,open,observed,pruning,brokers (or nats,rabbitmq,mqtt,kafka,sqs)"
+                 --only bare,sqlite,paused,running,open,observed,pruning,postgres,brokers (or nats,rabbitmq,mqtt,kafka,sqs)"
             ),
         }
     }
@@ -346,6 +348,9 @@ async fn run() -> anyhow::Result<()> {
 
     if opts.wants("observed") {
         observed(&opts, &client, &bodies, &current, &sink_url, capacity).await?;
+    }
+    if opts.only.iter().any(|o| o == "postgres") {
+        postgres::run(opts.duration.as_secs().max(1)).await?;
     }
     if opts.wants("pruning") {
         pruning(&opts, &client, &bodies, &current, &sink_url, capacity).await?;
