@@ -389,3 +389,39 @@ pub struct SyncBatch {
     /// `(key, value)`; `None` removes the key.
     pub state: Vec<(String, Option<String>)>,
 }
+
+impl<T> Page<T> {
+    /// A page from rows read with one more than `limit`: the extra row says there is a next
+    /// page, whose cursor is the last kept row's id.
+    pub fn from_rows(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> &str) -> Page<T> {
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|i| id(i).to_string())
+        } else {
+            None
+        };
+        Page { items, next_cursor }
+    }
+}
+
+impl NewEvent {
+    /// Makes this the event of a batch over `members`: its payload, headers and params become
+    /// the JSON arrays of theirs, in order.
+    pub fn gather(&mut self, members: &[&NewEvent]) {
+        let list = |field: fn(&NewEvent) -> &[u8]| {
+            let mut out = Vec::with_capacity(members.iter().map(|m| field(m).len() + 1).sum::<usize>() + 2);
+            out.push(b'[');
+            for (i, m) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(field(m));
+            }
+            out.push(b']');
+            out
+        };
+        self.payload = bytes::Bytes::from(list(|m| m.payload.as_ref()));
+        self.headers = String::from_utf8_lossy(&list(|m| m.headers.as_bytes())).into_owned();
+        self.params = String::from_utf8_lossy(&list(|m| m.params.as_bytes())).into_owned();
+    }
+}

@@ -8,15 +8,27 @@ use crate::app::{App, new_id, now_ms};
 use crate::auth::{self, Principal};
 use crate::service::{Kind, Result, ServiceError, environment_filter, limit};
 
+/// A list's filter: an environment that exists, a limit within bounds.
+fn filter(
+    app: &App,
+    component: Option<String>,
+    environment: Option<&str>,
+    status: Option<&str>,
+    (cursor, given_limit): (Option<String>, Option<u32>),
+) -> Result<ListFilter> {
+    Ok(ListFilter {
+        component,
+        environment: environment_filter(app, environment)?,
+        status: status.map(str::to_string),
+        before: cursor,
+        limit: limit(given_limit)?,
+    })
+}
+
 /// Events, newest first, without headers and payload.
 pub async fn list_events(app: &App, q: EventQuery) -> Result<Page<Event>> {
-    let filter = ListFilter {
-        component: q.component,
-        environment: environment_filter(app, q.environment.as_deref())?,
-        status: q.status.map(|s| s.as_str().to_string()),
-        before: q.cursor,
-        limit: limit(q.limit)?,
-    };
+    let status = q.status.map(|s| s.as_str());
+    let filter = filter(app, q.component, q.environment.as_deref(), status, (q.cursor, q.limit))?;
     let page = app.store.events(filter).await?;
     Ok(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor })
 }
@@ -29,13 +41,8 @@ pub async fn event(app: &App, id: String) -> Result<Event> {
 
 /// Runs, newest first, without steps.
 pub async fn list_runs(app: &App, q: RunQuery) -> Result<Page<Run>> {
-    let filter = ListFilter {
-        component: q.component,
-        environment: environment_filter(app, q.environment.as_deref())?,
-        status: q.status.map(|s| s.as_str().to_string()),
-        before: q.cursor,
-        limit: limit(q.limit)?,
-    };
+    let status = q.status.map(|s| s.as_str());
+    let filter = filter(app, q.component, q.environment.as_deref(), status, (q.cursor, q.limit))?;
     let page = app.store.runs(filter).await?;
     Ok(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor })
 }

@@ -80,6 +80,23 @@ async fn insert_run(
     Ok(())
 }
 
+/// A waiting run from `id, event_id, component, environment, channel, event, deployment_id,
+/// attempt, max_attempts, run_at`.
+fn pending_row(r: &PgRow) -> Result<PendingRun, StoreError> {
+    Ok(PendingRun {
+        id: r.try_get(0)?,
+        event_id: r.try_get(1)?,
+        component: r.try_get(2)?,
+        environment: r.try_get(3)?,
+        channel: r.try_get(4)?,
+        event: r.try_get(5)?,
+        deployment_id: r.try_get(6)?,
+        attempt: small(r.try_get(7)?),
+        max_attempts: small(r.try_get(8)?),
+        run_at: r.try_get(9)?,
+    })
+}
+
 const EVENT_COLUMNS: &str = "id, component, environment, channel, event, delivery_id, received_at, status";
 
 fn event_row(r: &PgRow) -> Result<EventRow, StoreError> {
@@ -172,16 +189,6 @@ impl PgStore {
     }
 }
 
-fn page<T>(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> &str) -> Page<T> {
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|i| id(i).to_string())
-    } else {
-        None
-    };
-    Page { items, next_cursor }
-}
-
 #[async_trait::async_trait]
 impl Events for PgStore {
     async fn ingest(&self, event: NewEvent) -> Result<IngestOutcome, StoreError> {
@@ -215,21 +222,7 @@ impl Events for PgStore {
                 tx.commit().await?;
                 return Ok((outcomes, None));
             }
-            let list = |field: fn(&NewEvent) -> &[u8]| {
-                let mut out = Vec::with_capacity(fresh.iter().map(|m| field(m).len() + 1).sum::<usize>() + 2);
-                out.push(b'[');
-                for (i, m) in fresh.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(field(m));
-                }
-                out.push(b']');
-                out
-            };
-            batch.payload = bytes::Bytes::from(list(|m| m.payload.as_ref()));
-            batch.headers = String::from_utf8_lossy(&list(|m| m.headers.as_bytes())).into_owned();
-            batch.params = String::from_utf8_lossy(&list(|m| m.params.as_bytes())).into_owned();
+            batch.gather(&fresh);
             insert_event(&mut tx, &batch, None).await?;
             tx.commit().await?;
             Ok((outcomes, Some(batch)))
@@ -301,7 +294,7 @@ impl Events for PgStore {
         for e in &mut items {
             e.runs = self.runs_of_event(&e.id).await?;
         }
-        Ok(page(items, filter.limit, |e| &e.id))
+        Ok(Page::from_rows(items, filter.limit, |e| &e.id))
     }
 
     async fn run(&self, id: String) -> Result<Option<RunRow>, StoreError> {
@@ -346,7 +339,7 @@ impl Events for PgStore {
     async fn runs(&self, filter: ListFilter) -> Result<Page<RunRow>, StoreError> {
         let rows = self.list("runs", RUN_COLUMNS, &filter).await?;
         let items = rows.iter().map(run_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(page(items, filter.limit, |r| &r.id))
+        Ok(Page::from_rows(items, filter.limit, |r| &r.id))
     }
 
     async fn run_input(&self, run_id: String) -> Result<Option<(EventForRun, RunStatus)>, StoreError> {
@@ -446,22 +439,7 @@ impl Queue for PgStore {
                 .await?
             }
         };
-        rows.iter()
-            .map(|r| {
-                Ok(PendingRun {
-                    id: r.try_get(0)?,
-                    event_id: r.try_get(1)?,
-                    component: r.try_get(2)?,
-                    environment: r.try_get(3)?,
-                    channel: r.try_get(4)?,
-                    event: r.try_get(5)?,
-                    deployment_id: r.try_get(6)?,
-                    attempt: small(r.try_get(7)?),
-                    max_attempts: small(r.try_get(8)?),
-                    run_at: r.try_get(9)?,
-                })
-            })
-            .collect()
+        rows.iter().map(pending_row).collect()
     }
 
     async fn mark_running(
@@ -524,23 +502,7 @@ impl Queue for PgStore {
         .fetch_all(&self.pool)
         .await;
         let rows = self.wrote(result.map_err(Into::into))?;
-        let mut runs = rows
-            .iter()
-            .map(|r| {
-                Ok(PendingRun {
-                    id: r.try_get(0)?,
-                    event_id: r.try_get(1)?,
-                    component: r.try_get(2)?,
-                    environment: r.try_get(3)?,
-                    channel: r.try_get(4)?,
-                    event: r.try_get(5)?,
-                    deployment_id: r.try_get(6)?,
-                    attempt: small(r.try_get(7)?),
-                    max_attempts: small(r.try_get(8)?),
-                    run_at: r.try_get(9)?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut runs = rows.iter().map(pending_row).collect::<Result<Vec<_>, StoreError>>()?;
         runs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
         Ok(runs)
     }

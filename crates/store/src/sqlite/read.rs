@@ -108,16 +108,6 @@ fn filter_sql(f: &ListFilter) -> (String, Vec<String>) {
     (sql, values)
 }
 
-fn page<T>(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> &str) -> Page<T> {
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|i| id(i).to_string())
-    } else {
-        None
-    };
-    Page { items, next_cursor }
-}
-
 fn deployment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRow> {
     let meta: String = r.get(6)?;
     Ok(DeploymentRow {
@@ -173,7 +163,7 @@ impl SqliteStore {
             for e in &mut items {
                 e.runs = runs_of_event(c, &e.id)?;
             }
-            Ok(page(items, filter.limit, |e| &e.id))
+            Ok(Page::from_rows(items, filter.limit, |e| &e.id))
         })
         .await
     }
@@ -235,7 +225,7 @@ impl SqliteStore {
             let mut stmt = c.prepare(&sql)?;
             let items =
                 stmt.query_map(rusqlite::params_from_iter(values.iter()), run_row)?.collect::<Result<Vec<_>, _>>()?;
-            Ok(page(items, filter.limit, |r| &r.id))
+            Ok(Page::from_rows(items, filter.limit, |r| &r.id))
         })
         .await
     }

@@ -140,6 +140,23 @@ fn insert_event_as(t: &Transaction<'_>, event: &NewEvent, status: &str) -> Resul
     Ok(IngestOutcome::Stored)
 }
 
+/// A waiting run from `id, event_id, component, environment, channel, event, deployment_id,
+/// attempt, max_attempts, run_at`.
+fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingRun> {
+    Ok(PendingRun {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        component: r.get(2)?,
+        environment: r.get(3)?,
+        channel: r.get(4)?,
+        event: r.get(5)?,
+        deployment_id: r.get(6)?,
+        attempt: r.get(7)?,
+        max_attempts: r.get(8)?,
+        run_at: r.get(9)?,
+    })
+}
+
 #[derive(Clone, Copy)]
 struct RunParent<'a> {
     event_id: &'a str,
@@ -179,21 +196,7 @@ impl SqliteStore {
             if fresh.is_empty() {
                 return Ok((outcomes, None));
             }
-            let list = |field: fn(&NewEvent) -> &[u8]| {
-                let mut out = Vec::with_capacity(fresh.iter().map(|m| field(m).len() + 1).sum::<usize>() + 2);
-                out.push(b'[');
-                for (i, m) in fresh.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(field(m));
-                }
-                out.push(b']');
-                out
-            };
-            batch.payload = bytes::Bytes::from(list(|m| m.payload.as_ref()));
-            batch.headers = String::from_utf8_lossy(&list(|m| m.headers.as_bytes())).into_owned();
-            batch.params = String::from_utf8_lossy(&list(|m| m.params.as_bytes())).into_owned();
+            batch.gather(&fresh);
             insert_event(t, &batch)?;
             Ok((outcomes, Some(batch)))
         });
@@ -259,22 +262,8 @@ impl SqliteStore {
                            max_attempts, run_at",
             )?;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let mut runs = stmt
-                .query_map(params![limit, now, lease_until, token], |r| {
-                    Ok(PendingRun {
-                        id: r.get(0)?,
-                        event_id: r.get(1)?,
-                        component: r.get(2)?,
-                        environment: r.get(3)?,
-                        channel: r.get(4)?,
-                        event: r.get(5)?,
-                        deployment_id: r.get(6)?,
-                        attempt: r.get(7)?,
-                        max_attempts: r.get(8)?,
-                        run_at: r.get(9)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut runs =
+                stmt.query_map(params![limit, now, lease_until, token], pending_row)?.collect::<Result<Vec<_>, _>>()?;
             // RETURNING gives no order: oldest due first, as taken.
             runs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
             Ok(runs)
@@ -395,20 +384,7 @@ impl SqliteStore {
         let (op, rx) = op(move |t| {
             let columns =
                 "id, event_id, component, environment, channel, event, deployment_id, attempt, max_attempts, run_at";
-            let to_run = |r: &rusqlite::Row<'_>| {
-                Ok(PendingRun {
-                    id: r.get(0)?,
-                    event_id: r.get(1)?,
-                    component: r.get(2)?,
-                    environment: r.get(3)?,
-                    channel: r.get(4)?,
-                    event: r.get(5)?,
-                    deployment_id: r.get(6)?,
-                    attempt: r.get(7)?,
-                    max_attempts: r.get(8)?,
-                    run_at: r.get(9)?,
-                })
-            };
+            let to_run = pending_row;
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let rows = match &scope {
                 Some((component, environment)) => t
