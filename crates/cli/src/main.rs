@@ -387,6 +387,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     config.public_url = public_url;
     config.master_key = std::env::var("ONSET_MASTER_KEY").ok().filter(|k| !k.is_empty());
+    config.admin_token = std::env::var("ONSET_ADMIN_TOKEN").ok().filter(|k| !k.is_empty());
     config.watch = !no_watch;
     config.config_env = std::env::vars().filter(|(k, _)| k.starts_with("ONSET_CONFIG__")).collect::<HashMap<_, _>>();
 

@@ -87,6 +87,9 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// `ONSET_MASTER_KEY`, read once at start; without it the key file in the data directory.
     pub master_key: Option<String>,
+    /// `ONSET_ADMIN_TOKEN`: the first admin token of a store that has none (else a random one);
+    /// ignored once the store has tokens.
+    pub admin_token: Option<String>,
     /// Google Calendar channels are renewed when less than this remains before they expire.
     pub channel_renewal: Duration,
     /// How often channel expirations are checked.
@@ -129,6 +132,7 @@ impl ServerConfig {
             watch: true,
             public_url: None,
             master_key: None,
+            admin_token: None,
             channel_renewal: Duration::from_secs(3600),
             renewal_check: Duration::from_secs(60),
         }

@@ -126,12 +126,41 @@ pub async fn create(
     Ok((row, token))
 }
 
-/// The first start creates an admin token and writes it to `<data-dir>/admin-token` (0600).
+/// Tokens shorter than this are refused as `ONSET_ADMIN_TOKEN`.
+const MIN_SEEDED_TOKEN: usize = 32;
+
+/// The first start creates an admin token (`ONSET_ADMIN_TOKEN` when set, so every node of a
+/// new database can be given the same one; else a random one) and writes it to
+/// `<data-dir>/admin-token` (0600). A store that has tokens keeps them: the variable seeds once.
 pub async fn bootstrap(app: &App) -> Result<(), String> {
+    if let Some(seed) = &app.config.admin_token
+        && seed.trim().len() < MIN_SEEDED_TOKEN
+    {
+        return Err(format!(
+            "ONSET_ADMIN_TOKEN has {} characters; give at least {MIN_SEEDED_TOKEN} (e.g. `openssl rand -hex 32`)",
+            seed.trim().len()
+        ));
+    }
     if !app.store.tokens().await.map_err(|e| e.to_string())?.is_empty() {
         return Ok(());
     }
-    let (_, token) = create(app, "admin", Role::Admin, true).await.map_err(|e| e.to_string())?;
+    let token = match &app.config.admin_token {
+        Some(seed) => {
+            let token = seed.trim().to_string();
+            let row = TokenRow {
+                id: new_id(),
+                name: "admin".into(),
+                hash: hash(&token),
+                role: Role::Admin.as_str().to_string(),
+                can_promote: true,
+                created_at: now_ms(),
+                revoked_at: None,
+            };
+            app.store.create_token(row).await.map_err(|e| e.to_string())?;
+            token
+        }
+        None => create(app, "admin", Role::Admin, true).await.map_err(|e| e.to_string())?.1,
+    };
     let path = app.config.data_dir.join("admin-token");
     write_private(&path, &(token + "\n")).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     tracing::info!(path = %path.display(), "created the admin token");

@@ -111,3 +111,35 @@ async fn token_requests_are_checked() {
     let r = s.api.delete(s.url("/api/v1/tokens/nope")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+/// `ONSET_ADMIN_TOKEN` is the first admin token of a new store, and only of a new one.
+#[tokio::test]
+async fn the_first_admin_token_can_be_given_and_is_given_once() {
+    let given = "a".repeat(40);
+    let mut o = Options::new(&[]);
+    let seed = given.clone();
+    o.tune_with = Some(std::sync::Arc::new(move |c| c.admin_token = Some(seed.clone())));
+    let s = start_with(o).await;
+    assert_eq!(s.admin_token, given, "the given token is written to the data directory");
+    let r = bearer_client(&given).get(s.url("/api/v1/tokens")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // A later start with another value keeps the tokens the store has.
+    let mut later = Options::new(&[]);
+    later.tune_with = Some(std::sync::Arc::new(|c| c.admin_token = Some("b".repeat(40))));
+    let (data, project) = s.stop().await;
+    let s = restart_from(data, project, &later).await;
+    assert_eq!(bearer_client(&given).get(s.url("/api/v1/tokens")).send().await.unwrap().status(), 200);
+    let other = bearer_client(&"b".repeat(40)).get(s.url("/api/v1/tokens")).send().await.unwrap();
+    assert_eq!(other.status(), 401, "the variable seeds a new store only");
+}
+
+#[tokio::test]
+async fn a_short_admin_token_is_refused_at_start() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = onset_server::ServerConfig::new(data.path().to_path_buf());
+    config.admin_token = Some("short".into());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = onset_server::run(config, listener, tokio_util::sync::CancellationToken::new()).await.unwrap_err();
+    assert!(err.to_string().contains("ONSET_ADMIN_TOKEN has 5 characters"), "{err}");
+}
