@@ -232,6 +232,20 @@ struct Arrivals {
     arrived: Vec<AtomicU64>,
 }
 
+type CurrentArrivals = Arc<std::sync::RwLock<Option<Arc<Arrivals>>>>;
+
+/// Fresh send times and arrival slots for one measured run, made the ones the sink records into.
+fn track_arrivals(current: &CurrentArrivals, capacity: usize) -> Arc<Arrivals> {
+    let arrivals = Arc::new(Arrivals {
+        times: SendTimes::new(capacity),
+        arrived: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+    });
+    if let Ok(mut g) = current.write() {
+        *g = Some(arrivals.clone());
+    }
+    arrivals
+}
+
 async fn sink_handler(State(state): State<Arc<std::sync::RwLock<Option<Arc<Arrivals>>>>>, body: axum::body::Bytes) {
     let now = Instant::now();
     let seq = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["seq"].as_u64());
@@ -307,14 +321,8 @@ async fn run() -> anyhow::Result<()> {
         }
         let concurrencies = if as_reference && !opts.wants("sqlite") { vec![64] } else { opts.concurrencies.clone() };
         for &c in &concurrencies {
-            let times = SendTimes::new(capacity);
-            let arrivals = Arc::new(Arrivals {
-                times: times.clone(),
-                arrived: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
-            });
-            if let Ok(mut g) = current.write() {
-                *g = Some(arrivals.clone());
-            }
+            let arrivals = track_arrivals(&current, capacity);
+            let times = arrivals.times.clone();
             let server = start(target, &opts, &sink_url, &client).await?;
             let url = format!("{}/hooks/development/github", server.base);
             let run_id = format!("c{c}");
@@ -400,17 +408,13 @@ async fn open_loop_row(
     opts: &Options,
     client: &reqwest::Client,
     bodies: &Arc<Bodies>,
-    current: &Arc<std::sync::RwLock<Option<Arc<Arrivals>>>>,
+    current: &CurrentArrivals,
     sink_url: &str,
     capacity: usize,
     peak_rss_kb: &mut u64,
 ) -> anyhow::Result<Row> {
-    let times = SendTimes::new(capacity);
-    let arrivals =
-        Arc::new(Arrivals { times: times.clone(), arrived: (0..capacity).map(|_| AtomicU64::new(0)).collect() });
-    if let Ok(mut g) = current.write() {
-        *g = Some(arrivals.clone());
-    }
+    let arrivals = track_arrivals(current, capacity);
+    let times = arrivals.times.clone();
     let server = start(Target::OnsetRunning, opts, sink_url, client).await?;
     let url = format!("{}/hooks/development/github", server.base);
     let mut out = load::open_loop(client, &url, bodies, &times, "open", opts.rate, opts.duration).await;
@@ -432,7 +436,7 @@ async fn observed(
     opts: &Options,
     client: &reqwest::Client,
     bodies: &Arc<Bodies>,
-    current: &Arc<std::sync::RwLock<Option<Arc<Arrivals>>>>,
+    current: &CurrentArrivals,
     sink_url: &str,
     capacity: usize,
 ) -> anyhow::Result<()> {
@@ -461,14 +465,7 @@ async fn observed(
         let (mut offs, mut ons) = (Vec::new(), Vec::new());
         for i in 0..opts.repeats * 2 {
             let flags = if i % 2 == 0 { &off } else { &on };
-            let times = SendTimes::new(capacity);
-            let arrivals = Arc::new(Arrivals {
-                times: times.clone(),
-                arrived: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
-            });
-            if let Ok(mut g) = current.write() {
-                *g = Some(arrivals);
-            }
+            let times = track_arrivals(current, capacity).times.clone();
             let server = start_with(target, opts, sink_url, client, flags).await?;
             let url = format!("{}/hooks/development/github", server.base);
             let out = load::closed_loop(client, &url, bodies, &times, &format!("o{i}"), c, opts.duration).await;
@@ -505,7 +502,7 @@ async fn pruning(
     opts: &Options,
     client: &reqwest::Client,
     bodies: &Arc<Bodies>,
-    current: &Arc<std::sync::RwLock<Option<Arc<Arrivals>>>>,
+    current: &CurrentArrivals,
     sink_url: &str,
     capacity: usize,
 ) -> anyhow::Result<()> {
@@ -517,12 +514,7 @@ async fn pruning(
     let mut pruned = 0u64;
     for i in 0..opts.repeats * 2 {
         let flags = if i % 2 == 0 { &off } else { &on };
-        let times = SendTimes::new(capacity);
-        let arrivals =
-            Arc::new(Arrivals { times: times.clone(), arrived: (0..capacity).map(|_| AtomicU64::new(0)).collect() });
-        if let Ok(mut g) = current.write() {
-            *g = Some(arrivals);
-        }
+        let times = track_arrivals(current, capacity).times.clone();
         let server = start_with(Target::OnsetRunning, opts, sink_url, client, flags).await?;
         let url = format!("{}/hooks/development/github", server.base);
         let mut out = load::closed_loop(client, &url, bodies, &times, &format!("p{i}"), c, opts.duration).await;

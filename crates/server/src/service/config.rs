@@ -241,10 +241,8 @@ pub async fn set(
             (k, text)
         })
         .collect();
-    let reactivated = app.set_config(&component, &environment, &pairs).await.map_err(|f| match f {
-        Failure::Refused { errors, .. } => ServiceError::invalid("invalid_config", errors.join("; "), "body values"),
-        Failure::Store(e) => ServiceError::Store(e),
-        Failure::Internal(e) => ServiceError::Internal(e),
+    let reactivated = app.set_config(&component, &environment, &pairs).await.map_err(|f| {
+        f.into_service(|_, errors| ServiceError::invalid("invalid_config", errors.join("; "), "body values"))
     })?;
     let keys: Vec<String> = pairs.into_iter().map(|(k, _)| k).collect();
     auth::audit(app, who, "config.set", &format!("{environment}/{component}"), json!({ "keys": keys })).await;
@@ -256,10 +254,11 @@ pub async fn set(
 /// are unknown) are masked.
 pub async fn list(app: &App, component: String, env: Option<&str>) -> crate::service::Result<ConfigList> {
     let environment = environment(app, env, "query environment")?;
-    let set = app.config_texts(&component, &environment).await.map_err(|f| match f {
-        Failure::Store(e) => ServiceError::Store(e),
-        other => ServiceError::Internal(other.to_string()),
-    })?;
+    // A value that cannot be opened is the server's own failure here (its key is missing).
+    let set = app
+        .config_texts(&component, &environment)
+        .await
+        .map_err(|f| f.into_service(|_, errors| ServiceError::Internal(errors.join("; "))))?;
     let active = app.active(&environment, &component);
     let mut items = Vec::new();
     match &active {

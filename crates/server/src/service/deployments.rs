@@ -53,6 +53,19 @@ impl std::fmt::Display for Failure {
 }
 
 impl Failure {
+    /// As what an operation answers: a refusal as `refused` makes it (from the failed
+    /// deployment's id and the reasons), store and internal failures as themselves.
+    pub(crate) fn into_service(
+        self,
+        refused: impl FnOnce(Option<String>, Vec<String>) -> ServiceError,
+    ) -> ServiceError {
+        match self {
+            Failure::Refused { deployment_id, errors } => refused(deployment_id, errors),
+            Failure::Store(e) => ServiceError::Store(e),
+            Failure::Internal(e) => ServiceError::Internal(e),
+        }
+    }
+
     /// The reasons as lines (a store failure is one line), for the process's own log.
     pub fn lines(self) -> Vec<String> {
         match self {
@@ -284,8 +297,8 @@ fn log_lines(lines: Vec<(i64, String)>) -> Vec<LogLine> {
 /// recorded, and the config keys that have no value (so a CLI can ask for them). A store
 /// failure stays a store failure.
 fn refused(f: Failure, missing: Vec<(String, Option<String>, bool)>) -> ServiceError {
-    match f {
-        Failure::Refused { deployment_id, errors } => ServiceError::DeployFailed(Box::new(DeployFailure {
+    f.into_service(|deployment_id, errors| {
+        ServiceError::DeployFailed(Box::new(DeployFailure {
             code: "deploy_failed".into(),
             message: errors.join("\n"),
             errors,
@@ -294,10 +307,8 @@ fn refused(f: Failure, missing: Vec<(String, Option<String>, bool)>) -> ServiceE
                 .into_iter()
                 .map(|(key, description, secret)| MissingConfig { key, description, secret })
                 .collect(),
-        })),
-        Failure::Store(e) => ServiceError::Store(e),
-        Failure::Internal(e) => ServiceError::Internal(e),
-    }
+        }))
+    })
 }
 
 /// The deployment record and log of what was activated. The activation stands when they

@@ -116,7 +116,7 @@ impl Deployments for PgStore {
             .bind(environment)
             .execute(&self.pool)
             .await;
-        self.wrote(result.map(|r| r.rows_affected() > 0).map_err(Into::into))
+        self.wrote_db(result.map(|r| r.rows_affected() > 0))
     }
 
     async fn set_paused(&self, component: String, environment: String, paused: bool) -> Result<bool, StoreError> {
@@ -126,7 +126,7 @@ impl Deployments for PgStore {
             .bind(paused)
             .execute(&self.pool)
             .await;
-        self.wrote(result.map(|r| r.rows_affected() > 0).map_err(Into::into))
+        self.wrote_db(result.map(|r| r.rows_affected() > 0))
     }
 
     async fn activations(&self) -> Result<Vec<Activation>, StoreError> {
@@ -190,7 +190,7 @@ impl Deployments for PgStore {
             .bind(message)
             .execute(&self.pool)
             .await;
-        self.wrote(result.map(|_| ()).map_err(Into::into))
+        self.wrote_db(result.map(|_| ()))
     }
 
     async fn deployment_logs(&self, deployment_id: String) -> Result<Vec<(i64, String)>, StoreError> {
@@ -330,6 +330,6 @@ impl TriggerState for PgStore {
             .bind(environment)
             .execute(&self.pool)
             .await;
-        self.wrote(result.map(|_| ()).map_err(Into::into))
+        self.wrote_db(result.map(|_| ()))
     }
 }

@@ -290,7 +290,6 @@ impl Events for PgStore {
     async fn events(&self, filter: ListFilter) -> Result<Page<EventRow>, StoreError> {
         let rows = self.list("events", EVENT_COLUMNS, &filter).await?;
         let mut items = rows.iter().map(event_row).collect::<Result<Vec<_>, _>>()?;
-        items.truncate(filter.limit as usize + 1);
         for e in &mut items {
             e.runs = self.runs_of_event(&e.id).await?;
         }
@@ -460,7 +459,7 @@ impl Queue for PgStore {
         .bind(lease_until)
         .execute(&self.pool)
         .await;
-        self.wrote(result.map(|_| ()).map_err(Into::into))
+        self.wrote_db(result.map(|_| ()))
     }
 
     async fn extend_leases(&self, leases: Vec<(String, String)>, lease_until: i64) -> Result<(), StoreError> {
@@ -474,7 +473,7 @@ impl Queue for PgStore {
         .bind(lease_until)
         .execute(&self.pool)
         .await;
-        self.wrote(result.map(|_| ()).map_err(Into::into))
+        self.wrote_db(result.map(|_| ()))
     }
 
     async fn claim(
@@ -501,7 +500,7 @@ impl Queue for PgStore {
         .bind(&token)
         .fetch_all(&self.pool)
         .await;
-        let rows = self.wrote(result.map_err(Into::into))?;
+        let rows = self.wrote_db(result)?;
         let mut runs = rows.iter().map(pending_row).collect::<Result<Vec<_>, StoreError>>()?;
         runs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
         Ok(runs)
@@ -515,27 +514,33 @@ impl Queue for PgStore {
         .bind(now)
         .fetch_all(&self.pool)
         .await;
-        self.wrote(result.map_err(Into::into))
+        self.wrote_db(result)
     }
 
     async fn complete(&self, c: Completion) -> Result<(), StoreError> {
         let result = async {
             let mut tx = self.pool.begin().await?;
-            if let Some(lease) = &c.lease {
-                let held = sqlx::query("SELECT status, lease_token FROM runs WHERE id = $1 FOR UPDATE")
-                    .bind(&c.run_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let holds = match &held {
-                    Some(r) => {
-                        r.try_get::<String, _>(0)? == "running"
-                            && r.try_get::<Option<String>, _>(1)?.as_deref() == Some(lease.as_str())
-                    }
-                    None => false,
-                };
-                if !holds {
-                    return Err(StoreError::LeaseLost);
-                }
+            // The run's end and the lease check in one statement: under a lease, only while the
+            // run is still held with it.
+            let finished = !matches!(c.status, RunStatus::Retrying);
+            let updated = sqlx::query(
+                "UPDATE runs SET status = $2, attempt = $3, finished_at = $4, error = $5, error_step = $6,
+                                 run_at = COALESCE($7, run_at), lease_until = NULL
+                 WHERE id = $1 AND ($8::text IS NULL OR (status = 'running' AND lease_token = $8))",
+            )
+            .bind(&c.run_id)
+            .bind(c.status.as_str())
+            .bind(i64::from(if finished { c.attempt } else { c.attempt + 1 }))
+            .bind(if finished { Some(c.finished_at) } else { None })
+            .bind(&c.error)
+            .bind(&c.error_step)
+            .bind(c.next_run_at)
+            .bind(&c.lease)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if c.lease.is_some() && updated == 0 {
+                return Err(StoreError::LeaseLost);
             }
             for (seq, s) in c.steps.iter().enumerate() {
                 sqlx::query(
@@ -564,21 +569,6 @@ impl Queue for PgStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            let finished = !matches!(c.status, RunStatus::Retrying);
-            sqlx::query(
-                "UPDATE runs SET status = $2, attempt = $3, finished_at = $4, error = $5, error_step = $6,
-                                 run_at = COALESCE($7, run_at), lease_until = NULL
-                 WHERE id = $1",
-            )
-            .bind(&c.run_id)
-            .bind(c.status.as_str())
-            .bind(i64::from(if finished { c.attempt } else { c.attempt + 1 }))
-            .bind(if finished { Some(c.finished_at) } else { None })
-            .bind(&c.error)
-            .bind(&c.error_step)
-            .bind(c.next_run_at)
-            .execute(&mut *tx)
-            .await?;
             tx.commit().await?;
             Ok(())
         }
@@ -592,7 +582,7 @@ impl Queue for PgStore {
         )
         .execute(&self.pool)
         .await;
-        self.wrote(result.map(|r| r.rows_affected() as usize).map_err(Into::into))
+        self.wrote_db(result.map(|r| r.rows_affected() as usize))
     }
 
     fn disk_full(&self) -> bool {
@@ -605,7 +595,7 @@ impl Queue for PgStore {
                 .bind(now)
                 .execute(&self.pool)
                 .await;
-        self.wrote(result.map(|_| ()).map_err(Into::into))
+        self.wrote_db(result.map(|_| ()))
     }
 }
 

@@ -95,12 +95,7 @@ impl PgStore {
         // only time out), and it creates the schema before the pool uses it.
         let unreachable = |e: sqlx::Error| {
             StoreError::Database(
-                format!(
-                    "cannot connect to PostgreSQL at {}:{}: {e}",
-                    connect_host(&options.url),
-                    connect_port(&options.url)
-                )
-                .into(),
+                format!("cannot connect to PostgreSQL at {}:{}: {e}", connect.get_host(), connect.get_port()).into(),
             )
         };
         let mut first = sqlx::PgConnection::connect_with(&connect).await.map_err(unreachable)?;
@@ -155,6 +150,13 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// [`PgStore::wrote`] for one statement's own result.
+    fn wrote_db<T>(&self, result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
+        self.wrote(result.map_err(Into::into))
+    }
+}
+
 async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await?;
     sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await?;
@@ -185,21 +187,6 @@ async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     .await;
     sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await?;
     result
-}
-
-/// The host of a `postgres://` URL, for messages (never its password).
-fn connect_host(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    authority.rsplit_once(':').map_or(authority, |(h, _)| h).to_string()
-}
-
-fn connect_port(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    authority.rsplit_once(':').map_or("5432", |(_, p)| p).to_string()
 }
 
 /// JSON text as it was stored, for rows that hand it on unparsed.

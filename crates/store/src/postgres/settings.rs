@@ -124,7 +124,7 @@ impl Access for PgStore {
         .bind(t.revoked_at)
         .execute(&self.pool)
         .await;
-        self.wrote(result.map(|_| ()).map_err(Into::into))
+        self.wrote_db(result.map(|_| ()))
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
@@ -151,7 +151,7 @@ impl Access for PgStore {
             .bind(at)
             .execute(&self.pool)
             .await;
-        self.wrote(result.map(|r| r.rows_affected() > 0).map_err(Into::into))
+        self.wrote_db(result.map(|r| r.rows_affected() > 0))
     }
 
     async fn add_audit(&self, row: AuditRow) -> Result<(), StoreError> {
@@ -165,7 +165,7 @@ impl Access for PgStore {
                 .bind(row.detail.to_string())
                 .execute(&self.pool)
                 .await;
-        self.wrote(result.map(|_| ()).map_err(Into::into))
+        self.wrote_db(result.map(|_| ()))
     }
 
     async fn audit(&self, limit: u32, before: Option<String>) -> Result<Vec<AuditRow>, StoreError> {
@@ -235,7 +235,7 @@ impl Alerts for PgStore {
         .bind(&alert.last_error)
         .execute(&self.pool)
         .await;
-        self.wrote(result.map(|r| r.rows_affected() == 1).map_err(Into::into))
+        self.wrote_db(result.map(|r| r.rows_affected() == 1))
     }
 
     async fn resolve_alert(&self, key: String, at: i64) -> Result<bool, StoreError> {
@@ -244,7 +244,7 @@ impl Alerts for PgStore {
             .bind(at)
             .execute(&self.pool)
             .await;
-        self.wrote(result.map(|r| r.rows_affected() > 0).map_err(Into::into))
+        self.wrote_db(result.map(|r| r.rows_affected() > 0))
     }
 
     async fn open_alert_keys(&self, kind: String) -> Result<Vec<String>, StoreError> {
@@ -294,7 +294,7 @@ impl Alerts for PgStore {
         .bind(next_attempt_at)
         .execute(&self.pool)
         .await;
-        self.wrote(result.map(|_| ()).map_err(Into::into))
+        self.wrote_db(result.map(|_| ()))
     }
 }
 
@@ -403,6 +403,6 @@ impl Rollups for PgStore {
             .bind(before)
             .execute(&self.pool)
             .await;
-        self.wrote(result.map(|r| r.rows_affected() as usize).map_err(Into::into))
+        self.wrote_db(result.map(|r| r.rows_affected() as usize))
     }
 }

@@ -1,7 +1,7 @@
 //! Write operations. Each runs in the writer's batch transaction inside its own savepoint and
 //! is answered after the commit.
 
-use rusqlite::{OptionalExtension as _, Transaction, params};
+use rusqlite::{Transaction, params};
 use tokio::sync::oneshot;
 
 use super::SqliteStore;
@@ -289,14 +289,27 @@ impl SqliteStore {
     /// Records the end of an attempt with its steps.
     pub(super) async fn complete(&self, c: Completion) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| {
-            if let Some(lease) = &c.lease {
-                let held: Option<(String, Option<String>)> = t
-                    .prepare_cached("SELECT status, lease_token FROM runs WHERE id = ?1")?
-                    .query_row([&c.run_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                if !held.is_some_and(|(status, token)| status == "running" && token.as_deref() == Some(lease)) {
-                    return Err(StoreError::LeaseLost);
-                }
+            // The run's end and the lease check in one statement: under a lease, only while the
+            // run is still held with it.
+            let finished = !matches!(c.status, RunStatus::Retrying);
+            let updated = t
+                .prepare_cached(
+                    "UPDATE runs SET status = ?2, attempt = ?3, finished_at = ?4, error = ?5, error_step = ?6,
+                                     run_at = COALESCE(?7, run_at), lease_until = NULL
+                     WHERE id = ?1 AND (?8 IS NULL OR (status = 'running' AND lease_token = ?8))",
+                )?
+                .execute(params![
+                    c.run_id,
+                    c.status.as_str(),
+                    if finished { c.attempt } else { c.attempt + 1 },
+                    if finished { Some(c.finished_at) } else { None },
+                    c.error,
+                    c.error_step,
+                    c.next_run_at,
+                    c.lease
+                ])?;
+            if c.lease.is_some() && updated == 0 {
+                return Err(StoreError::LeaseLost);
             }
             let mut insert = t.prepare_cached(
                 "INSERT OR REPLACE INTO steps (run_id, attempt, seq, path, step_id, name, type, status, input, output,
@@ -321,21 +334,6 @@ impl SqliteStore {
                     s.logs
                 ])?;
             }
-            let finished = !matches!(c.status, RunStatus::Retrying);
-            t.prepare_cached(
-                "UPDATE runs SET status = ?2, attempt = ?3, finished_at = ?4, error = ?5, error_step = ?6,
-                                 run_at = COALESCE(?7, run_at), lease_until = NULL
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                c.run_id,
-                c.status.as_str(),
-                if finished { c.attempt } else { c.attempt + 1 },
-                if finished { Some(c.finished_at) } else { None },
-                c.error,
-                c.error_step,
-                c.next_run_at
-            ])?;
             Ok(())
         });
         self.writer.submit(op).await?;
