@@ -425,3 +425,40 @@ impl NewEvent {
         self.params = String::from_utf8_lossy(&list(|m| m.params.as_bytes())).into_owned();
     }
 }
+
+/// A lease on something only one node may do at a time (a schedule, a poller, a channel
+/// renewal), held by `holder` until `until` unless renewed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeaseRow {
+    pub name: String,
+    pub holder: String,
+    pub until: i64,
+}
+
+/// A node sharing the store, as it last reported itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeRow {
+    pub id: String,
+    /// `all`, `ingress` or `worker`.
+    pub role: String,
+    pub version: String,
+    /// The ids of the master keys the node holds, newest first.
+    pub key_ids: Vec<String>,
+    pub started_at: i64,
+    pub seen_at: i64,
+}
+
+/// What other nodes sharing a store announce: runs waiting to be claimed, and changes of shared
+/// state (deployments, pause flags, environments, config). Both are also woken when the
+/// announcements may have been missed (the listening connection was lost), so a node re-reads
+/// rather than trusts what it holds.
+#[derive(Debug, Default)]
+pub struct Signals {
+    pub runs: tokio::sync::Notify,
+    pub state: tokio::sync::Notify,
+}
+
+/// The key ids of a node as stored (a JSON array).
+pub(crate) fn key_ids(text: &str) -> Result<Vec<String>, crate::StoreError> {
+    serde_json::from_str(text).map_err(|e| crate::StoreError::Corrupt(format!("node key ids: {e}")))
+}

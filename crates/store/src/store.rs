@@ -73,12 +73,16 @@ pub trait Queue: Send + Sync {
     /// Takes waiting runs (`queued` or `retrying`) for a worker until `lease_until`, each under
     /// its lease token `(run id, token)`; a run not waiting any more is left as it is. On SQLite
     /// the caller need not wait for the commit: a crash before it leaves the runs waiting.
+    ///
+    /// Answers the ids it took. A store only this process uses ([`Cluster::shared`] false) may
+    /// answer every id without waiting for the commit; a shared one answers only the runs that
+    /// were still waiting (another node may have claimed the others).
     async fn mark_running(
         &self,
         leases: Vec<(String, String)>,
         started_at: i64,
         lease_until: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Vec<String>, StoreError>;
     /// Extends the leases of runs still held with these tokens.
     async fn extend_leases(&self, leases: Vec<(String, String)>, lease_until: i64) -> Result<(), StoreError>;
     /// Records the end of an attempt with its steps. With a lease, only while the run is still
@@ -246,6 +250,32 @@ pub trait Rollups: Send + Sync {
     async fn prune_rollups(&self, resolution: i64, before: i64) -> Result<usize, StoreError>;
 }
 
+/// Several nodes on one store: whether it is shared, what other nodes announce, leases on
+/// singletons, and the nodes that are alive.
+#[async_trait::async_trait]
+pub trait Cluster: Send + Sync {
+    /// True when other processes may use the store at the same time: runs are claimed from it,
+    /// shared state is followed, and nothing assumes that `running` rows are this process's.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Announcements from other nodes; `None` for a store only this process uses.
+    fn signals(&self) -> Option<std::sync::Arc<Signals>> {
+        None
+    }
+    /// Takes the lease `name` for `holder` until `until` when nobody holds it, its holder's time
+    /// ended before `now`, or `holder` holds it already (a renewal). `true` when `holder` holds it.
+    async fn acquire_lease(&self, name: String, holder: String, now: i64, until: i64) -> Result<bool, StoreError>;
+    /// Gives the lease up, if `holder` holds it.
+    async fn release_lease(&self, name: String, holder: String) -> Result<(), StoreError>;
+    /// Every lease, by name (expired ones included until taken again).
+    async fn leases(&self) -> Result<Vec<LeaseRow>, StoreError>;
+    /// Records that a node is alive (inserted the first time, updated after).
+    async fn heartbeat(&self, node: NodeRow) -> Result<(), StoreError>;
+    /// Nodes seen at or after `seen_since`, by id.
+    async fn nodes(&self, seen_since: i64) -> Result<Vec<NodeRow>, StoreError>;
+}
+
 /// Every area: what the server needs of a backend.
 pub trait Store:
     Events
@@ -257,6 +287,7 @@ pub trait Store:
     + Alerts
     + Retention
     + Rollups
+    + Cluster
     + std::fmt::Debug
     + 'static
 {
@@ -272,6 +303,7 @@ impl<T> Store for T where
         + Alerts
         + Retention
         + Rollups
+        + Cluster
         + std::fmt::Debug
         + 'static
 {

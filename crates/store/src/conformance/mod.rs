@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod alerts;
+pub mod cluster;
 pub mod deployments;
 pub mod events;
 pub mod queue;
@@ -152,6 +153,11 @@ macro_rules! conformance {
             rollups: [
                 rollups_add_up_and_are_read_by_range,
                 waiting_runs_are_counted_per_component,
+            ],
+            cluster: [
+                a_lease_has_one_holder_until_it_ends,
+                nodes_are_listed_while_they_report,
+                a_run_is_taken_by_one_worker,
             ],
         );
     };

@@ -292,7 +292,7 @@ impl TriggerState for PgStore {
             let mut tx = self.pool.begin().await?;
             let mut outcomes = Vec::with_capacity(batch.events.len());
             for e in &batch.events {
-                outcomes.push(insert_event(&mut tx, e, None).await?);
+                outcomes.push(insert_event(&mut tx, e, None, self.reserved_until()).await?);
             }
             for (item, etag) in &batch.upserts {
                 sqlx::query(
@@ -321,6 +321,9 @@ impl TriggerState for PgStore {
             Ok(outcomes)
         }
         .await;
+        if batch.events.iter().any(|e| !e.runs.is_empty()) {
+            self.stored_runs();
+        }
         self.wrote(result)
     }
 

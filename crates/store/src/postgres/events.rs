@@ -12,6 +12,7 @@ pub(super) async fn insert_event(
     tx: &mut sqlx::PgConnection,
     event: &NewEvent,
     status: Option<&str>,
+    reserved_until: Option<i64>,
 ) -> Result<IngestOutcome, StoreError> {
     let status = status.unwrap_or(if event.runs.is_empty() { "unhandled" } else { "handled" });
     let inserted = sqlx::query(
@@ -47,7 +48,8 @@ pub(super) async fn insert_event(
         return Ok(IngestOutcome::Duplicate { event_id });
     }
     for run in &event.runs {
-        insert_run(tx, (&event.id, &event.component, &event.environment), run, event.received_at, None).await?;
+        let at = (event.received_at, reserved_until);
+        insert_run(tx, (&event.id, &event.component, &event.environment), run, at, None).await?;
     }
     Ok(IngestOutcome::Stored)
 }
@@ -56,13 +58,14 @@ async fn insert_run(
     tx: &mut sqlx::PgConnection,
     (event_id, component, environment): (&str, &str, &str),
     run: &NewRun,
-    now: i64,
+    (now, reserved_until): (i64, Option<i64>),
     replay_of: Option<&str>,
 ) -> Result<(), StoreError> {
+    // A queued run's `lease_until` is its reservation for the node that stored it.
     sqlx::query(
         "INSERT INTO runs (id, event_id, component, environment, channel, event, handler, deployment_id,
-                           status, attempt, max_attempts, run_at, created_at, replay_of)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 1, $9, $10, $10, $11)",
+                           status, attempt, max_attempts, run_at, created_at, replay_of, lease_until)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 1, $9, $10, $10, $11, $12)",
     )
     .bind(&run.id)
     .bind(event_id)
@@ -75,6 +78,7 @@ async fn insert_run(
     .bind(i64::from(run.max_attempts))
     .bind(now)
     .bind(replay_of)
+    .bind(reserved_until)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -194,11 +198,14 @@ impl Events for PgStore {
     async fn ingest(&self, event: NewEvent) -> Result<IngestOutcome, StoreError> {
         let result = async {
             let mut tx = self.pool.begin().await?;
-            let outcome = insert_event(&mut tx, &event, None).await?;
+            let outcome = insert_event(&mut tx, &event, None, self.reserved_until()).await?;
             tx.commit().await?;
             Ok(outcome)
         }
         .await;
+        if matches!(result, Ok(IngestOutcome::Stored)) && !event.runs.is_empty() {
+            self.stored_runs();
+        }
         self.wrote(result)
     }
 
@@ -212,7 +219,7 @@ impl Events for PgStore {
             let mut outcomes = Vec::with_capacity(members.len());
             let mut fresh = Vec::new();
             for m in &members {
-                let outcome = insert_event(&mut tx, m, Some("batched")).await?;
+                let outcome = insert_event(&mut tx, m, Some("batched"), self.reserved_until()).await?;
                 if outcome == IngestOutcome::Stored {
                     fresh.push(m);
                 }
@@ -223,8 +230,9 @@ impl Events for PgStore {
                 return Ok((outcomes, None));
             }
             batch.gather(&fresh);
-            insert_event(&mut tx, &batch, None).await?;
+            insert_event(&mut tx, &batch, None, self.reserved_until()).await?;
             tx.commit().await?;
+            self.stored_runs();
             Ok((outcomes, Some(batch)))
         }
         .await;
@@ -256,10 +264,14 @@ impl Events for PgStore {
                         continue;
                     }
                 }
-                insert_run(&mut tx, (&event_id, &component, &environment), run, now, replaces.as_deref()).await?;
+                let at = (now, self.reserved_until());
+                insert_run(&mut tx, (&event_id, &component, &environment), run, at, replaces.as_deref()).await?;
                 created.push(run.id.clone());
             }
             tx.commit().await?;
+            if !created.is_empty() {
+                self.stored_runs();
+            }
             Ok(created)
         }
         .await;
@@ -446,20 +458,21 @@ impl Queue for PgStore {
         leases: Vec<(String, String)>,
         started_at: i64,
         lease_until: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let (ids, tokens): (Vec<String>, Vec<String>) = leases.into_iter().unzip();
-        let result = sqlx::query(
+        // This node's own reservation does not stop it; another node's claim does.
+        let result = sqlx::query_scalar(
             "UPDATE runs r SET status = 'running', started_at = $3, lease_until = $4, lease_token = l.token
              FROM UNNEST($1::text[], $2::text[]) AS l(id, token)
-             WHERE r.id = l.id AND r.status IN ('queued', 'retrying')",
+             WHERE r.id = l.id AND r.status IN ('queued', 'retrying') RETURNING r.id",
         )
         .bind(&ids)
         .bind(&tokens)
         .bind(started_at)
         .bind(lease_until)
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await;
-        self.wrote_db(result.map(|_| ()))
+        self.wrote_db(result)
     }
 
     async fn extend_leases(&self, leases: Vec<(String, String)>, lease_until: i64) -> Result<(), StoreError> {
@@ -487,6 +500,7 @@ impl Queue for PgStore {
         let result = sqlx::query(
             "UPDATE runs SET status = 'running', started_at = $2, lease_until = $3, lease_token = $4
              FROM (SELECT id FROM runs WHERE status IN ('queued', 'retrying') AND run_at <= $2
+                     AND (lease_until IS NULL OR lease_until <= $2)
                      AND NOT EXISTS (SELECT 1 FROM activations a WHERE a.component = runs.component
                                      AND a.environment = runs.environment AND a.paused)
                    ORDER BY run_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) AS due
@@ -514,7 +528,11 @@ impl Queue for PgStore {
         .bind(now)
         .fetch_all(&self.pool)
         .await;
-        self.wrote_db(result)
+        let ids: Vec<String> = self.wrote_db(result)?;
+        if !ids.is_empty() {
+            self.announce_runs();
+        }
+        Ok(ids)
     }
 
     async fn complete(&self, c: Completion) -> Result<(), StoreError> {

@@ -1,8 +1,10 @@
 //! PostgreSQL (sqlx): a pool of connections, one transaction per write, migrations applied at
 //! connect under an advisory lock so several nodes may start at once.
 
+mod cluster;
 mod deployments;
 mod events;
+mod notify;
 mod settings;
 
 use std::sync::Arc;
@@ -15,7 +17,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::StoreError;
 
 /// Migrations in order; each runs once, recorded in `onset_migrations`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../../migrations/postgres/0002_cluster.sql")),
+];
 
 /// An arbitrary constant naming the advisory lock migrations run under.
 const MIGRATION_LOCK: i64 = 0x6f6e_7365_745f_6d67;
@@ -30,9 +35,13 @@ pub struct PgOptions {
     pub acquire_timeout: Duration,
     /// Tables live in this schema (created if missing) instead of the connection's default.
     pub schema: Option<String>,
-    /// Hold a lock that keeps any other exclusive store off the same database schema (one node
-    /// per database until the fenced queue lets several share it).
+    /// Hold a lock that keeps any other exclusive store off the same database schema: this
+    /// process is the only one using it (no announcements are listened for).
     pub exclusive: bool,
+    /// Runs this node stores are reserved for it this long: other nodes' claims leave them alone
+    /// unless this node has not started them by then (it is busy or gone). `None` for a node
+    /// that runs nothing itself (ingress only), whose runs are announced to the others at once.
+    pub reserve: Option<Duration>,
 }
 
 impl PgOptions {
@@ -43,6 +52,7 @@ impl PgOptions {
             acquire_timeout: Duration::from_secs(5),
             schema: None,
             exclusive: false,
+            reserve: None,
         }
     }
 }
@@ -55,6 +65,10 @@ pub struct PgStore {
     disk_full: Arc<AtomicBool>,
     /// The session holding the exclusive lock, for as long as the store lives.
     _lock: Option<Arc<tokio::sync::Mutex<sqlx::PgConnection>>>,
+    /// How long runs stored here are reserved for this node, in ms.
+    reserve_ms: Option<i64>,
+    /// Announcements between nodes; `None` when exclusive.
+    cluster: Option<Arc<notify::Channels>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -136,7 +150,33 @@ impl PgStore {
             .connect_with(connect)
             .await?;
         migrate(&pool).await?;
-        Ok(PgStore { pool, disk_full: Arc::new(AtomicBool::new(false)), _lock: lock })
+        let cluster = if options.exclusive { None } else { Some(notify::Channels::start(&pool).await?) };
+        Ok(PgStore {
+            pool,
+            disk_full: Arc::new(AtomicBool::new(false)),
+            _lock: lock,
+            reserve_ms: options.reserve.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            cluster,
+        })
+    }
+
+    /// Until when runs stored now are reserved for this node.
+    fn reserved_until(&self) -> Option<i64> {
+        self.reserve_ms.map(|ms| crate::time::now_ms().saturating_add(ms))
+    }
+
+    /// Runs were stored: without a reservation, other nodes hear of them at once.
+    fn stored_runs(&self) {
+        if self.reserve_ms.is_none() {
+            self.announce_runs();
+        }
+    }
+
+    /// Tells other nodes that runs are waiting for a claim (coalesced; never waits).
+    fn announce_runs(&self) {
+        if let Some(c) = &self.cluster {
+            c.announce_runs();
+        }
     }
 
     /// Notes how a write went for [`PgStore::disk_full`].

@@ -88,3 +88,36 @@ async fn one_exclusive_node_per_schema() {
     }
     assert!(reopened.is_some(), "the schema is free once its node is gone");
 }
+
+fn node(schema: &str, reserve: Option<std::time::Duration>) -> PgOptions {
+    PgOptions { max_connections: 4, schema: Some(schema.to_string()), reserve, ..PgOptions::new(database_url()) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nodes_runs_are_reserved_for_it_until_the_reservation_ends() {
+    let db = Postgres::new();
+    let own = PgStore::connect(&node(&db.schema, Some(std::time::Duration::from_secs(60)))).await.unwrap();
+    let other = PgStore::connect(&node(&db.schema, None)).await.unwrap();
+    own.ingest(crate::conformance::new_event("e1", None, 1)).await.unwrap();
+    let now = crate::time::now_ms();
+    assert!(other.claim("b".into(), 10, now, now + 1_000).await.unwrap().is_empty(), "reserved for its node");
+    let later = now + 61_000;
+    let taken = other.claim("b".into(), 10, later, later + 1_000).await.unwrap();
+    assert_eq!(taken.len(), 1, "a node that does not start its runs in time loses them to the others");
+    assert!(own.mark_running(vec![("e1-run0".into(), "a".into())], now, now + 1_000).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_hear_of_runs_and_changes_from_the_others() {
+    let db = Postgres::new();
+    let a = PgStore::connect(&node(&db.schema, None)).await.unwrap();
+    let b = PgStore::connect(&node(&db.schema, None)).await.unwrap();
+    let heard = b.signals().expect("a shared store has signals");
+    let within = std::time::Duration::from_secs(5);
+    a.ingest(crate::conformance::new_event("e1", None, 1)).await.unwrap();
+    tokio::time::timeout(within, heard.runs.notified()).await.expect("b hears of a's runs");
+    a.activate(crate::conformance::deployment("d1", "orders", "development", 1)).await.unwrap();
+    tokio::time::timeout(within, heard.state.notified()).await.expect("b hears of a's deploy");
+    a.set_paused("orders".into(), "development".into(), true).await.unwrap();
+    tokio::time::timeout(within, heard.state.notified()).await.expect("b hears of a's pause");
+}

@@ -2,6 +2,7 @@
 
 mod access;
 mod alerts;
+mod cluster;
 mod read;
 mod retention;
 mod rollups;
@@ -63,6 +64,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../../migrations/sqlite/0010_alerts.sql")),
     (11, include_str!("../../migrations/sqlite/0011_event_trace.sql")),
     (12, include_str!("../../migrations/sqlite/0012_lease_token.sql")),
+    (13, include_str!("../../migrations/sqlite/0013_cluster.sql")),
 ];
 
 struct Readers {

@@ -76,7 +76,7 @@ impl Queue for SqliteStore {
         leases: Vec<(String, String)>,
         started_at: i64,
         lease_until: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         SqliteStore::mark_running(self, leases, started_at, lease_until).await
     }
 
@@ -331,5 +331,28 @@ impl Rollups for SqliteStore {
 
     async fn prune_rollups(&self, resolution: i64, before: i64) -> Result<usize, StoreError> {
         SqliteStore::prune_rollups(self, resolution, before).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Cluster for SqliteStore {
+    async fn acquire_lease(&self, name: String, holder: String, now: i64, until: i64) -> Result<bool, StoreError> {
+        SqliteStore::acquire_lease(self, name, holder, now, until).await
+    }
+
+    async fn release_lease(&self, name: String, holder: String) -> Result<(), StoreError> {
+        SqliteStore::release_lease(self, name, holder).await
+    }
+
+    async fn leases(&self) -> Result<Vec<LeaseRow>, StoreError> {
+        SqliteStore::leases(self).await
+    }
+
+    async fn heartbeat(&self, node: NodeRow) -> Result<(), StoreError> {
+        SqliteStore::heartbeat(self, node).await
+    }
+
+    async fn nodes(&self, seen_since: i64) -> Result<Vec<NodeRow>, StoreError> {
+        SqliteStore::nodes(self, seen_since).await
     }
 }

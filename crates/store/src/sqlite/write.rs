@@ -211,7 +211,10 @@ impl SqliteStore {
         leases: Vec<(String, String)>,
         started_at: i64,
         lease_until: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
+        // This process is the store's only user: every run it asks for is its own to take, so
+        // the answer need not wait for the commit.
+        let ids = leases.iter().map(|(id, _)| id.clone()).collect();
         let (op, _rx) = op(move |t| {
             let mut stmt = t.prepare_cached(
                 "UPDATE runs SET status = 'running', started_at = ?2, lease_until = ?3, lease_token = ?4
@@ -222,7 +225,8 @@ impl SqliteStore {
             }
             Ok(())
         });
-        self.writer.submit(op).await
+        self.writer.submit(op).await?;
+        Ok(ids)
     }
 
     /// Extends the leases of runs still in progress.
