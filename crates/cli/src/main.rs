@@ -33,6 +33,16 @@ enum DurabilityArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    /// Ingress, control plane, runs and sources.
+    All,
+    /// Ingress and control plane; runs wait in the database for worker nodes.
+    Ingress,
+    /// Runs and sources; no /hooks ingress.
+    Worker,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
     /// One human-readable line an event.
     Text,
@@ -52,6 +62,17 @@ struct DatabaseArgs {
 }
 
 #[derive(clap::Args)]
+struct ClusterArgs {
+    /// What this node does when several share one PostgreSQL database (--database-url).
+    #[arg(long, value_enum, default_value = "all", env = "ONSET_ROLE")]
+    role: RoleArg,
+    /// A running run's lease, extended every third of it while it runs; schedules and pollers
+    /// are leased as long in a cluster. A node that dies hands its work over after this long.
+    #[arg(long, default_value = "30s", env = "ONSET_LEASE")]
+    lease: String,
+}
+
+#[derive(clap::Args)]
 struct ServeArgs {
     /// Project directory (onset.yaml + components/); deployed to `development` on start and on change.
     #[arg(long)]
@@ -61,6 +82,8 @@ struct ServeArgs {
     data_dir: PathBuf,
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     #[arg(long, default_value = "127.0.0.1:8080", env = "ONSET_LISTEN")]
     listen: String,
     /// Largest accepted request body, with a unit (e.g. 25MiB).
@@ -319,6 +342,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         project,
         data_dir,
         database,
+        cluster,
         listen,
         max_body,
         max_inflight_body,
@@ -349,6 +373,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let mut config = ServerConfig::new(data_dir);
     config.database_url = database.database_url;
     config.database_schema = database.database_schema;
+    config.role = match cluster.role {
+        RoleArg::All => onset_server::Role::All,
+        RoleArg::Ingress => onset_server::Role::Ingress,
+        RoleArg::Worker => onset_server::Role::Worker,
+    };
+    config.lease = parse::<onset_model::Duration>("lease", &cluster.lease)?.as_std();
+    if config.lease < std::time::Duration::from_secs(1) {
+        return Err(format!("--lease {}: at least 1s (leases are renewed every third of it)", cluster.lease));
+    }
     config.project = project;
     config.max_body = max_body.0;
     config.max_inflight_body = parse::<onset_model::ByteSize>("max-inflight-body", &max_inflight_body)?.0;

@@ -244,7 +244,13 @@ pub async fn deliver(app: Arc<App>) {
                 }
             }
         }
-        match app.store.alerts_to_deliver(now, MAX_ATTEMPTS).await {
+        // In a cluster one node delivers stored alerts at a time.
+        let due = if app.hold("alerts:delivery").await {
+            app.store.alerts_to_deliver(now, MAX_ATTEMPTS).await
+        } else {
+            Ok(Vec::new())
+        };
+        match due {
             Ok(due) => {
                 for alert in due {
                     let outcome = send(&client, &url, &key, &alert).await;

@@ -19,6 +19,38 @@ use crate::service::deployments::Failure;
 /// The environment `serve --project` deploys to.
 pub const DEVELOPMENT: &str = "development";
 
+/// What a node does in a cluster (`--role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    /// Ingress, control plane, runs and sources (the only role of a node without PostgreSQL).
+    #[default]
+    All,
+    /// Ingress and control plane; runs nothing, every run waits in the database for a worker.
+    Ingress,
+    /// Runs and sources; no public ingress (`/hooks/…` answers 404), the control plane stays.
+    Worker,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Ingress => "ingress",
+            Role::Worker => "worker",
+        }
+    }
+
+    /// Runs handlers and sources.
+    pub fn runs(self) -> bool {
+        self != Role::Ingress
+    }
+
+    /// Takes events at `/hooks/…`.
+    pub fn ingress(self) -> bool {
+        self != Role::Worker
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub data_dir: PathBuf,
@@ -27,6 +59,8 @@ pub struct ServerConfig {
     /// The PostgreSQL schema the tables live in (created if missing); the connection's default
     /// (`public`) without it.
     pub database_schema: Option<String>,
+    /// What this node does (several nodes share a PostgreSQL database).
+    pub role: Role,
     pub project: Option<PathBuf>,
     /// Larger request bodies are refused with 413.
     pub max_body: u64,
@@ -77,7 +111,9 @@ pub struct ServerConfig {
     pub ingest_queue: usize,
     /// Runs waiting in memory at most; the rest wait in the database and are loaded as room frees.
     pub max_waiting: usize,
-    /// A running run's lease; it is extended while the run goes on.
+    /// A running run's lease, extended every third of it while the run goes on; also the lease
+    /// of singletons (schedules, pollers) in a cluster. A node that dies gives its runs and
+    /// singletons to the others after at most this long.
     pub lease: Duration,
     /// `ONSET_CONFIG__…` variables, read once at start.
     pub config_env: HashMap<String, String>,
@@ -102,6 +138,7 @@ impl ServerConfig {
             data_dir,
             database_url: None,
             database_schema: None,
+            role: Role::All,
             project: None,
             max_body: 25 << 20,
             max_inflight_body: 256 << 20,
@@ -127,7 +164,7 @@ impl ServerConfig {
             workers: 64,
             ingest_queue: 8192,
             max_waiting: crate::scheduler::MAX_WAITING,
-            lease: Duration::from_secs(300),
+            lease: Duration::from_secs(30),
             config_env: HashMap::new(),
             watch: true,
             public_url: None,
@@ -177,6 +214,11 @@ pub struct App {
     pub sources_changed: tokio::sync::Notify,
     /// What schedules and pollers last did.
     pub source_health: crate::timed::HealthBoard,
+    /// This process's name among the nodes sharing the store (and the holder of its leases).
+    pub node_id: String,
+    pub started_at: i64,
+    /// Leases this node holds, with until when.
+    leases_held: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 impl std::fmt::Debug for App {
@@ -222,8 +264,10 @@ impl App {
     ) -> Self {
         let body_budget = crate::body_budget::BodyBudget::new(config.max_inflight_body);
         let series_enabled = config.series;
+        let scheduler =
+            if config.role.runs() { Scheduler::new(config.workers, config.max_waiting) } else { Scheduler::refusing() };
         Self {
-            scheduler: Scheduler::new(config.workers, config.max_waiting),
+            scheduler,
             config,
             store,
             connectors,
@@ -244,6 +288,53 @@ impl App {
             environments: RwLock::new(vec![DEVELOPMENT.to_string(), "production".to_string()]),
             sources_changed: tokio::sync::Notify::new(),
             source_health: crate::timed::HealthBoard::default(),
+            node_id: new_id(),
+            started_at: now_ms(),
+            leases_held: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Holds (takes or renews) the lease `name` for this node for one lease time: `true` while
+    /// this node is the one that may do it. Always `true` on a store only this process uses.
+    pub async fn hold(&self, name: &str) -> bool {
+        if !self.store.shared() {
+            return true;
+        }
+        let now = now_ms();
+        let lease = self.config.lease.as_millis() as i64;
+        // Renewed once a third of it has passed, not on every call.
+        if self.held().get(name).is_some_and(|until| until - now > lease * 2 / 3) {
+            return true;
+        }
+        let until = now + lease;
+        match self.store.acquire_lease(name.to_string(), self.node_id.clone(), now, until).await {
+            Ok(true) => {
+                self.held().insert(name.to_string(), until);
+                true
+            }
+            Ok(false) => {
+                self.held().remove(name);
+                false
+            }
+            Err(e) => {
+                tracing::warn!(lease = name, error = %e, "cannot take or renew a lease; letting it go");
+                self.held().remove(name);
+                false
+            }
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.leases_held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Gives up a lease this node holds (at shutdown, or when the work is gone).
+    pub async fn let_go(&self, name: &str) {
+        if self.store.shared()
+            && self.held().remove(name).is_some()
+            && let Err(e) = self.store.release_lease(name.to_string(), self.node_id.clone()).await
+        {
+            tracing::warn!(lease = name, error = %e, "cannot give up a lease; it ends by itself");
         }
     }
 
@@ -330,6 +421,11 @@ impl App {
         let built = Arc::new(self.build(id.to_string(), &environment, &file).await.map_err(|e| e.to_string())?);
         self.builds.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.to_string(), built.clone());
         Ok(built)
+    }
+
+    /// Drops a build from the cache, so its next use rebuilds it (its config changed).
+    pub(crate) fn forget_build(&self, id: &str) {
+        self.builds.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
     }
 
     /// Re-activates what the store says is active (a restart without `--project`, or

@@ -357,6 +357,7 @@ async fn accept(
             for (i, run) in runs.into_iter().enumerate() {
                 let job = Job {
                     lease: String::new(),
+                    claimed: false,
                     // One handler matches a request, so the first run is the one that answers.
                     responder: timeout.as_ref().filter(|_| i == 0).map(|(_, r)| r.clone()),
                     run: pending(run, &event_id, component, environment, received_at),
@@ -537,6 +538,7 @@ pub(crate) fn enqueue_runs(app: &App, event: &NewEvent) {
     for run in &event.runs {
         let job = Job {
             lease: String::new(),
+            claimed: false,
             responder: None,
             run: pending(run.clone(), &event.id, &event.component, &event.environment, event.received_at),
             event: Some(EventForRun {

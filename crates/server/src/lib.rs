@@ -8,6 +8,7 @@ mod api;
 mod app;
 mod auth;
 mod body_budget;
+mod cluster;
 mod connections;
 mod deploy;
 mod error;
@@ -39,7 +40,10 @@ use onset_store::{PgOptions, PgStore, SqliteStore, Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use app::ServerConfig;
+pub use app::{Role, ServerConfig};
+
+/// How long runs a node stores are left to it before other nodes may claim them.
+const RESERVE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The one place a backend is named: PostgreSQL when a database URL is given, else SQLite in
 /// the data directory.
@@ -50,12 +54,19 @@ async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, ServerError
     })?;
     match &config.database_url {
         Some(url) => {
+            // A node that runs work keeps what it stores for itself a moment (it has the events
+            // in memory); an ingress-only node leaves every run to the workers at once.
+            let reserve = config.role.runs().then_some(RESERVE);
             let options =
-                PgOptions { schema: config.database_schema.clone(), exclusive: true, ..PgOptions::new(url.clone()) };
+                PgOptions { schema: config.database_schema.clone(), reserve, ..PgOptions::new(url.clone()) };
             let store = PgStore::connect(&options).await?;
             tracing::info!(schema = config.database_schema.as_deref().unwrap_or("public"), "the store is PostgreSQL");
             Ok(Arc::new(store))
         }
+        None if config.role != app::Role::All => Err(ServerError::Start(format!(
+            "--role {} needs --database-url: nodes share work through PostgreSQL; without it one node does everything",
+            config.role.as_str()
+        ))),
         None => Ok(Arc::new(SqliteStore::open(&StoreOptions {
             data_dir: config.data_dir.clone(),
             durability: config.durability,
@@ -90,12 +101,26 @@ pub enum ServerError {
 }
 
 fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/hooks/{environment}/{component}", any(ingress::receive))
-        .route("/hooks/{environment}/{component}/{*resource}", any(ingress::receive))
+    let hooks = if app.config.role.ingress() {
+        Router::new()
+            .route("/hooks/{environment}/{component}", any(ingress::receive))
+            .route("/hooks/{environment}/{component}/{*resource}", any(ingress::receive))
+    } else {
+        Router::new()
+            .route("/hooks/{environment}/{component}", any(no_ingress))
+            .route("/hooks/{environment}/{component}/{*resource}", any(no_ingress))
+    };
+    hooks
         .merge(api::router(app.clone()))
         .fallback(not_found)
         .with_state(app)
+}
+
+async fn no_ingress() -> error::ApiError {
+    error::ApiError::not_found(
+        "no_ingress",
+        "this node runs work only (--role worker) and takes no events; send them to a node with --role all or ingress",
+    )
 }
 
 async fn not_found() -> error::ApiError {
@@ -108,6 +133,9 @@ pub fn openapi() -> serde_json::Value {
 }
 
 use app::App;
+
+/// Held by the node deploying `--project` at start.
+const PROJECT_LEASE: &str = "deploy:project";
 
 /// Deploys the project's components to `development`; every problem in every file is reported.
 async fn deploy_project(app: &App, dir: &std::path::Path) -> Result<(), ServerError> {
@@ -169,24 +197,43 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     auth::bootstrap(&app).await.map_err(ServerError::Start)?;
     app.restore_activations().await.map_err(ServerError::Start)?;
     if let Some(dir) = app.config.project.clone() {
-        deploy_project(&app, &dir).await?;
+        // Nodes starting together deploy one at a time; the later ones find the same build
+        // active and deploy nothing.
+        while !app.hold(PROJECT_LEASE).await {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        app.restore_activations().await.map_err(ServerError::Start)?;
+        let deployed = deploy_project(&app, &dir).await;
+        app.let_go(PROJECT_LEASE).await;
+        deployed?;
     }
-    let reclaimed = app.store.recover().await?;
-    if reclaimed > 0 {
-        tracing::info!(runs = reclaimed, "re-queued runs interrupted by the previous process");
+    let shared = app.store.shared();
+    if !shared {
+        // Only this process uses the store: whatever is `running` was the previous process's.
+        // On a shared store those runs are other nodes', taken back only when their lease ends.
+        let reclaimed = app.store.recover().await?;
+        if reclaimed > 0 {
+            tracing::info!(runs = reclaimed, "re-queued runs interrupted by the previous process");
+        }
+        worker::reload(&app, None).await;
     }
-    worker::reload(&app, None).await;
 
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(worker::dispatch(app.clone()));
-    tasks.spawn(worker::keep_leases(app.clone()));
+    if app.config.role.runs() {
+        tasks.spawn(worker::dispatch(app.clone()));
+        tasks.spawn(worker::keep_leases(app.clone()));
+        tasks.spawn(google::channel::renew_loop(app.clone()));
+        tasks.spawn(timed::supervise(app.clone()));
+    }
+    if shared {
+        tasks.spawn(cluster::follow(app.clone()));
+        tasks.spawn(cluster::heartbeat(app.clone()));
+    }
     tasks.spawn(worker::probe_disk(app.clone()));
     tasks.spawn(retention::prune_loop(app.clone()));
     tasks.spawn(series::flush_loop(app.clone(), app.config.series_flush));
     tasks.spawn(alerts::watch(app.clone(), app.config.alert_check_every));
     tasks.spawn(alerts::deliver(app.clone()));
-    tasks.spawn(google::channel::renew_loop(app.clone()));
-    tasks.spawn(timed::supervise(app.clone()));
     if app.config.watch
         && let Some(dir) = app.config.project.clone()
     {

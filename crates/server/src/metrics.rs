@@ -121,10 +121,21 @@ impl Metrics {
         self.with(|| gauge!("onset_trace_spans_dropped").set(n as f64));
     }
 
-    /// Prometheus text, with the queue depth as of now.
-    pub fn render(&self, queue_depth: usize) -> String {
-        self.with(|| gauge!("onset_queue_depth").set(queue_depth as f64));
+    /// Prometheus text, with the queue depth as of now; without it when another node reports it.
+    pub fn render(&self, queue_depth: Option<usize>) -> String {
+        if let Some(depth) = queue_depth {
+            self.with(|| gauge!("onset_queue_depth").set(depth as f64));
+        }
         self.handle.run_upkeep();
-        self.handle.render()
+        let text = self.handle.render();
+        if queue_depth.is_some() {
+            return text;
+        }
+        let mut kept = String::with_capacity(text.len());
+        for line in text.lines().filter(|l| !l.contains("onset_queue_depth")) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+        kept
     }
 }

@@ -52,6 +52,10 @@ pub async fn prune_loop(app: Arc<App>) {
             () = tokio::time::sleep(app.config.prune_every) => {}
             () = app.shutdown.cancelled() => return,
         }
+        // In a cluster one node prunes at a time.
+        if !app.hold("retention").await {
+            continue;
+        }
         match prune_once(&app).await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(events = n, "pruned past retention"),

@@ -17,9 +17,11 @@ use tokio::sync::Notify;
 #[derive(Debug, Clone)]
 pub struct Job {
     pub run: PendingRun,
-    /// The token of the lease the run is taken under (set when the dispatcher takes it); its
-    /// completion must show it.
+    /// The token of the lease the run is taken under (set when the dispatcher takes it, or by
+    /// the store's claim); its completion must show it.
     pub lease: String,
+    /// Taken from the store by a claim: it is `running` there under `lease` already.
+    pub claimed: bool,
     pub event: Option<EventForRun>,
     /// A caller waiting for this run's answer (`response: after_run`).
     pub responder: Option<onset_engine::Responder>,
@@ -28,7 +30,12 @@ pub struct Job {
 impl Job {
     /// A run loaded from (or re-queued to) the store: nobody waits for it.
     pub fn stored(run: PendingRun) -> Self {
-        Self { run, lease: String::new(), event: None, responder: None }
+        Self { run, lease: String::new(), claimed: false, event: None, responder: None }
+    }
+
+    /// A run a claim took under `lease`.
+    pub fn claimed(run: PendingRun, lease: String) -> Self {
+        Self { run, lease, claimed: true, event: None, responder: None }
     }
 }
 
@@ -71,6 +78,9 @@ struct State {
     in_flight: HashMap<HandlerKey, u32>,
     /// Runs taken and not yet done, with their lease tokens.
     running_ids: HashMap<String, String>,
+    /// Claimed runs waiting in memory (a handler's `concurrency`, a pause), with their lease
+    /// tokens: held in the store, so their leases are kept too.
+    claimed: HashMap<String, String>,
     limits: HashMap<HandlerKey, u32>,
     paused: HashSet<(String, String)>,
 }
@@ -83,6 +93,8 @@ pub struct Scheduler {
     pub finished: Notify,
     slots: usize,
     max_waiting: usize,
+    /// False on a node that runs nothing (ingress only): every run is left to the database.
+    accepting: bool,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -100,7 +112,20 @@ impl Scheduler {
             finished: Notify::new(),
             slots: slots.max(1),
             max_waiting: max_waiting.max(2),
+            accepting: true,
         }
+    }
+
+    /// A scheduler that holds nothing: every run waits in the database for another node.
+    pub fn refusing() -> Self {
+        Self { accepting: false, ..Self::new(1, 2) }
+    }
+
+    /// How many more runs a claim may bring in: free slots not already spoken for by runs
+    /// waiting in memory.
+    pub fn room(&self) -> usize {
+        let s = self.lock();
+        self.slots.saturating_sub(s.running_ids.len() + s.ready + s.delayed_jobs.len())
     }
 
     /// How many waiting runs one reload brings into memory.
@@ -116,12 +141,20 @@ impl Scheduler {
     /// Adds a run; it becomes ready at its `run_at`. A run already held, a run of a paused
     /// component, or a run beyond the memory bound is left to the database.
     pub fn enqueue(&self, mut job: Job, now: i64) {
-        let mut s = self.lock();
-        if s.held.contains(&job.run.id) || s.paused.contains(&(job.run.component.clone(), job.run.environment.clone()))
-        {
+        if !self.accepting {
             return;
         }
-        if s.ready + s.delayed_jobs.len() >= self.max_waiting {
+        let mut s = self.lock();
+        if s.held.contains(&job.run.id) {
+            return;
+        }
+        // A claimed run is held in the store already: it waits here, paused or not.
+        if !job.claimed && s.paused.contains(&(job.run.component.clone(), job.run.environment.clone())) {
+            return;
+        }
+        if job.claimed {
+            s.claimed.insert(job.run.id.clone(), job.lease.clone());
+        } else if s.ready + s.delayed_jobs.len() >= self.max_waiting {
             s.overflow = true;
             return;
         }
@@ -155,10 +188,16 @@ impl Scheduler {
                 s.queues.keys().filter(|k| k.component_env() == (component, environment)).cloned().collect();
             for k in keys {
                 if let Some(queue) = s.queues.remove(&k) {
-                    s.ready -= queue.len();
-                    for job in queue {
+                    // Claimed runs stay (the store holds them for this node) until the resume.
+                    let (kept, dropped): (VecDeque<Job>, VecDeque<Job>) = queue.into_iter().partition(|j| j.claimed);
+                    s.ready -= dropped.len();
+                    for job in dropped {
                         s.held.remove(&job.run.id);
                         s.payload_bytes -= job.event.map_or(0, |e| e.payload.len());
+                    }
+                    if !kept.is_empty() {
+                        s.queues.insert(k.clone(), kept);
+                        continue;
                     }
                 }
                 s.ring.retain(|r| r != &k);
@@ -240,7 +279,11 @@ impl Scheduler {
                 s.payload_bytes -= job.event.as_ref().map_or(0, |e| e.payload.len());
                 *s.in_flight.entry(key).or_insert(0) += 1;
                 let mut job = job;
-                job.lease = crate::app::new_id();
+                if job.claimed {
+                    s.claimed.remove(&job.run.id);
+                } else {
+                    job.lease = crate::app::new_id();
+                }
                 s.running_ids.insert(job.run.id.clone(), job.lease.clone());
                 taken.push(job);
             }
@@ -276,9 +319,10 @@ impl Scheduler {
         s.ready + s.delayed_jobs.len()
     }
 
-    /// `(run id, lease token)` of every run taken and not yet done.
+    /// `(run id, lease token)` of every run taken and not yet done, and of claimed runs waiting.
     pub fn running_leases(&self) -> Vec<(String, String)> {
-        self.lock().running_ids.iter().map(|(id, lease)| (id.clone(), lease.clone())).collect()
+        let s = self.lock();
+        s.running_ids.iter().chain(&s.claimed).map(|(id, lease)| (id.clone(), lease.clone())).collect()
     }
 
     pub fn running(&self) -> usize {
@@ -303,6 +347,7 @@ mod tests {
     fn job(id: &str, component: &str, run_at: i64) -> Job {
         Job {
             lease: String::new(),
+            claimed: false,
             responder: None,
             run: PendingRun {
                 id: id.into(),

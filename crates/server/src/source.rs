@@ -27,6 +27,18 @@ pub enum Source {
 
 impl Source {
     /// The common settings of a stream trigger; `None` for other kinds.
+    /// Sources that must run on one node at a time in a cluster: schedules and pollers (a due
+    /// time fires once), MQTT (one session per client id) and core NATS (every subscriber gets
+    /// every message). Kafka groups, SQS, RabbitMQ queues and JetStream durable consumers share
+    /// the work among consumers by themselves and run on every worker node.
+    pub fn single(&self) -> bool {
+        match self {
+            Source::Schedule(_) | Source::Poll(_) | Source::Mqtt(..) => true,
+            Source::Nats(settings, _) => settings.stream.is_none(),
+            _ => false,
+        }
+    }
+
     pub fn stream(&self) -> Option<&StreamCommon> {
         match self {
             Source::Nats(_, c)

@@ -35,42 +35,110 @@ pub async fn reload(app: &App, scope: Option<(String, String)>) {
     }
 }
 
-/// Takes ready runs and starts them until shutdown.
+/// Claims up to the scheduler's room from a shared store; `true` when the claim was full (more
+/// may be waiting).
+async fn claim(app: &App) -> bool {
+    let room = app.scheduler.room();
+    if room == 0 {
+        return false;
+    }
+    let now = now_ms();
+    let token = crate::app::new_id();
+    match app.store.claim(token.clone(), room, now, now + app.config.lease.as_millis() as i64).await {
+        Ok(runs) => {
+            let full = runs.len() == room;
+            for run in runs {
+                app.scheduler.enqueue(Job::claimed(run, token.clone()), now);
+            }
+            full
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot claim waiting runs; trying again shortly");
+            false
+        }
+    }
+}
+
+/// Takes ready runs and starts them until shutdown. On a shared store it also claims runs any
+/// node stored (woken by their announcements, and at least every second).
 pub async fn dispatch(app: Arc<App>) {
+    let shared = app.store.shared();
+    let signals = app.store.signals();
+    let mut claim_now = shared;
+    let mut last_claim = 0;
     loop {
         let now = now_ms();
         app.dispatcher_beat.store(now, Ordering::Relaxed);
         if app.shutdown.is_cancelled() {
             break;
         }
-        if app.scheduler.take_reload() {
+        if shared {
+            if claim_now || now - last_claim >= 1_000 {
+                claim_now = claim(&app).await;
+                last_claim = now;
+            }
+        } else if app.scheduler.take_reload() {
             reload(&app, None).await;
         }
         let jobs = app.scheduler.take(now);
         if !jobs.is_empty() {
-            let leases = jobs.iter().map(|j| (j.run.id.clone(), j.lease.clone())).collect();
-            let lease_until = now + app.config.lease.as_millis() as i64;
-            if let Err(e) = app.store.mark_running(leases, now, lease_until).await {
-                tracing::warn!(error = %e, "cannot mark runs as running");
-            }
-            for job in jobs {
-                let app = app.clone();
-                tokio::spawn(async move {
-                    let run = job.run.clone();
-                    let retry = execute(&app, job).await;
-                    app.scheduler.done(&run);
-                    if let Some(retry) = retry {
-                        app.scheduler.enqueue(Job::stored(retry), now_ms());
-                    }
-                });
-            }
+            start(&app, jobs, now).await;
         }
         let wait = app.scheduler.next_due_in(now_ms()).map_or(1_000, |ms| ms.min(1_000));
+        let announced = async {
+            match &signals {
+                Some(s) => s.runs.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = app.scheduler.wake.notified() => {}
+            () = announced => claim_now = true,
             () = tokio::time::sleep(Duration::from_millis(wait)) => {}
             () = app.shutdown.cancelled() => {}
         }
+    }
+}
+
+/// Marks runs taken from memory as running (claimed ones are already) and starts them; a run
+/// another node took meanwhile is let go.
+async fn start(app: &Arc<App>, jobs: Vec<Job>, now: i64) {
+    let fresh: Vec<(String, String)> =
+        jobs.iter().filter(|j| !j.claimed).map(|j| (j.run.id.clone(), j.lease.clone())).collect();
+    let taken: std::collections::HashSet<String> = if fresh.is_empty() {
+        std::collections::HashSet::new()
+    } else {
+        let lease_until = now + app.config.lease.as_millis() as i64;
+        match app.store.mark_running(fresh, now, lease_until).await {
+            Ok(ids) => ids.into_iter().collect(),
+            Err(e) => {
+                // Not marked: the runs go ahead (their completion is not fenced against a claim
+                // that cannot happen on a store only this process uses) or, on a shared store,
+                // wait for the next claim.
+                tracing::warn!(error = %e, "cannot mark runs as running");
+                if app.store.shared() {
+                    std::collections::HashSet::new()
+                } else {
+                    jobs.iter().map(|j| j.run.id.clone()).collect()
+                }
+            }
+        }
+    };
+    for job in jobs {
+        if !job.claimed && !taken.contains(&job.run.id) {
+            tracing::debug!(run = %job.run.id, "another node took the run first");
+            app.scheduler.done(&job.run);
+            continue;
+        }
+        let app = app.clone();
+        tokio::spawn(async move {
+            let run = job.run.clone();
+            let retry = execute(&app, job).await;
+            app.scheduler.done(&run);
+            if let Some(retry) = retry {
+                app.scheduler.enqueue(Job::stored(retry), now_ms());
+            }
+        });
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `onset` binary as a process: crash safety under SIGKILL, graceful SIGTERM.
 
+mod cluster;
 mod control;
 mod lifecycle;
 mod local_run;

@@ -9,7 +9,12 @@ fn database_url() -> String {
 }
 
 fn psql(sql: &str) -> String {
-    let out = Command::new("psql").arg(database_url()).args(["-Atc", sql]).output().unwrap();
+    let out = Command::new("psql")
+        .env("PGOPTIONS", "--client-min-messages=warning")
+        .arg(database_url())
+        .args(["-Atc", sql])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 

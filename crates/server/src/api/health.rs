@@ -52,9 +52,15 @@ async fn livez() -> Json<Liveness> {
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     let store = app.store.ping().await.is_ok();
-    let workers = app.dispatcher_alive();
+    let workers = !app.config.role.runs() || app.dispatcher_alive();
     let disk_full = app.store.disk_full();
-    let body = Json(Readiness { store, workers, disk_full });
+    let body = Json(Readiness {
+        store,
+        workers,
+        disk_full,
+        node: app.node_id.clone(),
+        role: app.config.role.as_str().to_string(),
+    });
     if store && workers && !disk_full {
         (StatusCode::OK, body).into_response()
     } else {
@@ -63,14 +69,19 @@ async fn readyz(State(app): State<Arc<App>>) -> Response {
 }
 
 /// Prometheus text. The queue depth counts every waiting run in the store (memory holds only
-/// part of a large or paused backlog).
+/// part of a large or paused backlog). In a cluster it is the whole cluster's, so one node
+/// reports it (the holder of a lease), not every node: a sum over nodes stays right.
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let depth = match app.store.queue_counts().await {
-        Ok(c) => usize::try_from(c.queued + c.retrying).unwrap_or(usize::MAX),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot count waiting runs for /metrics");
-            app.scheduler.depth()
+    let depth = if app.hold("metrics:queue-depth").await {
+        match app.store.queue_counts().await {
+            Ok(c) => Some(usize::try_from(c.queued + c.retrying).unwrap_or(usize::MAX)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot count waiting runs for /metrics");
+                Some(app.scheduler.depth())
+            }
         }
+    } else {
+        None
     };
     if let Some(tracer) = &app.tracer {
         app.metrics.spans_dropped(tracer.dropped());

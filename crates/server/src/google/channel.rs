@@ -148,6 +148,10 @@ pub async fn renew_loop(app: std::sync::Arc<App>) {
             () = tokio::time::sleep(app.config.renewal_check) => {}
             () = app.shutdown.cancelled() => break,
         }
+        // In a cluster one node renews at a time.
+        if !app.hold("google-calendar-renewal").await {
+            continue;
+        }
         let channels = match app.store.trigger_states(CHANNEL_KEY.into()).await {
             Ok(c) => c,
             Err(e) => {

@@ -27,6 +27,11 @@ impl App {
         self.master_key.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
+    /// The ids of the master keys this node holds, newest first.
+    pub fn key_ids(&self) -> Vec<String> {
+        vec![self.key().id.clone()]
+    }
+
     /// The values set for a component in an environment, as text, opened.
     /// A value that cannot be opened (sealed under a key this server does not have) is refused
     /// with its name: the operator can set it again.
@@ -135,14 +140,22 @@ impl App {
         }
         self.store.set_config_values(rows).await?;
         let Some(current) = active else { return Ok(false) };
+        self.rebuild(&current).await?;
+        Ok(true)
+    }
+
+    /// Builds an active deployment again with the config values stored now (same id) and
+    /// installs it.
+    pub(crate) async fn rebuild(&self, current: &crate::deploy::Deployed) -> Result<(), Failure> {
         let file = onset_model::SourceFile {
             path: std::path::PathBuf::from(format!("deployment {}", current.id)),
             text: current.source.clone(),
             files: current.files.clone(),
         };
-        let rebuilt = self.build_parsed(current.id.clone(), environment, current.component.clone(), &file).await?;
+        let rebuilt =
+            self.build_parsed(current.id.clone(), &current.environment, current.component.clone(), &file).await?;
         self.install(Arc::new(rebuilt));
-        Ok(true)
+        Ok(())
     }
 
     /// Re-seals every config value under a new key, then makes it the key in use.

@@ -108,24 +108,42 @@ impl App {
     }
 }
 
-/// Keeps exactly one task per active schedule/poll deployment.
+/// The lease a single-node source is run under in a cluster.
+fn lease_name(environment: &str, component: &str) -> String {
+    format!("source:{environment}/{component}")
+}
+
+/// Keeps exactly one task per active schedule, poll or stream deployment. In a cluster a source
+/// that must run once ([`Source::single`]) runs on the node holding its lease, renewed every
+/// round; when that node dies another takes the lease over once it ends.
 pub async fn supervise(app: Arc<App>) {
     let mut running: HashMap<(String, String), (String, CancellationToken)> = HashMap::new();
     loop {
         let mut wanted = HashMap::new();
         for d in app.active_all() {
             if matches!(d.provider, Source::Schedule(_) | Source::Poll(_)) || d.provider.stream().is_some() {
-                wanted.insert((d.environment.clone(), d.name().to_string()), d);
+                let key = (d.environment.clone(), d.name().to_string());
+                if d.provider.single() && !app.hold(&lease_name(&key.0, &key.1)).await {
+                    continue;
+                }
+                wanted.insert(key, d);
             }
         }
+        let mut stopped = Vec::new();
         running.retain(|key, (id, token)| {
             let keep = wanted.get(key).is_some_and(|d| d.id == *id);
             if !keep {
                 token.cancel();
                 app.source_health.remove(&key.0, &key.1);
+                stopped.push(key.clone());
             }
             keep
         });
+        for (environment, component) in stopped {
+            if !wanted.contains_key(&(environment.clone(), component.clone())) {
+                app.let_go(&lease_name(&environment, &component)).await;
+            }
+        }
         for (key, d) in wanted {
             if running.contains_key(&key) {
                 continue;
@@ -152,6 +170,10 @@ pub async fn supervise(app: Arc<App>) {
             () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
             () = app.shutdown.cancelled() => break,
         }
+    }
+    // Another node takes over at once instead of after the lease.
+    for (environment, component) in running.keys() {
+        app.let_go(&lease_name(environment, component)).await;
     }
 }
 

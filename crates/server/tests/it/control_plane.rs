@@ -69,7 +69,10 @@ async fn lists_filter_and_page() {
 async fn health_and_metrics() {
     let s = start(&[("hello.yaml", HELLO)]).await;
     assert_eq!(s.get("/livez").await["status"], "ok");
-    assert_eq!(s.get("/readyz").await, json!({ "store": true, "workers": true, "disk_full": false }));
+    let ready = s.get("/readyz").await;
+    assert_eq!((&ready["store"], &ready["workers"], &ready["disk_full"]), (&json!(true), &json!(true), &json!(false)));
+    assert_eq!(ready["role"], "all");
+    assert!(ready["node"].as_str().is_some_and(|n| !n.is_empty()), "{ready}");
     let r = s.post_json("/hooks/development/hello", &json!({ "name": "x" })).await;
     let id = r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string();
     s.wait_run_status(&id, "succeeded").await;

@@ -1,5 +1,6 @@
-//! One node on PostgreSQL (`--database-url`): everything it keeps is in the database, survives a
-//! restart, and a second node on the same schema is refused until clustering lands.
+//! Nodes on PostgreSQL (`--database-url`): everything is kept in the database and survives a
+//! restart; a second node on the same schema shares it, and what is changed through one node is
+//! in force on the other within a second or so.
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ impl Schema {
 impl Drop for Schema {
     fn drop(&mut self) {
         let _ = std::process::Command::new("psql")
+            .env("PGOPTIONS", "--client-min-messages=warning")
             .arg(database_url())
             .args(["-q", "-c", &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0)])
             .status();
@@ -81,16 +83,6 @@ async fn one_node_on_postgresql_keeps_everything_in_the_database() {
     assert_eq!(s.wait_run_status(&second_id, "succeeded").await["steps"][0]["output"]["greeting"], "hi");
     assert!(!s.data_dir().join("onset.db").exists(), "nothing is kept in SQLite");
 
-    // A second node on the same schema is refused, saying why.
-    let other = tempfile::tempdir().unwrap();
-    let mut config = onset_server::ServerConfig::new(other.path().to_path_buf());
-    config.database_url = Some(database_url());
-    config.database_schema = Some(schema.0.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let refused = onset_server::run(config, listener, tokio_util::sync::CancellationToken::new()).await;
-    let why = format!("{:?}", refused.expect_err("a second node must not start"));
-    assert!(why.contains("one node per database"), "{why}");
-
     // After a restart the history, the deployment and the config are all there.
     let s = s.restart(&o).await;
     let events = s.events().await;
@@ -112,4 +104,120 @@ async fn send_after(s: &TestServer, id: &str) -> String {
         .unwrap();
     assert_eq!(r.status(), 202);
     r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string()
+}
+
+const TOKEN: &str = "onset_it_cluster_admin_token_0123456789abcdef";
+
+/// Options for a node on `schema` with the shared admin token and master key.
+fn node(schema: &str, files: &[(&str, &str)]) -> Options {
+    let mut o = Options::new(files);
+    let name = schema.to_string();
+    o.tune_with = Some(Arc::new(move |c| {
+        c.database_url = Some(database_url());
+        c.database_schema = Some(name.clone());
+        c.admin_token = Some(TOKEN.into());
+        c.master_key = Some("ab".repeat(32));
+    }));
+    o
+}
+
+/// Polls `check` on node B until it holds, up to 5 s; answers how long it took.
+async fn within_5s<F, Fut>(what: &str, mut check: F) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "{what} was not in force on node B within 5 s");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let took = start.elapsed();
+    println!("cluster: {what} made through node A was in force on node B after {} ms", took.as_millis());
+    took
+}
+
+#[tokio::test]
+async fn a_change_through_one_node_is_in_force_on_the_other() {
+    let schema = Schema::new();
+    let a = start_with(node(&schema.0, &[("orders.yaml", ORDERS)])).await;
+    // Node B starts on the same project: the same build, no second deployment.
+    let b = start_with(node(&schema.0, &[("orders.yaml", ORDERS)])).await;
+    assert_eq!(a.get("/api/v1/deployments").await["items"].as_array().unwrap().len(), 1);
+
+    let send_b = |id: String| {
+        b.client.post(b.url("/hooks/development/orders")).header("x-request-id", id).json(&json!({ "n": 1 })).send()
+    };
+    // A run accepted by B and handled anywhere sees the config A set.
+    let r = a
+        .api
+        .put(a.url("/api/v1/config/orders?environment=development"))
+        .json(&json!({ "values": { "greeting": "from-a" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut n = 0;
+    within_5s("a config change", || {
+        n += 1;
+        let sent = send_b(format!("cfg-{n}"));
+        async {
+            let id = sent.await.unwrap().json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string();
+            b.wait_run_status(&id, "succeeded").await["steps"][0]["output"]["greeting"] == "from-a"
+        }
+    })
+    .await;
+
+    // A pause through A: B accepts events but runs none of them.
+    let r = a.api.post(a.url("/api/v1/components/orders/pause?environment=development")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    within_5s("a pause", || async {
+        b.get("/api/v1/components").await["items"][0]["paused"] == json!(true)
+    })
+    .await;
+    let paused_id = send_b("while-paused".into()).await.unwrap().json::<Value>().await.unwrap()["event_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let run = &b.get(&format!("/api/v1/events/{paused_id}")).await["runs"][0];
+    assert_eq!(run["status"], "queued", "no node runs a paused component's events: {run}");
+    let r = a.api.post(a.url("/api/v1/components/orders/resume?environment=development")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    b.wait_run_status(&paused_id, "succeeded").await;
+
+    // A deploy through A: B takes events with the new build.
+    let changed = ORDERS.replace("greeting: { type: string, default: hello }", "greeting: { type: string, default: hello }\n  extra: { type: string, default: two }");
+    let r = a
+        .api
+        .post(a.url("/api/v1/deployments"))
+        .json(&json!({ "environment": "development", "source": changed }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let new_id = r.json::<Value>().await.unwrap()["deployment"]["id"].as_str().map(str::to_string);
+    within_5s("a deploy", || async {
+        let items = b.get("/api/v1/components").await["items"].clone();
+        items[0]["deployment_id"].as_str().map(str::to_string) == new_id && new_id.is_some()
+    })
+    .await;
+
+    // A token made and revoked through A stops working on B.
+    let made = a
+        .api
+        .post(a.url("/api/v1/tokens"))
+        .json(&json!({ "name": "ci", "role": "viewer" }))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let (token, id) = (made["token"].as_str().unwrap().to_string(), made["id"].as_str().unwrap().to_string());
+    let as_ci = || b.client.get(b.url("/api/v1/components")).bearer_auth(&token).send();
+    assert_eq!(as_ci().await.unwrap().status(), 200, "a token made on A works on B");
+    let r = a.api.delete(a.url(&format!("/api/v1/tokens/{id}"))).send().await.unwrap();
+    assert!(r.status().is_success());
+    within_5s("a token revocation", || async { as_ci().await.unwrap().status() == 401 }).await;
 }

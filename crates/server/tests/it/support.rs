@@ -130,6 +130,8 @@ async fn boot(data: tempfile::TempDir, project: tempfile::TempDir, options: &Opt
     if let Some(tune) = &options.tune_with {
         tune(&mut config);
     }
+    // A node joining a database that has its admin token already writes no token file.
+    let seeded = config.admin_token.clone();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port.unwrap_or(0))).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
@@ -149,7 +151,8 @@ async fn boot(data: tempfile::TempDir, project: tempfile::TempDir, options: &Opt
         if let Ok(r) = server.client.get(format!("{}/readyz", server.base)).send().await
             && r.status().is_success()
         {
-            server.admin_token = std::fs::read_to_string(data_dir.join("admin-token")).unwrap().trim().to_string();
+            let written = std::fs::read_to_string(data_dir.join("admin-token")).ok();
+            server.admin_token = written.or(seeded.clone()).expect("an admin token").trim().to_string();
             server.api = bearer_client(&server.admin_token);
             return server;
         }

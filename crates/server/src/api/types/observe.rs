@@ -55,8 +55,13 @@ pub struct Liveness {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Readiness {
     pub store: bool,
+    /// The dispatcher is alive (always true on an ingress-only node, which runs nothing).
     pub workers: bool,
     pub disk_full: bool,
+    /// This node's id among the nodes sharing the database (the holder name of its leases).
+    pub node: String,
+    /// `all`, `ingress` or `worker`.
+    pub role: String,
 }
 
 /// Bucket width of a series.
