@@ -70,6 +70,10 @@ struct ClusterArgs {
     /// are leased as long in a cluster. A node that dies hands its work over after this long.
     #[arg(long, default_value = "30s", env = "ONSET_LEASE")]
     lease: String,
+    /// Master keys for config values, one per line (base64 or hex of 32 bytes), newest first; the
+    /// same file on every node. Without it: ONSET_MASTER_KEY, else <data-dir>/master.key.
+    #[arg(long, env = "ONSET_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -420,6 +424,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     config.public_url = public_url;
     config.master_key = std::env::var("ONSET_MASTER_KEY").ok().filter(|k| !k.is_empty());
+    config.master_key_file = cluster.master_key_file;
     config.admin_token = std::env::var("ONSET_ADMIN_TOKEN").ok().filter(|k| !k.is_empty());
     config.watch = !no_watch;
     config.config_env = std::env::vars().filter(|(k, _)| k.starts_with("ONSET_CONFIG__")).collect::<HashMap<_, _>>();

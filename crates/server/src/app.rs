@@ -121,8 +121,11 @@ pub struct ServerConfig {
     pub watch: bool,
     /// The address providers reach this server at (`--public-url`), for registering webhooks.
     pub public_url: Option<String>,
-    /// `ONSET_MASTER_KEY`, read once at start; without it the key file in the data directory.
+    /// `ONSET_MASTER_KEY`, read once at start; without it `master_key_file`, else the key file
+    /// in the data directory.
     pub master_key: Option<String>,
+    /// `--master-key-file`: master keys, one per line, newest first (the same on every node).
+    pub master_key_file: Option<PathBuf>,
     /// `ONSET_ADMIN_TOKEN`: the first admin token of a store that has none (else a random one);
     /// ignored once the store has tokens.
     pub admin_token: Option<String>,
@@ -169,6 +172,7 @@ impl ServerConfig {
             watch: true,
             public_url: None,
             master_key: None,
+            master_key_file: None,
             admin_token: None,
             channel_renewal: Duration::from_secs(3600),
             renewal_check: Duration::from_secs(60),
@@ -206,8 +210,8 @@ pub struct App {
     pub calendar_locks: crate::google::Locks,
     /// Google access tokens obtained with refresh tokens, until they expire.
     pub google_tokens: crate::google::tokens::TokenCache,
-    /// Seals config values; replaced by a key rotation.
-    pub master_key: RwLock<Arc<crate::secrets::MasterKey>>,
+    /// Seals and opens config values; replaced by a key rotation.
+    pub keyring: RwLock<Arc<crate::secrets::Keyring>>,
     /// Environment names in promotion order.
     pub environments: RwLock<Vec<String>>,
     /// Woken when a deployment is installed, so schedules and pollers follow at once.
@@ -259,7 +263,7 @@ impl App {
         config: ServerConfig,
         store: Arc<dyn Store>,
         connectors: Registry,
-        master_key: crate::secrets::MasterKey,
+        keyring: crate::secrets::Keyring,
         shutdown: CancellationToken,
     ) -> Self {
         let body_budget = crate::body_budget::BodyBudget::new(config.max_inflight_body);
@@ -284,7 +288,7 @@ impl App {
             shutdown,
             calendar_locks: crate::google::Locks::default(),
             google_tokens: crate::google::tokens::TokenCache::default(),
-            master_key: RwLock::new(Arc::new(master_key)),
+            keyring: RwLock::new(Arc::new(keyring)),
             environments: RwLock::new(vec![DEVELOPMENT.to_string(), "production".to_string()]),
             sources_changed: tokio::sync::Notify::new(),
             source_health: crate::timed::HealthBoard::default(),

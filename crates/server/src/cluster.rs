@@ -69,6 +69,10 @@ async fn config_stamps(app: &App) -> Result<Stamps, onset_store::StoreError> {
 /// the store.
 pub async fn sync(app: &App, stamps: &mut Stamps) -> Result<(), String> {
     app.load_environments().await.map_err(|e| e.to_string())?;
+    if let Some(id) = app.store.sealing_key().await.map_err(|e| e.to_string())? {
+        // Another node rotated the master key: seal with it here too.
+        app.seal_with(&id)?;
+    }
     let activations = app.store.activations().await.map_err(|e| e.to_string())?;
     let fresh = config_stamps(app).await.map_err(|e| e.to_string())?;
     let mut live = HashSet::new();
@@ -128,24 +132,34 @@ pub async fn sync(app: &App, stamps: &mut Stamps) -> Result<(), String> {
     Ok(())
 }
 
+fn report(app: &App, seen_at: i64) -> NodeRow {
+    NodeRow {
+        id: app.node_id.clone(),
+        role: app.config.role.as_str().to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        key_ids: app.key_ids(),
+        started_at: app.started_at,
+        seen_at,
+    }
+}
+
 /// Reports this node alive every second (role, version, the master keys it holds).
 pub async fn heartbeat(app: Arc<App>) {
     loop {
-        let row = NodeRow {
-            id: app.node_id.clone(),
-            role: app.config.role.as_str().to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            key_ids: app.key_ids(),
-            started_at: app.started_at,
-            seen_at: now_ms(),
-        };
-        if let Err(e) = app.store.heartbeat(row).await {
+        if let Err(e) = app.store.heartbeat(report(&app, now_ms())).await {
             tracing::warn!(error = %e, "cannot report this node alive");
         }
         tokio::select! {
             () = tokio::time::sleep(EVERY) => {}
             () = app.shutdown.cancelled() => break,
         }
+    }
+}
+
+/// At a graceful stop: this node is gone at once, not only once unseen for [`GONE_AFTER`].
+pub async fn leave(app: &App) {
+    if let Err(e) = app.store.heartbeat(report(app, 0)).await {
+        tracing::debug!(error = %e, "cannot report this node gone");
     }
 }
 

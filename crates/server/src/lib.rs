@@ -57,8 +57,7 @@ async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, ServerError
             // A node that runs work keeps what it stores for itself a moment (it has the events
             // in memory); an ingress-only node leaves every run to the workers at once.
             let reserve = config.role.runs().then_some(RESERVE);
-            let options =
-                PgOptions { schema: config.database_schema.clone(), reserve, ..PgOptions::new(url.clone()) };
+            let options = PgOptions { schema: config.database_schema.clone(), reserve, ..PgOptions::new(url.clone()) };
             let store = PgStore::connect(&options).await?;
             tracing::info!(schema = config.database_schema.as_deref().unwrap_or("public"), "the store is PostgreSQL");
             Ok(Arc::new(store))
@@ -73,6 +72,31 @@ async fn open_store(config: &ServerConfig) -> Result<Arc<dyn Store>, ServerError
             queue_capacity: config.ingest_queue,
         })?)),
     }
+}
+
+/// The node's master keys, sealing with the key the store records (recorded now when it records
+/// none). A node that lacks that key does not start: it could not open what others seal.
+async fn load_keys(config: &ServerConfig, store: &dyn Store) -> Result<secrets::Keyring, ServerError> {
+    let sealed_with: Vec<String> = store.config_values(None).await?.into_iter().map(|v| v.key_id).collect();
+    if config.master_key.is_none() && config.master_key_file.is_none() {
+        secrets::finish_rotation(&config.data_dir, &sealed_with).map_err(ServerError::Start)?;
+    }
+    let ring =
+        secrets::Keyring::load(&config.data_dir, config.master_key.as_deref(), config.master_key_file.as_deref())
+            .map_err(ServerError::Start)?;
+    let recorded = store.sealing_key().await?;
+    let sealing = recorded.clone().or_else(|| sealed_with.first().cloned()).unwrap_or_else(|| ring.newest().id.clone());
+    let Some(ring) = ring.sealing_with(&sealing) else {
+        return Err(ServerError::Start(format!(
+            "config values are sealed with master key {sealing}, which this node does not hold (it holds {}); give it the \
+             same ONSET_MASTER_KEY or --master-key-file as the other nodes (or as before a rotation)",
+            ring.ids().join(", ")
+        )));
+    };
+    if recorded.is_none() {
+        store.set_sealing_key(sealing, Vec::new()).await?;
+    }
+    Ok(ring)
 }
 
 /// Connects to PostgreSQL and applies what migrations are missing (`onset migrate`).
@@ -110,10 +134,7 @@ fn router(app: Arc<App>) -> Router {
             .route("/hooks/{environment}/{component}", any(no_ingress))
             .route("/hooks/{environment}/{component}/{*resource}", any(no_ingress))
     };
-    hooks
-        .merge(api::router(app.clone()))
-        .fallback(not_found)
-        .with_state(app)
+    hooks.merge(api::router(app.clone())).fallback(not_found).with_state(app)
 }
 
 async fn no_ingress() -> error::ApiError {
@@ -178,10 +199,7 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     let scripts = onset_script::ScriptPool::new(2)
         .map_err(|e| ServerError::Start(format!("cannot start the script runner: {e}")))?;
     let connectors = Registry::new(http).with_scripts(scripts, onset_script::Limits::default());
-    let sealed_with: Vec<String> = store.config_values(None).await?.into_iter().map(|v| v.key_id).collect();
-    secrets::finish_rotation(&config.data_dir, &sealed_with).map_err(ServerError::Start)?;
-    let master_key =
-        secrets::MasterKey::load(&config.data_dir, config.master_key.as_deref()).map_err(ServerError::Start)?;
+    let keyring = load_keys(&config, store.as_ref()).await?;
     let tracer = match &config.otlp_endpoint {
         Some(endpoint) => Some(
             traces::Tracer::start(endpoint, config.otlp_sample_ratio, config.otlp_protocol, shutdown.clone())
@@ -189,7 +207,7 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
         ),
         None => None,
     };
-    let mut app = App::new(config, store, connectors, master_key, shutdown.clone());
+    let mut app = App::new(config, store, connectors, keyring, shutdown.clone());
     app.tracer = tracer;
     let app = Arc::new(app);
     app.load_environments().await?;
@@ -269,6 +287,9 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), server).await;
     // The last counts of the series are written before the store closes.
     series::flush(&app).await;
+    if shared {
+        cluster::leave(&app).await;
+    }
     tasks.abort_all();
     tracing::info!("onset stopped");
     Ok(())

@@ -1,34 +1,175 @@
-//! The master key and config values sealed under it (AES-256-GCM, a random 96-bit nonce per
+//! Master keys and config values sealed under them (AES-256-GCM, a random 96-bit nonce per
 //! value, the value's component/environment/key as associated data so a sealed value cannot be
-//! moved to another key). The key comes from `ONSET_MASTER_KEY` (32 bytes, base64 or hex) or
-//! from `<data-dir>/master.key`, created at the first start with mode 0600.
+//! moved to another key).
+//!
+//! A node holds a keyring: `ONSET_MASTER_KEY` (one key, base64 or hex of 32 bytes),
+//! `--master-key-file` (one key per line, newest first), or `<data-dir>/master.key`, created at
+//! the first start with mode 0600. Every sealed value records its key's id, so any key of the
+//! ring opens it; new values are sealed with the key the store records (`sealing_key`), which a
+//! rotation moves to the newest key once every live node holds it.
+
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use onset_store::SealedValue;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 
 pub const KEY_FILE: &str = "master.key";
 
-/// Where the master key lives.
+/// Where the master keys come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySource {
     /// `ONSET_MASTER_KEY`: rotation needs the new key from the operator.
     Environment,
+    /// `--master-key-file`, kept by the operator: a new key is added there (first) on every
+    /// node before a rotation.
+    KeyFile,
     /// `<data-dir>/master.key`: rotation writes the new key there.
     File,
+}
+
+impl KeySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeySource::Environment => "environment",
+            KeySource::KeyFile => "key-file",
+            KeySource::File => "file",
+        }
+    }
 }
 
 pub struct MasterKey {
     /// The first 16 hex digits of the key's SHA-256: names the key without revealing it.
     pub id: String,
     key: LessSafeKey,
-    pub source: KeySource,
 }
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MasterKey").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// The keys a node holds, newest first, and the one new values are sealed with.
+#[derive(Debug, Clone)]
+pub struct Keyring {
+    keys: Vec<Arc<MasterKey>>,
+    sealing: usize,
+    pub source: KeySource,
+}
+
+impl Keyring {
+    /// The keys from `ONSET_MASTER_KEY`, `--master-key-file`, or the data directory's key file
+    /// (created when missing).
+    pub fn load(
+        data_dir: &std::path::Path,
+        from_env: Option<&str>,
+        key_file: Option<&std::path::Path>,
+    ) -> Result<Keyring, String> {
+        let ring = |keys: Vec<MasterKey>, source| Keyring {
+            keys: keys.into_iter().map(Arc::new).collect(),
+            sealing: 0,
+            source,
+        };
+        match (from_env, key_file) {
+            (Some(_), Some(_)) => {
+                Err("give the master keys either as ONSET_MASTER_KEY or as --master-key-file, not both".into())
+            }
+            (Some(text), None) => Ok(ring(
+                vec![MasterKey::from_bytes(&decode_key(text).map_err(|e| format!("ONSET_MASTER_KEY: {e}"))?)?],
+                KeySource::Environment,
+            )),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("--master-key-file {}: cannot read it: {e}", path.display()))?;
+                let mut keys = Vec::new();
+                for (n, line) in text.lines().enumerate() {
+                    let line = line.trim();
+                    if line.is_empty() || line.starts_with('#') {
+                        continue;
+                    }
+                    let bytes = decode_key(line)
+                        .map_err(|e| format!("--master-key-file {} line {}: {e}", path.display(), n + 1))?;
+                    keys.push(MasterKey::from_bytes(&bytes)?);
+                }
+                if keys.is_empty() {
+                    return Err(format!(
+                        "--master-key-file {} holds no key; put one per line, newest first (e.g. `openssl rand -base64 32`)",
+                        path.display()
+                    ));
+                }
+                Ok(ring(keys, KeySource::KeyFile))
+            }
+            (None, None) => {
+                let path = data_dir.join(KEY_FILE);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Ok(ring(
+                        vec![MasterKey::from_bytes(
+                            &decode_key(&text).map_err(|e| format!("{}: {e}", path.display()))?,
+                        )?],
+                        KeySource::File,
+                    )),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        let bytes = random_key()?;
+                        write_key_file(data_dir, &bytes)?;
+                        tracing::info!(path = %path.display(), "created the master key for config values");
+                        Ok(ring(vec![MasterKey::from_bytes(&bytes)?], KeySource::File))
+                    }
+                    Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+                }
+            }
+        }
+    }
+
+    /// The ids of the keys held, newest first.
+    pub fn ids(&self) -> Vec<String> {
+        self.keys.iter().map(|k| k.id.clone()).collect()
+    }
+
+    pub fn newest(&self) -> &Arc<MasterKey> {
+        &self.keys[0]
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<MasterKey>> {
+        self.keys.iter().find(|k| k.id == id)
+    }
+
+    /// The key new values are sealed with.
+    pub fn sealing(&self) -> &Arc<MasterKey> {
+        &self.keys[self.sealing]
+    }
+
+    /// This ring sealing with the key `id`, which it must hold.
+    pub fn sealing_with(&self, id: &str) -> Option<Keyring> {
+        let at = self.keys.iter().position(|k| k.id == id)?;
+        Some(Keyring { sealing: at, ..self.clone() })
+    }
+
+    /// This ring with `key` added as the newest (a rotation to a key given in the request).
+    pub fn with_newest(&self, key: Arc<MasterKey>) -> Keyring {
+        let sealing_id = self.sealing().id.clone();
+        let mut keys = vec![key.clone()];
+        keys.extend(self.keys.iter().filter(|k| k.id != key.id).cloned());
+        let sealing = keys.iter().position(|k| k.id == sealing_id).unwrap_or(0);
+        Keyring { keys, sealing, source: self.source }
+    }
+
+    /// Opens a stored value with the key it was sealed with.
+    pub fn open(&self, v: &SealedValue) -> Result<String, String> {
+        let key = self.get(&v.key_id).ok_or_else(|| {
+            format!(
+                "config `{}` of `{}` in `{}` is sealed with master key {}, which this node does not hold (it holds {}); \
+                 give every node the same keys",
+                v.key,
+                v.component,
+                v.environment,
+                v.key_id,
+                self.ids().join(", ")
+            )
+        })?;
+        key.open(&v.component, &v.environment, &v.key, &v.sealed)
     }
 }
 
@@ -57,36 +198,12 @@ fn aad(component: &str, environment: &str, key: &str) -> String {
 }
 
 impl MasterKey {
-    pub fn from_bytes(bytes: &[u8], source: KeySource) -> Result<MasterKey, String> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<MasterKey, String> {
         use sha2::Digest as _;
         let digest = sha2::Sha256::digest(bytes);
         let id: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         let unbound = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| "the master key is not 32 bytes".to_string())?;
-        Ok(MasterKey { id, key: LessSafeKey::new(unbound), source })
-    }
-
-    /// The key from `ONSET_MASTER_KEY` when given, else the key file (created when missing).
-    pub fn load(data_dir: &std::path::Path, from_env: Option<&str>) -> Result<MasterKey, String> {
-        if let Some(text) = from_env {
-            return MasterKey::from_bytes(
-                &decode_key(text).map_err(|e| format!("ONSET_MASTER_KEY: {e}"))?,
-                KeySource::Environment,
-            );
-        }
-        let path = data_dir.join(KEY_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => MasterKey::from_bytes(
-                &decode_key(&text).map_err(|e| format!("{}: {e}", path.display()))?,
-                KeySource::File,
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let bytes = random_key()?;
-                write_key_file(data_dir, &bytes)?;
-                tracing::info!(path = %path.display(), "created the master key for config values");
-                MasterKey::from_bytes(&bytes, KeySource::File)
-            }
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-        }
+        Ok(MasterKey { id, key: LessSafeKey::new(unbound) })
     }
 
     pub fn seal(&self, component: &str, environment: &str, key: &str, plain: &str) -> Result<String, String> {
@@ -146,15 +263,16 @@ fn write_named(data_dir: &std::path::Path, name: &str, bytes: &[u8]) -> Result<(
 /// a crash in between leaves both keys on disk, and [`finish_rotation`] picks the right one.
 pub const NEXT_KEY_FILE: &str = "master.key.next";
 
-/// Rotates to `new`: with a key file, the new key is on disk (as `master.key.next`) before any
-/// value is re-sealed, and becomes `master.key` once all are.
-pub async fn rotate(app: &crate::app::App, new: MasterKey, bytes: &[u8]) -> Result<usize, String> {
+/// Rotates to `target`: every value is re-sealed with it and it becomes the sealing key. With
+/// the data directory's key file, a new key (`new_bytes`) is on disk (as `master.key.next`)
+/// before any value is re-sealed, and becomes `master.key` once all are.
+pub async fn rotate(app: &crate::app::App, target: Arc<MasterKey>, new_bytes: Option<&[u8]>) -> Result<usize, String> {
     let dir = app.config.data_dir.clone();
-    let file = new.source == KeySource::File;
-    if file {
+    let file = app.keyring().source == KeySource::File && new_bytes.is_some();
+    if let (true, Some(bytes)) = (file, new_bytes) {
         write_named(&dir, NEXT_KEY_FILE, bytes)?;
     }
-    let n = app.rotate_key(new).await?;
+    let n = app.rotate_key(target).await?;
     if file {
         std::fs::rename(dir.join(NEXT_KEY_FILE), dir.join(KEY_FILE)).map_err(|e| e.to_string())?;
     }
@@ -166,7 +284,7 @@ pub async fn rotate(app: &crate::app::App, new: MasterKey, bytes: &[u8]) -> Resu
 pub fn finish_rotation(data_dir: &std::path::Path, sealed_with: &[String]) -> Result<(), String> {
     let next = data_dir.join(NEXT_KEY_FILE);
     let Ok(text) = std::fs::read_to_string(&next) else { return Ok(()) };
-    let key = MasterKey::from_bytes(&decode_key(&text)?, KeySource::File)?;
+    let key = MasterKey::from_bytes(&decode_key(&text)?)?;
     if sealed_with.contains(&key.id) {
         std::fs::rename(&next, data_dir.join(KEY_FILE)).map_err(|e| e.to_string())
     } else {
@@ -180,16 +298,48 @@ mod tests {
 
     #[test]
     fn sealed_values_open_only_in_their_place_and_with_their_key() {
-        let k = MasterKey::from_bytes(&[7u8; 32], KeySource::File).unwrap();
+        let k = MasterKey::from_bytes(&[7u8; 32]).unwrap();
         let sealed = k.seal("orders", "production", "secret", "whsec_abc").unwrap();
         assert!(!sealed.contains("whsec"));
         assert_eq!(k.open("orders", "production", "secret", &sealed).unwrap(), "whsec_abc");
         assert!(k.open("orders", "development", "secret", &sealed).is_err(), "bound to its environment");
         assert!(k.open("orders", "production", "other", &sealed).is_err(), "bound to its key");
-        let other = MasterKey::from_bytes(&[8u8; 32], KeySource::File).unwrap();
+        let other = MasterKey::from_bytes(&[8u8; 32]).unwrap();
         assert!(other.open("orders", "production", "secret", &sealed).is_err());
         assert_ne!(k.seal("orders", "production", "secret", "whsec_abc").unwrap(), sealed, "a fresh nonce each time");
         assert_eq!(decode_key(&"ab".repeat(32)).unwrap().len(), 32);
         assert!(decode_key("c2hvcnQ=").unwrap_err().contains("must be 32"));
+    }
+
+    #[test]
+    fn a_keyring_opens_what_any_of_its_keys_sealed_and_seals_with_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (B64.encode([1u8; 32]), B64.encode([2u8; 32]));
+        let path = dir.path().join("keys");
+        std::fs::write(&path, format!("# newest first\n{new}\n\n{old}\n")).unwrap();
+        let ring = Keyring::load(dir.path(), None, Some(&path)).unwrap();
+        assert_eq!(ring.source, KeySource::KeyFile);
+        let (new_id, old_id) = (ring.ids()[0].clone(), ring.ids()[1].clone());
+        let sealed_by = |ring: &Keyring| SealedValue {
+            component: "c".into(),
+            environment: "e".into(),
+            key: "k".into(),
+            sealed: ring.sealing().seal("c", "e", "k", "v").unwrap(),
+            key_id: ring.sealing().id.clone(),
+            updated_at: 0,
+        };
+        let by_old = sealed_by(&ring.sealing_with(&old_id).unwrap());
+        assert_eq!(ring.open(&by_old).unwrap(), "v", "an older key of the ring opens what it sealed");
+        assert_eq!(ring.open(&sealed_by(&ring)).unwrap(), "v");
+        assert_eq!(ring.sealing().id, new_id, "the newest key seals unless the store says otherwise");
+        std::fs::write(&path, format!("{new}\n")).unwrap();
+        let dropped = Keyring::load(dir.path(), None, Some(&path)).unwrap();
+        let err = dropped.open(&by_old).unwrap_err();
+        assert!(err.contains(&old_id) && err.contains("does not hold"), "{err}");
+        std::fs::write(&path, "# nothing\n").unwrap();
+        assert!(Keyring::load(dir.path(), None, Some(&path)).unwrap_err().contains("holds no key"));
+        std::fs::write(&path, "c2hvcnQ=\n").unwrap();
+        assert!(Keyring::load(dir.path(), None, Some(&path)).unwrap_err().contains("line 1"));
+        assert!(Keyring::load(dir.path(), Some(&new), Some(&path)).unwrap_err().contains("not both"));
     }
 }

@@ -19,7 +19,9 @@ pub use counts::merge_counts;
 pub use postgres::{PgOptions, PgStore};
 pub use rows::*;
 pub use sqlite::{Durability, SqliteStore, StoreOptions};
-pub use store::{Access, Alerts, Cluster, Deployments, Events, Queue, Retention, Rollups, Settings, Store, TriggerState};
+pub use store::{
+    Access, Alerts, Cluster, Deployments, Events, Queue, Retention, Rollups, Settings, Store, TriggerState,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

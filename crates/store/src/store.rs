@@ -175,6 +175,11 @@ pub trait Settings: Send + Sync {
     async fn set_config_values(&self, values: Vec<SealedValue>) -> Result<(), StoreError>;
     /// Values of one component in one environment, or every value (for key rotation).
     async fn config_values(&self, scope: Option<(String, String)>) -> Result<Vec<SealedValue>, StoreError>;
+    /// The id of the master key new values are sealed with, once one was recorded.
+    async fn sealing_key(&self) -> Result<Option<String>, StoreError>;
+    /// Records the key new values are sealed with, and writes `values` (re-sealed under it), in
+    /// one transaction.
+    async fn set_sealing_key(&self, key_id: String, values: Vec<SealedValue>) -> Result<(), StoreError>;
 }
 
 /// Control-plane tokens (hashes only) and the audit log.

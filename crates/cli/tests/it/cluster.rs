@@ -101,17 +101,17 @@ async fn start(client: &reqwest::Client, project: &Path, schema: &str, sink: Soc
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let mut node = Node { child, base: format!("http://127.0.0.1:{port}"), id: String::new(), _data: data };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+        if let Ok(r) = client.get(format!("{}/readyz", node.base)).send().await
             && r.status().is_success()
         {
             let ready: Value = r.json().await.unwrap();
-            let id = ready["node"].as_str().unwrap().to_string();
-            return Node { child, base, id, _data: data };
+            node.id = ready["node"].as_str().unwrap().to_string();
+            return node;
         }
-        assert!(Instant::now() < deadline, "node at {base} did not become ready");
+        assert!(Instant::now() < deadline, "node at {} did not become ready", node.base);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -327,7 +327,8 @@ async fn a_schedule_fires_once_per_due_time_and_moves_when_its_node_dies() {
         nodes.push(start(&client, project.path(), &schema.0, sink_addr).await);
     }
     let started = Instant::now();
-    let owner = |schema: &str| psql(&format!("SELECT holder FROM {schema}.leases WHERE name = 'source:development/tick'"));
+    let owner =
+        |schema: &str| psql(&format!("SELECT holder FROM {schema}.leases WHERE name = 'source:development/tick'"));
     tokio::time::sleep(Duration::from_secs(8)).await;
     let first = owner(&schema.0);
     let at = nodes.iter().position(|n| n.id == first).unwrap_or_else(|| panic!("the lease holder {first} is a node"));
@@ -339,10 +340,7 @@ async fn a_schedule_fires_once_per_due_time_and_moves_when_its_node_dies() {
     assert!(nodes.iter().any(|n| n.id == second));
 
     let ticks = seen.ticks.lock().unwrap().clone();
-    let times: Vec<i64> = ticks
-        .iter()
-        .map(|(at, _)| at.parse::<jiff::Timestamp>().unwrap().as_millisecond())
-        .collect();
+    let times: Vec<i64> = ticks.iter().map(|(at, _)| at.parse::<jiff::Timestamp>().unwrap().as_millisecond()).collect();
     let distinct: BTreeSet<i64> = times.iter().copied().collect();
     assert_eq!(distinct.len(), times.len(), "a due time fired twice: {ticks:?}");
     let mut sorted = times.clone();

@@ -23,13 +23,31 @@ impl App {
         self.environments.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
-    fn key(&self) -> Arc<crate::secrets::MasterKey> {
-        self.master_key.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    /// The master keys this node holds.
+    pub fn keyring(&self) -> Arc<crate::secrets::Keyring> {
+        self.keyring.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// The ids of the master keys this node holds, newest first.
     pub fn key_ids(&self) -> Vec<String> {
-        vec![self.key().id.clone()]
+        self.keyring().ids()
+    }
+
+    /// Seals new values with the key `id` from now on (another node rotated to it).
+    pub fn seal_with(&self, id: &str) -> Result<(), String> {
+        let ring = self.keyring();
+        if ring.sealing().id == id {
+            return Ok(());
+        }
+        let next = ring.sealing_with(id).ok_or_else(|| {
+            format!(
+                "config values are now sealed with master key {id}, which this node does not hold (it holds {}); \
+                 add it to this node's --master-key-file",
+                ring.ids().join(", ")
+            )
+        })?;
+        *self.keyring.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
+        Ok(())
     }
 
     /// The values set for a component in an environment, as text, opened.
@@ -40,12 +58,11 @@ impl App {
         component: &str,
         environment: &str,
     ) -> Result<Vec<(String, String, i64)>, Failure> {
-        let key = self.key();
+        let ring = self.keyring();
         let rows = self.store.config_values(Some((component.to_string(), environment.to_string()))).await?;
         rows.into_iter()
             .map(|r| {
-                let text =
-                    key.open(&r.component, &r.environment, &r.key, &r.sealed).map_err(|e| Failure::from(vec![e]))?;
+                let text = ring.open(&r).map_err(|e| Failure::from(vec![e]))?;
                 Ok((r.key.clone(), text, r.updated_at))
             })
             .collect()
@@ -125,7 +142,8 @@ impl App {
                 return Err(errors.into());
             }
         }
-        let key = self.key();
+        let ring = self.keyring();
+        let key = ring.sealing();
         let now = now_ms();
         let mut rows = Vec::with_capacity(pairs.len());
         for (k, text) in pairs {
@@ -158,19 +176,22 @@ impl App {
         Ok(())
     }
 
-    /// Re-seals every config value under a new key, then makes it the key in use.
-    pub async fn rotate_key(&self, new: crate::secrets::MasterKey) -> Result<usize, String> {
-        let old = self.key();
+    /// Re-seals every config value under `target` and makes it the key new values are sealed
+    /// with, here and (through the store) on every node.
+    pub async fn rotate_key(&self, target: Arc<crate::secrets::MasterKey>) -> Result<usize, String> {
+        let ring = self.keyring();
+        let ring = if ring.get(&target.id).is_some() { (*ring).clone() } else { ring.with_newest(target.clone()) };
         let rows = self.store.config_values(None).await.map_err(|e| e.to_string())?;
         let mut resealed = Vec::with_capacity(rows.len());
         for r in rows {
-            let plain = old.open(&r.component, &r.environment, &r.key, &r.sealed)?;
-            let sealed = new.seal(&r.component, &r.environment, &r.key, &plain)?;
-            resealed.push(SealedValue { sealed, key_id: new.id.clone(), ..r });
+            let plain = ring.open(&r)?;
+            let sealed = target.seal(&r.component, &r.environment, &r.key, &plain)?;
+            resealed.push(SealedValue { sealed, key_id: target.id.clone(), ..r });
         }
         let n = resealed.len();
-        self.store.set_config_values(resealed).await.map_err(|e| e.to_string())?;
-        *self.master_key.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(new);
+        self.store.set_sealing_key(target.id.clone(), resealed).await.map_err(|e| e.to_string())?;
+        let next = ring.sealing_with(&target.id).ok_or("the new key is in the ring")?;
+        *self.keyring.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
         Ok(n)
     }
 }
@@ -322,29 +343,55 @@ pub async fn list(app: &App, component: String, env: Option<&str>) -> crate::ser
 pub async fn rotate(app: &App, who: &Principal, req: Rotate) -> crate::service::Result<Rotated> {
     use crate::secrets::{KeySource, MasterKey, decode_key, random_key};
     who.admin()?;
-    let source = app.master_key.read().unwrap_or_else(std::sync::PoisonError::into_inner).source;
-    let bytes = match (&req.new_key, source) {
-        (Some(text), _) => decode_key(text).map_err(|e| ServiceError::invalid("invalid_key", e, "body new_key"))?,
-        (None, KeySource::File) => random_key().map_err(ServiceError::Internal)?,
-        (None, KeySource::Environment) => {
+    let ring = app.keyring();
+    let (target, new_bytes) = match &req.new_key {
+        Some(text) => {
+            let bytes = decode_key(text).map_err(|e| ServiceError::invalid("invalid_key", e, "body new_key"))?;
+            (Arc::new(MasterKey::from_bytes(&bytes).map_err(ServiceError::Internal)?), Some(bytes))
+        }
+        // The operator added a key (first in --master-key-file) on every node: rotate to it.
+        None if ring.newest().id != ring.sealing().id => (ring.newest().clone(), None),
+        None if ring.source == KeySource::File => {
+            let bytes = random_key().map_err(ServiceError::Internal)?;
+            (Arc::new(MasterKey::from_bytes(&bytes).map_err(ServiceError::Internal)?), Some(bytes))
+        }
+        None => {
             return Err(ServiceError::invalid(
                 "new_key_needed",
-                "the master key comes from ONSET_MASTER_KEY: give the new key (base64 of 32 bytes) as new_key, then set it there",
+                format!(
+                    "the master keys come from {}: add the new key first in --master-key-file on every node and restart \
+                     them (or give it here as new_key, base64 of 32 bytes), then rotate",
+                    if ring.source == KeySource::Environment { "ONSET_MASTER_KEY" } else { "--master-key-file" }
+                ),
                 "body new_key",
             ));
         }
     };
-    let new = MasterKey::from_bytes(&bytes, source).map_err(ServiceError::Internal)?;
-    let id = new.id.clone();
-    let n = crate::secrets::rotate(app, new, &bytes).await.map_err(ServiceError::Internal)?;
-    auth::audit(app, who, "keys.rotate", &id, json!({ "values": n })).await;
-    Ok(Rotated {
-        key_id: id,
-        resealed: n,
-        source: match source {
-            KeySource::File => "file",
-            KeySource::Environment => "environment",
+    if app.store.shared() {
+        // Every live node must be able to open what the new key seals.
+        let since = now_ms() - crate::cluster::GONE_AFTER.as_millis() as i64;
+        let nodes = app.store.nodes(since).await?;
+        let lacking: Vec<String> = nodes
+            .iter()
+            .filter(|n| n.id != app.node_id && !n.key_ids.contains(&target.id))
+            .map(|n| format!("{} ({})", n.id, n.role))
+            .collect();
+        if !lacking.is_empty() {
+            return Err(ServiceError::Conflict {
+                code: "key_missing_on_nodes",
+                message: format!(
+                    "{} live node(s) do not hold master key {} yet: {}; add it first in their --master-key-file, restart \
+                     them, then rotate again",
+                    lacking.len(),
+                    target.id,
+                    lacking.join(", ")
+                ),
+                at: None,
+            });
         }
-        .into(),
-    })
+    }
+    let id = target.id.clone();
+    let n = crate::secrets::rotate(app, target, new_bytes.as_deref()).await.map_err(ServiceError::Internal)?;
+    auth::audit(app, who, "keys.rotate", &id, json!({ "values": n })).await;
+    Ok(Rotated { key_id: id, resealed: n, source: ring.source.as_str().into() })
 }

@@ -171,10 +171,7 @@ async fn a_change_through_one_node_is_in_force_on_the_other() {
     // A pause through A: B accepts events but runs none of them.
     let r = a.api.post(a.url("/api/v1/components/orders/pause?environment=development")).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    within_5s("a pause", || async {
-        b.get("/api/v1/components").await["items"][0]["paused"] == json!(true)
-    })
-    .await;
+    within_5s("a pause", || async { b.get("/api/v1/components").await["items"][0]["paused"] == json!(true) }).await;
     let paused_id = send_b("while-paused".into()).await.unwrap().json::<Value>().await.unwrap()["event_id"]
         .as_str()
         .unwrap()
@@ -187,7 +184,10 @@ async fn a_change_through_one_node_is_in_force_on_the_other() {
     b.wait_run_status(&paused_id, "succeeded").await;
 
     // A deploy through A: B takes events with the new build.
-    let changed = ORDERS.replace("greeting: { type: string, default: hello }", "greeting: { type: string, default: hello }\n  extra: { type: string, default: two }");
+    let changed = ORDERS.replace(
+        "greeting: { type: string, default: hello }",
+        "greeting: { type: string, default: hello }\n  extra: { type: string, default: two }",
+    );
     let r = a
         .api
         .post(a.url("/api/v1/deployments"))
@@ -220,4 +220,99 @@ async fn a_change_through_one_node_is_in_force_on_the_other() {
     let r = a.api.delete(a.url(&format!("/api/v1/tokens/{id}"))).send().await.unwrap();
     assert!(r.status().is_success());
     within_5s("a token revocation", || async { as_ci().await.unwrap().status() == 401 }).await;
+}
+
+/// Options for a node on `schema` whose master keys come from `key_file`.
+fn keyed(schema: &str, key_file: &std::path::Path) -> Options {
+    let mut o = Options::new(&[("orders.yaml", ORDERS)]);
+    let (name, file) = (schema.to_string(), key_file.to_path_buf());
+    o.tune_with = Some(Arc::new(move |c| {
+        c.database_url = Some(database_url());
+        c.database_schema = Some(name.clone());
+        c.admin_token = Some(TOKEN.into());
+        c.master_key_file = Some(file.clone());
+    }));
+    o
+}
+
+async fn greeting_on(s: &TestServer, id: &str) -> Value {
+    let r = s
+        .client
+        .post(s.url("/hooks/development/orders"))
+        .header("x-request-id", id)
+        .json(&json!({ "n": 1 }))
+        .send()
+        .await
+        .unwrap();
+    let event = r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string();
+    s.wait_run_status(&event, "succeeded").await["steps"][0]["output"]["greeting"].clone()
+}
+
+#[tokio::test]
+async fn a_key_rotation_across_two_nodes_keeps_every_value_readable() {
+    let schema = Schema::new();
+    let keys = tempfile::tempdir().unwrap();
+    let file = keys.path().join("master-keys");
+    let (old, new) = ("11".repeat(32), "22".repeat(32));
+    std::fs::write(&file, format!("{old}\n")).unwrap();
+    let o = keyed(&schema.0, &file);
+    let a = start_with(o.clone_for_restart()).await;
+    let b = start_with(o.clone_for_restart()).await;
+    let r = a
+        .api
+        .put(a.url("/api/v1/config/orders?environment=development"))
+        .json(&json!({ "values": { "greeting": "sealed-before" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let sealed_with = |schema: &str| {
+        let out = std::process::Command::new("psql")
+            .arg(database_url())
+            .args(["-Atc", &format!("SELECT DISTINCT key_id FROM {schema}.config_values")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let first_key = sealed_with(&schema.0);
+
+    // The new key is added (first) on node A only: the rotation is refused, naming node B.
+    std::fs::write(&file, format!("{new}\n{old}\n")).unwrap();
+    let a = a.restart(&o).await;
+    let rotate = |s: &TestServer| s.api.post(s.url("/api/v1/keys/rotate")).json(&json!({})).send();
+    let refused = rotate(&a).await.unwrap();
+    assert_eq!(refused.status(), 409);
+    let why = refused.json::<Value>().await.unwrap();
+    let b_id = b.get("/readyz").await["node"].as_str().unwrap().to_string();
+    assert!(why.to_string().contains(&b_id) && why.to_string().contains("do not hold"), "{why}");
+    assert_eq!(sealed_with(&schema.0), first_key, "nothing was re-sealed");
+
+    // Node B gets the key too: the rotation re-seals every value under it.
+    let b = b.restart(&o).await;
+    let rotated = rotate(&a).await.unwrap();
+    assert_eq!(rotated.status(), 200, "{}", rotated.text().await.unwrap());
+    let rotated = rotated.json::<Value>().await.unwrap();
+    assert_eq!((rotated["resealed"].as_u64(), rotated["source"].as_str()), (Some(1), Some("key-file")));
+    let new_key = rotated["key_id"].as_str().unwrap().to_string();
+    assert_ne!(new_key, first_key);
+    assert_eq!(sealed_with(&schema.0), new_key);
+    assert_eq!(greeting_on(&a, "after-rotation-a").await, "sealed-before");
+    assert_eq!(greeting_on(&b, "after-rotation-b").await, "sealed-before");
+    // B seals what it sets now with the new key (it followed the rotation); A reads it.
+    let r = b
+        .api
+        .put(b.url("/api/v1/config/orders?environment=development"))
+        .json(&json!({ "values": { "greeting": "sealed-after" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(sealed_with(&schema.0), new_key);
+
+    // The old key is dropped everywhere: every value still opens on both nodes.
+    std::fs::write(&file, format!("{new}\n")).unwrap();
+    let a = a.restart(&o).await;
+    let b = b.restart(&o).await;
+    assert_eq!(greeting_on(&a, "old-key-gone-a").await, "sealed-after");
+    assert_eq!(greeting_on(&b, "old-key-gone-b").await, "sealed-after");
 }

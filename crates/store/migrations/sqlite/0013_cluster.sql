@@ -6,6 +6,12 @@ CREATE TABLE leases (
     until INTEGER NOT NULL
 );
 
+-- Settings every node shares: `sealing_key`, the id of the master key new values are sealed with.
+CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
 CREATE TABLE nodes (
     id TEXT PRIMARY KEY,
     role TEXT NOT NULL,

@@ -138,6 +138,7 @@ macro_rules! conformance {
             settings: [
                 environments_keep_promotion_order,
                 config_values_are_upserted_and_scoped,
+                the_sealing_key_is_recorded_with_the_values_it_sealed,
             ],
             access: [
                 tokens_are_found_by_hash_until_revoked,

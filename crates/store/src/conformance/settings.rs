@@ -55,3 +55,23 @@ pub async fn config_values_are_upserted_and_scoped(b: &dyn Backend) {
         ]
     );
 }
+
+pub async fn the_sealing_key_is_recorded_with_the_values_it_sealed(b: &dyn Backend) {
+    let store = b.open().await;
+    assert_eq!(store.sealing_key().await.unwrap(), None, "a new database has none");
+    let value = |sealed: &str, key_id: &str| SealedValue {
+        component: "orders".into(),
+        environment: "development".into(),
+        key: "token".into(),
+        sealed: sealed.into(),
+        key_id: key_id.into(),
+        updated_at: 1,
+    };
+    store.set_config_values(vec![value("old", "k1")]).await.unwrap();
+    store.set_sealing_key("k1".into(), Vec::new()).await.unwrap();
+    assert_eq!(store.sealing_key().await.unwrap().as_deref(), Some("k1"));
+    store.set_sealing_key("k2".into(), vec![value("new", "k2")]).await.unwrap();
+    assert_eq!(store.sealing_key().await.unwrap().as_deref(), Some("k2"));
+    let values = store.config_values(None).await.unwrap();
+    assert_eq!((values.len(), values[0].sealed.as_str(), values[0].key_id.as_str()), (1, "new", "k2"));
+}

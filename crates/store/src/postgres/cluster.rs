@@ -33,8 +33,11 @@ impl Cluster for PgStore {
     }
 
     async fn release_lease(&self, name: String, holder: String) -> Result<(), StoreError> {
-        let result =
-            sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2").bind(name).bind(holder).execute(&self.pool).await;
+        let result = sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await;
         self.wrote_db(result.map(|_| ()))
     }
 

@@ -45,22 +45,31 @@ impl Settings for PgStore {
     async fn set_config_values(&self, values: Vec<SealedValue>) -> Result<(), StoreError> {
         let result = async {
             let mut tx = self.pool.begin().await?;
-            for v in &values {
-                sqlx::query(
-                    "INSERT INTO config_values (component, environment, key, sealed, key_id, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (component, environment, key)
-                     DO UPDATE SET sealed = excluded.sealed, key_id = excluded.key_id, updated_at = excluded.updated_at",
-                )
-                .bind(&v.component)
-                .bind(&v.environment)
-                .bind(&v.key)
-                .bind(&v.sealed)
-                .bind(&v.key_id)
-                .bind(v.updated_at)
-                .execute(&mut *tx)
-                .await?;
-            }
+            put_values(&mut tx, &values).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        self.wrote(result)
+    }
+
+    async fn sealing_key(&self) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE name = 'sealing_key'")
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn set_sealing_key(&self, key_id: String, values: Vec<SealedValue>) -> Result<(), StoreError> {
+        let result = async {
+            let mut tx = self.pool.begin().await?;
+            put_values(&mut tx, &values).await?;
+            sqlx::query(
+                "INSERT INTO settings (name, value) VALUES ('sealing_key', $1)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )
+            .bind(&key_id)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok(())
         }
@@ -405,4 +414,25 @@ impl Rollups for PgStore {
             .await;
         self.wrote_db(result.map(|r| r.rows_affected() as usize))
     }
+}
+
+/// Inserts or replaces sealed values.
+async fn put_values(tx: &mut sqlx::PgConnection, values: &[SealedValue]) -> Result<(), StoreError> {
+    for v in values {
+        sqlx::query(
+            "INSERT INTO config_values (component, environment, key, sealed, key_id, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (component, environment, key)
+             DO UPDATE SET sealed = excluded.sealed, key_id = excluded.key_id, updated_at = excluded.updated_at",
+        )
+        .bind(&v.component)
+        .bind(&v.environment)
+        .bind(&v.key)
+        .bind(&v.sealed)
+        .bind(&v.key_id)
+        .bind(v.updated_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }

@@ -42,19 +42,33 @@ impl SqliteStore {
         answer(rx).await
     }
 
-    pub(super) async fn set_config_values(&self, values: Vec<SealedValue>) -> Result<(), StoreError> {
+    pub(super) async fn sealing_key(&self) -> Result<Option<String>, StoreError> {
+        self.read(|c| {
+            Ok(rusqlite::OptionalExtension::optional(c.query_row(
+                "SELECT value FROM settings WHERE name = 'sealing_key'",
+                [],
+                |r| r.get(0),
+            ))?)
+        })
+        .await
+    }
+
+    pub(super) async fn set_sealing_key(&self, key_id: String, values: Vec<SealedValue>) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| {
-            for v in &values {
-                t.prepare_cached(
-                    "INSERT INTO config_values (component, environment, key, sealed, key_id, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (component, environment, key)
-                     DO UPDATE SET sealed = excluded.sealed, key_id = excluded.key_id, updated_at = excluded.updated_at",
-                )?
-                .execute(params![v.component, v.environment, v.key, v.sealed, v.key_id, v.updated_at])?;
-            }
+            put_values(t, &values)?;
+            t.execute(
+                "INSERT INTO settings (name, value) VALUES ('sealing_key', ?1)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                [&key_id],
+            )?;
             Ok(())
         });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    pub(super) async fn set_config_values(&self, values: Vec<SealedValue>) -> Result<(), StoreError> {
+        let (op, rx) = op(move |t| put_values(t, &values));
         self.writer.submit(op).await?;
         answer(rx).await
     }
@@ -82,4 +96,18 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+/// Inserts or replaces sealed values.
+fn put_values(t: &rusqlite::Transaction<'_>, values: &[SealedValue]) -> Result<(), StoreError> {
+    for v in values {
+        t.prepare_cached(
+            "INSERT INTO config_values (component, environment, key, sealed, key_id, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (component, environment, key)
+             DO UPDATE SET sealed = excluded.sealed, key_id = excluded.key_id, updated_at = excluded.updated_at",
+        )?
+        .execute(params![v.component, v.environment, v.key, v.sealed, v.key_id, v.updated_at])?;
+    }
+    Ok(())
 }

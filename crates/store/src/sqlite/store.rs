@@ -231,6 +231,14 @@ impl Settings for SqliteStore {
     async fn config_values(&self, scope: Option<(String, String)>) -> Result<Vec<SealedValue>, StoreError> {
         SqliteStore::config_values(self, scope).await
     }
+
+    async fn sealing_key(&self) -> Result<Option<String>, StoreError> {
+        SqliteStore::sealing_key(self).await
+    }
+
+    async fn set_sealing_key(&self, key_id: String, values: Vec<SealedValue>) -> Result<(), StoreError> {
+        SqliteStore::set_sealing_key(self, key_id, values).await
+    }
 }
 
 #[async_trait::async_trait]
