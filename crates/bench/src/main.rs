@@ -358,7 +358,7 @@ async fn run() -> anyhow::Result<()> {
         observed(&opts, &client, &bodies, &current, &sink_url, capacity).await?;
     }
     if opts.only.iter().any(|o| o == "postgres") {
-        postgres::run(opts.duration.as_secs().max(1)).await?;
+        postgres::run(opts.duration.as_secs().max(1), &opts.onset).await?;
     }
     if opts.wants("pruning") {
         pruning(&opts, &client, &bodies, &current, &sink_url, capacity).await?;

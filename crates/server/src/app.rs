@@ -223,6 +223,8 @@ pub struct App {
     pub started_at: i64,
     /// Leases this node holds, with until when.
     leases_held: std::sync::Mutex<HashMap<String, i64>>,
+    /// On a shared store, completions go to the batch writer ([`crate::worker::complete_batches`]).
+    pub completions: Option<tokio::sync::mpsc::Sender<crate::worker::Pending>>,
 }
 
 impl std::fmt::Debug for App {
@@ -295,6 +297,7 @@ impl App {
             node_id: new_id(),
             started_at: now_ms(),
             leases_held: std::sync::Mutex::new(HashMap::new()),
+            completions: None,
         }
     }
 

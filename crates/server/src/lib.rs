@@ -176,6 +176,24 @@ async fn deploy_project(app: &App, dir: &std::path::Path) -> Result<(), ServerEr
     if errors.is_empty() { Ok(()) } else { Err(ServerError::Project(errors)) }
 }
 
+/// [`deploy_project`] one node at a time: nodes on one database that deploy the same project
+/// (at start, or when their copies change) take turns, and the later ones find the same build
+/// active and deploy nothing.
+async fn deploy_project_once(app: &App, dir: &std::path::Path) -> Result<(), ServerError> {
+    if !app.store.shared() {
+        return deploy_project(app, dir).await;
+    }
+    while !app.hold(PROJECT_LEASE).await {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let deployed = match app.restore_activations().await {
+        Ok(()) => deploy_project(app, dir).await,
+        Err(e) => Err(ServerError::Start(e)),
+    };
+    app.let_go(PROJECT_LEASE).await;
+    deployed
+}
+
 /// Runs the server until `shutdown` is cancelled, then stops intake, lets runs in flight finish
 /// within the shutdown timeout, and returns.
 pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: CancellationToken) -> Result<(), ServerError> {
@@ -209,21 +227,20 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     };
     let mut app = App::new(config, store, connectors, keyring, shutdown.clone());
     app.tracer = tracer;
+    let completions = if app.store.shared() {
+        let (tx, rx) = tokio::sync::mpsc::channel(worker::COMPLETION_QUEUE);
+        app.completions = Some(tx);
+        Some(rx)
+    } else {
+        None
+    };
     let app = Arc::new(app);
     app.load_environments().await?;
 
     auth::bootstrap(&app).await.map_err(ServerError::Start)?;
     app.restore_activations().await.map_err(ServerError::Start)?;
     if let Some(dir) = app.config.project.clone() {
-        // Nodes starting together deploy one at a time; the later ones find the same build
-        // active and deploy nothing.
-        while !app.hold(PROJECT_LEASE).await {
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
-        app.restore_activations().await.map_err(ServerError::Start)?;
-        let deployed = deploy_project(&app, &dir).await;
-        app.let_go(PROJECT_LEASE).await;
-        deployed?;
+        deploy_project_once(&app, &dir).await?;
     }
     let shared = app.store.shared();
     if !shared {
@@ -237,6 +254,9 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     }
 
     let mut tasks = tokio::task::JoinSet::new();
+    if let Some(queue) = completions {
+        tasks.spawn(worker::complete_batches(app.clone(), queue));
+    }
     if app.config.role.runs() {
         tasks.spawn(worker::dispatch(app.clone()));
         tasks.spawn(worker::keep_leases(app.clone()));

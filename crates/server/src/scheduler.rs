@@ -121,11 +121,11 @@ impl Scheduler {
         Self { accepting: false, ..Self::new(1, 2) }
     }
 
-    /// How many more runs a claim may bring in: free slots not already spoken for by runs
-    /// waiting in memory.
+    /// How many more runs a claim may bring in: free slots not already spoken for by runs ready
+    /// in memory (retries waiting for their time do not hold a slot).
     pub fn room(&self) -> usize {
         let s = self.lock();
-        self.slots.saturating_sub(s.running_ids.len() + s.ready + s.delayed_jobs.len())
+        self.slots.saturating_sub(s.running_ids.len() + s.ready)
     }
 
     /// How many waiting runs one reload brings into memory.
@@ -450,6 +450,19 @@ mod tests {
         s.set_paused("a", "development", false);
         s.enqueue(job("a0", "a", 0), 0);
         assert_eq!(ids(&s.take(0)), ["a0"]);
+    }
+
+    #[test]
+    fn claims_fill_free_slots_not_taken_by_ready_runs() {
+        let s = Scheduler::new(4, MAX_WAITING);
+        assert_eq!(s.room(), 4);
+        s.enqueue(job("ready", "a", 0), 0);
+        s.enqueue(job("later", "a", 100), 0);
+        assert_eq!(s.room(), 3, "a retry waiting for its time holds no slot");
+        let taken = s.take(0);
+        assert_eq!(s.room(), 3, "a running run does");
+        s.done(&taken[0].run);
+        assert_eq!(s.room(), 4);
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub async fn watch_project(app: Arc<App>, dir: PathBuf) {
             continue;
         }
         last = now;
-        match crate::deploy_project(&app, &dir).await {
+        match crate::deploy_project_once(&app, &dir).await {
             Ok(()) => tracing::info!("project re-deployed after a change"),
             Err(e) => tracing::error!("the changed project was not deployed; the previous build stays active:\n{e}"),
         }

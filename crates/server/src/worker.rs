@@ -35,12 +35,13 @@ pub async fn reload(app: &App, scope: Option<(String, String)>) {
     }
 }
 
-/// Claims up to the scheduler's room from a shared store; `true` when the claim was full (more
-/// may be waiting).
-async fn claim(app: &App) -> bool {
+/// Claims up to the scheduler's room from a shared store; `Some(true)` when the claim was full
+/// (more may be waiting), `None` when there was no room to claim anything (whatever waits is
+/// still to be claimed once runs end).
+async fn claim(app: &App) -> Option<bool> {
     let room = app.scheduler.room();
     if room == 0 {
-        return false;
+        return None;
     }
     let now = now_ms();
     let token = crate::app::new_id();
@@ -50,11 +51,11 @@ async fn claim(app: &App) -> bool {
             for run in runs {
                 app.scheduler.enqueue(Job::claimed(run, token.clone()), now);
             }
-            full
+            Some(full)
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot claim waiting runs; trying again shortly");
-            false
+            Some(false)
         }
     }
 }
@@ -73,8 +74,10 @@ pub async fn dispatch(app: Arc<App>) {
             break;
         }
         if shared {
-            if claim_now || now - last_claim >= 1_000 {
-                claim_now = claim(&app).await;
+            if (claim_now || now - last_claim >= 1_000)
+                && let Some(full) = claim(&app).await
+            {
+                claim_now = full;
                 last_claim = now;
             }
         } else if app.scheduler.take_reload() {
@@ -100,32 +103,29 @@ pub async fn dispatch(app: Arc<App>) {
     }
 }
 
-/// Marks runs taken from memory as running (claimed ones are already) and starts them; a run
-/// another node took meanwhile is let go.
+/// Marks runs taken from memory as running (claimed ones are already) and starts them; on a
+/// shared store a run another node took meanwhile is let go.
 async fn start(app: &Arc<App>, jobs: Vec<Job>, now: i64) {
     let fresh: Vec<(String, String)> =
         jobs.iter().filter(|j| !j.claimed).map(|j| (j.run.id.clone(), j.lease.clone())).collect();
-    let taken: std::collections::HashSet<String> = if fresh.is_empty() {
-        std::collections::HashSet::new()
+    let lease_until = now + app.config.lease.as_millis() as i64;
+    // Only a shared store can have given a run to someone else: its answer says which are ours.
+    let taken: Option<std::collections::HashSet<String>> = if fresh.is_empty() {
+        None
     } else {
-        let lease_until = now + app.config.lease.as_millis() as i64;
         match app.store.mark_running(fresh, now, lease_until).await {
-            Ok(ids) => ids.into_iter().collect(),
+            Ok(ids) if app.store.shared() => Some(ids.into_iter().collect()),
+            Ok(_) => None,
             Err(e) => {
-                // Not marked: the runs go ahead (their completion is not fenced against a claim
-                // that cannot happen on a store only this process uses) or, on a shared store,
-                // wait for the next claim.
+                // On a store only this process uses the runs go ahead (nothing else can take
+                // them); on a shared one they wait for a claim.
                 tracing::warn!(error = %e, "cannot mark runs as running");
-                if app.store.shared() {
-                    std::collections::HashSet::new()
-                } else {
-                    jobs.iter().map(|j| j.run.id.clone()).collect()
-                }
+                app.store.shared().then(std::collections::HashSet::new)
             }
         }
     };
     for job in jobs {
-        if !job.claimed && !taken.contains(&job.run.id) {
+        if !job.claimed && taken.as_ref().is_some_and(|t| !t.contains(&job.run.id)) {
             tracing::debug!(run = %job.run.id, "another node took the run first");
             app.scheduler.done(&job.run);
             continue;
@@ -255,11 +255,67 @@ fn lease_lost(app: &App, run: &PendingRun) {
     app.metrics.lease_lost();
 }
 
-/// Records the end of an attempt; while the disk is full it waits for room rather than leave the
-/// run to the next restart.
+/// A completion waiting for the batch it is written in, with whom to tell how it went.
+pub type Pending = (Completion, tokio::sync::oneshot::Sender<Result<(), onset_store::StoreError>>);
+
+/// Completions queued for [`complete_batches`] at most; beyond, workers wait to queue theirs.
+pub const COMPLETION_QUEUE: usize = 4096;
+/// Completions written in one transaction at most.
+const COMPLETION_BATCH: usize = 512;
+
+/// On a shared store, writes completions in batches: all that arrived while the previous batch
+/// was being written go in one transaction (each still fenced by its own lease). One round trip
+/// for many runs instead of several per run.
+pub async fn complete_batches(app: Arc<App>, mut queue: tokio::sync::mpsc::Receiver<Pending>) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(COMPLETION_BATCH);
+    while queue.recv_many(&mut batch, COMPLETION_BATCH).await > 0 {
+        let (completions, answers): (Vec<Completion>, Vec<_>) = batch.drain(..).unzip();
+        let fenced: Vec<bool> = completions.iter().map(|c| c.lease.is_some()).collect();
+        match app.store.complete_batch(completions).await {
+            Ok(recorded) => {
+                for ((answer, recorded), fenced) in answers.into_iter().zip(recorded).zip(fenced) {
+                    let result = if !recorded && fenced { Err(onset_store::StoreError::LeaseLost) } else { Ok(()) };
+                    let _ = answer.send(result);
+                }
+            }
+            Err(e) => {
+                let disk_full = matches!(e, onset_store::StoreError::DiskFull);
+                let text = e.to_string();
+                for answer in answers {
+                    let _ = answer.send(Err(if disk_full {
+                        onset_store::StoreError::DiskFull
+                    } else {
+                        onset_store::StoreError::Database(text.clone().into())
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// Records the end of an attempt (through the batch writer on a shared store); while the disk is
+/// full it waits for room rather than leave the run to the next restart.
 async fn record_completion(app: &App, completion: Completion) -> Result<(), onset_store::StoreError> {
+    let mut failures = 0u32;
     loop {
-        match app.store.complete(completion.clone()).await {
+        let result = match &app.completions {
+            Some(queue) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                if queue.send((completion.clone(), tx)).await.is_err() {
+                    return Err(onset_store::StoreError::Closed);
+                }
+                rx.await.unwrap_or(Err(onset_store::StoreError::Closed))
+            }
+            None => app.store.complete(completion.clone()).await,
+        };
+        match result {
+            // A transient failure (a lost connection, a conflict): the result is worth a retry
+            // before the run is left to its lease.
+            Err(onset_store::StoreError::Database(e)) if failures < 3 => {
+                failures += 1;
+                tracing::warn!(run = %completion.run_id, error = %e, attempt = failures, "cannot record the run's end; retrying");
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(failures))).await;
+            }
             Err(onset_store::StoreError::DiskFull) if !app.shutdown.is_cancelled() => {
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}

@@ -88,6 +88,20 @@ pub trait Queue: Send + Sync {
     /// Records the end of an attempt with its steps. With a lease, only while the run is still
     /// held with it: else [`StoreError::LeaseLost`] and nothing is written.
     async fn complete(&self, c: Completion) -> Result<(), StoreError>;
+    /// Records the ends of several attempts at once (one transaction where the backend can):
+    /// for each, in order, `true` when recorded, `false` when its lease was lost (nothing of it
+    /// is written).
+    async fn complete_batch(&self, batch: Vec<Completion>) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(batch.len());
+        for c in batch {
+            match self.complete(c).await {
+                Ok(()) => out.push(true),
+                Err(StoreError::LeaseLost) => out.push(false),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
     /// Puts runs whose lease ended before `now` back in the queue (their worker died or stalled)
     /// and answers their ids; their old lease can no longer complete them.
     async fn reclaim_expired(&self, now: i64) -> Result<Vec<String>, StoreError>;

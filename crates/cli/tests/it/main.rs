@@ -2,6 +2,7 @@
 
 mod cluster;
 mod control;
+mod deploy;
 mod lifecycle;
 mod local_run;
 mod memory;

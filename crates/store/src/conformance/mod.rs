@@ -125,6 +125,7 @@ macro_rules! conformance {
                 running_runs_are_counted_until_they_end,
                 a_completion_under_a_lost_lease_is_refused,
                 claims_take_due_runs_once_under_their_lease,
+                completions_in_a_batch_are_each_fenced_by_their_lease,
             ],
             deployments: [
                 activation_history_and_rollback,

@@ -188,3 +188,29 @@ pub async fn claims_take_due_runs_once_under_their_lease(b: &dyn Backend) {
     let late = store.claim("c10".into(), 10, 1_700_000_999_000, 1_700_001_000_000).await.unwrap();
     assert_eq!(late.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["late-run0"]);
 }
+
+pub async fn completions_in_a_batch_are_each_fenced_by_their_lease(b: &dyn Backend) {
+    let store = b.open().await;
+    store.ingest(new_event("e1", None, 3)).await.unwrap();
+    store.mark_running(vec![lease("e1-run0"), lease("e1-run1"), lease("e1-run2")], 1, 1_000).await.unwrap();
+    let stale = Completion { lease: Some("an-older-lease".into()), ..completion("e1-run1", 1, RunStatus::Failed, 5) };
+    let retry = Completion { next_run_at: Some(50), ..completion("e1-run2", 1, RunStatus::Retrying, 5) };
+    let recorded =
+        store.complete_batch(vec![completion("e1-run0", 1, RunStatus::Succeeded, 5), stale, retry]).await.unwrap();
+    assert_eq!(recorded, [true, false, true]);
+    let run = |id: &'static str| {
+        let store = store.clone();
+        async move { store.run(id.into()).await.unwrap().unwrap() }
+    };
+    let done = run("e1-run0").await;
+    assert_eq!((done.status, done.finished_at, done.steps.map(|s| s.len())), (RunStatus::Succeeded, Some(5), Some(1)));
+    let held = run("e1-run1").await;
+    assert_eq!(
+        (held.status, held.steps.map(|s| s.len())),
+        (RunStatus::Running, Some(0)),
+        "a lost lease writes nothing"
+    );
+    let retrying = run("e1-run2").await;
+    assert_eq!((retrying.status, retrying.attempt, retrying.next_attempt_at), (RunStatus::Retrying, 2, Some(50)));
+    assert!(store.complete_batch(Vec::new()).await.unwrap().is_empty());
+}

@@ -461,10 +461,14 @@ impl Queue for PgStore {
     ) -> Result<Vec<String>, StoreError> {
         let (ids, tokens): (Vec<String>, Vec<String>) = leases.into_iter().unzip();
         // This node's own reservation does not stop it; another node's claim does.
+        // Rows another node is claiming right now are left to it (SKIP LOCKED): never a wait, so
+        // never a deadlock.
         let result = sqlx::query_scalar(
             "UPDATE runs r SET status = 'running', started_at = $3, lease_until = $4, lease_token = l.token
-             FROM UNNEST($1::text[], $2::text[]) AS l(id, token)
-             WHERE r.id = l.id AND r.status IN ('queued', 'retrying') RETURNING r.id",
+             FROM (SELECT w.id FROM runs w WHERE w.id = ANY($1::text[]) AND w.status IN ('queued', 'retrying')
+                   ORDER BY w.id FOR UPDATE SKIP LOCKED) AS free,
+                  UNNEST($1::text[], $2::text[]) AS l(id, token)
+             WHERE r.id = free.id AND l.id = free.id RETURNING r.id",
         )
         .bind(&ids)
         .bind(&tokens)
@@ -477,9 +481,14 @@ impl Queue for PgStore {
 
     async fn extend_leases(&self, leases: Vec<(String, String)>, lease_until: i64) -> Result<(), StoreError> {
         let (ids, tokens): (Vec<String>, Vec<String>) = leases.into_iter().unzip();
+        // A row locked right now is being completed (which ends its lease) or reclaimed: passed
+        // over rather than waited for, so a heartbeat never deadlocks with a completion.
         let result = sqlx::query(
-            "UPDATE runs r SET lease_until = $3 FROM UNNEST($1::text[], $2::text[]) AS l(id, token)
-             WHERE r.id = l.id AND r.lease_token = l.token AND r.status = 'running'",
+            "UPDATE runs r SET lease_until = $3
+             FROM (SELECT h.id FROM runs h JOIN UNNEST($1::text[], $2::text[]) AS l(id, token)
+                     ON h.id = l.id AND h.lease_token = l.token
+                   WHERE h.status = 'running' ORDER BY h.id FOR UPDATE OF h SKIP LOCKED) AS held
+             WHERE r.id = held.id",
         )
         .bind(&ids)
         .bind(&tokens)
@@ -523,7 +532,9 @@ impl Queue for PgStore {
     async fn reclaim_expired(&self, now: i64) -> Result<Vec<String>, StoreError> {
         let result = sqlx::query_scalar(
             "UPDATE runs SET status = 'queued', lease_until = NULL, lease_token = NULL
-             WHERE status = 'running' AND lease_until < $1 RETURNING id",
+             WHERE id IN (SELECT id FROM runs WHERE status = 'running' AND lease_until < $1
+                          ORDER BY id FOR UPDATE SKIP LOCKED)
+             RETURNING id",
         )
         .bind(now)
         .fetch_all(&self.pool)
@@ -536,59 +547,68 @@ impl Queue for PgStore {
     }
 
     async fn complete(&self, c: Completion) -> Result<(), StoreError> {
+        let fenced = c.lease.is_some();
+        match self.complete_batch(vec![c]).await?.first() {
+            Some(false) if fenced => Err(StoreError::LeaseLost),
+            _ => Ok(()),
+        }
+    }
+
+    async fn complete_batch(&self, batch: Vec<Completion>) -> Result<Vec<bool>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
         let result = async {
             let mut tx = self.pool.begin().await?;
-            // The run's end and the lease check in one statement: under a lease, only while the
-            // run is still held with it.
-            let finished = !matches!(c.status, RunStatus::Retrying);
-            let updated = sqlx::query(
-                "UPDATE runs SET status = $2, attempt = $3, finished_at = $4, error = $5, error_step = $6,
-                                 run_at = COALESCE($7, run_at), lease_until = NULL
-                 WHERE id = $1 AND ($8::text IS NULL OR (status = 'running' AND lease_token = $8))",
-            )
-            .bind(&c.run_id)
-            .bind(c.status.as_str())
-            .bind(i64::from(if finished { c.attempt } else { c.attempt + 1 }))
-            .bind(if finished { Some(c.finished_at) } else { None })
-            .bind(&c.error)
-            .bind(&c.error_step)
-            .bind(c.next_run_at)
-            .bind(&c.lease)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if c.lease.is_some() && updated == 0 {
-                return Err(StoreError::LeaseLost);
-            }
-            for (seq, s) in c.steps.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO steps (run_id, attempt, seq, path, step_id, name, type, status, input, output,
-                                        error, started_at, duration_ms, logs)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                     ON CONFLICT (run_id, attempt, seq) DO UPDATE SET path = excluded.path, step_id = excluded.step_id,
-                        name = excluded.name, type = excluded.type, status = excluded.status, input = excluded.input,
-                        output = excluded.output, error = excluded.error, started_at = excluded.started_at,
-                        duration_ms = excluded.duration_ms, logs = excluded.logs",
-                )
-                .bind(&c.run_id)
-                .bind(i64::from(c.attempt))
-                .bind(seq as i64)
-                .bind(&s.path)
-                .bind(&s.id)
-                .bind(&s.name)
-                .bind(s.kind)
-                .bind(s.status)
-                .bind(&s.input)
-                .bind(&s.output)
-                .bind(&s.error)
-                .bind(s.started_at)
-                .bind(s.duration_ms)
-                .bind(&s.logs)
+            // The rows are locked in id order first: two transactions taking some of the same
+            // rows wait for each other in one order, never in a cycle.
+            let mut order: Vec<&str> = batch.iter().map(|c| c.run_id.as_str()).collect();
+            order.sort_unstable();
+            sqlx::query("SELECT id FROM runs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE")
+                .bind(&order)
                 .execute(&mut *tx)
                 .await?;
+            // Every run's end and its lease check in one statement: under a lease, only while
+            // the run is still held with it.
+            let n = batch.len();
+            let (mut ids, mut leases, mut statuses) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+            let (mut attempts, mut finished, mut errors) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+            let (mut error_steps, mut next) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            for c in &batch {
+                let done = !matches!(c.status, RunStatus::Retrying);
+                ids.push(c.run_id.as_str());
+                leases.push(c.lease.as_deref());
+                statuses.push(c.status.as_str());
+                attempts.push(i64::from(if done { c.attempt } else { c.attempt + 1 }));
+                finished.push(done.then_some(c.finished_at));
+                errors.push(c.error.as_deref());
+                error_steps.push(c.error_step.as_deref());
+                next.push(c.next_run_at);
             }
+            let applied: Vec<String> = sqlx::query_scalar(
+                "UPDATE runs r SET status = l.status, attempt = l.attempt, finished_at = l.finished_at, error = l.error,
+                                   error_step = l.error_step, run_at = COALESCE(l.next_run_at, r.run_at), lease_until = NULL
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::text[], $7::text[], $8::int8[])
+                      AS l(id, lease, status, attempt, finished_at, error, error_step, next_run_at)
+                 WHERE r.id = l.id AND (l.lease IS NULL OR (r.status = 'running' AND r.lease_token = l.lease))
+                 RETURNING r.id",
+            )
+            .bind(&ids)
+            .bind(&leases)
+            .bind(&statuses)
+            .bind(&attempts)
+            .bind(&finished)
+            .bind(&errors)
+            .bind(&error_steps)
+            .bind(&next)
+            .fetch_all(&mut *tx)
+            .await?;
+            let applied: std::collections::HashSet<&str> = applied.iter().map(String::as_str).collect();
+            let recorded: Vec<bool> =
+                batch.iter().map(|c| c.lease.is_none() || applied.contains(c.run_id.as_str())).collect();
+            insert_steps(&mut tx, batch.iter().zip(&recorded).filter(|(_, r)| **r).map(|(c, _)| c)).await?;
             tx.commit().await?;
-            Ok(())
+            Ok(recorded)
         }
         .await;
         self.wrote(result)
@@ -684,4 +704,79 @@ impl Retention for PgStore {
         .await?;
         Ok((u64::try_from(size).unwrap_or(0), 0))
     }
+}
+
+/// Step records as columns, one array per column, for one `UNNEST` insert.
+#[derive(Default)]
+struct StepColumns<'a> {
+    run_id: Vec<&'a str>,
+    attempt: Vec<i64>,
+    seq: Vec<i64>,
+    path: Vec<&'a str>,
+    step_id: Vec<Option<&'a str>>,
+    name: Vec<Option<&'a str>>,
+    kind: Vec<&'a str>,
+    status: Vec<&'a str>,
+    input: Vec<Option<&'a str>>,
+    output: Vec<Option<&'a str>>,
+    error: Vec<Option<&'a str>>,
+    started_at: Vec<i64>,
+    duration_ms: Vec<f64>,
+    logs: Vec<Option<&'a str>>,
+}
+
+/// The step records of recorded completions, in one statement.
+async fn insert_steps<'a>(
+    tx: &mut sqlx::PgConnection,
+    completions: impl Iterator<Item = &'a Completion>,
+) -> Result<(), StoreError> {
+    let mut c = StepColumns::default();
+    for done in completions {
+        for (seq, s) in done.steps.iter().enumerate() {
+            c.run_id.push(&done.run_id);
+            c.attempt.push(i64::from(done.attempt));
+            c.seq.push(seq as i64);
+            c.path.push(&s.path);
+            c.step_id.push(s.id.as_deref());
+            c.name.push(s.name.as_deref());
+            c.kind.push(s.kind);
+            c.status.push(s.status);
+            c.input.push(s.input.as_deref());
+            c.output.push(s.output.as_deref());
+            c.error.push(s.error.as_deref());
+            c.started_at.push(s.started_at);
+            c.duration_ms.push(s.duration_ms);
+            c.logs.push(s.logs.as_deref());
+        }
+    }
+    if c.run_id.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO steps (run_id, attempt, seq, path, step_id, name, type, status, input, output, error, started_at,
+                            duration_ms, logs)
+         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[],
+                              $8::text[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::float8[], $14::text[])
+         ON CONFLICT (run_id, attempt, seq) DO UPDATE SET path = excluded.path, step_id = excluded.step_id,
+            name = excluded.name, type = excluded.type, status = excluded.status, input = excluded.input,
+            output = excluded.output, error = excluded.error, started_at = excluded.started_at,
+            duration_ms = excluded.duration_ms, logs = excluded.logs",
+    )
+    .bind(&c.run_id)
+    .bind(&c.attempt)
+    .bind(&c.seq)
+    .bind(&c.path)
+    .bind(&c.step_id)
+    .bind(&c.name)
+    .bind(&c.kind)
+    .bind(&c.status)
+    .bind(&c.input)
+    .bind(&c.output)
+    .bind(&c.error)
+    .bind(&c.started_at)
+    .bind(&c.duration_ms)
+    .bind(&c.logs)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
