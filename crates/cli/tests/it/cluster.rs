@@ -294,8 +294,6 @@ async fn three_nodes_lose_nothing_when_one_is_killed() {
         let distinct: BTreeSet<&String> = runs.iter().collect();
         assert_eq!(distinct.len(), 1, "event {n} ran as different runs {runs:?}: only a reclaimed run runs again");
     }
-    // What ran twice is what the killed node had started: at most its 16 worker slots.
-    assert!(twice.len() <= 16, "{} events ran twice, more than the killed node held", twice.len());
     let not_done = psql(&format!("SELECT count(*) FROM {}.runs WHERE status <> 'succeeded'", schema.0));
     assert_eq!(not_done, "0", "every run ends succeeded");
     let runs = psql(&format!("SELECT count(*) FROM {}.runs", schema.0));
@@ -305,6 +303,13 @@ async fn three_nodes_lose_nothing_when_one_is_killed() {
         let text = client.get(format!("{}/metrics", node.base)).send().await.unwrap().text().await.unwrap();
         lost += metric(&text, "onset_lease_lost_total");
     }
+    // What ran twice is what the killed node was running (at most its 16 worker slots), and any
+    // attempt of a live node that stalled past its lease (counted, its result dropped).
+    assert!(
+        twice.len() as f64 <= 16.0 + lost,
+        "{} events ran twice, more than the killed node held (lost leases on live nodes: {lost})",
+        twice.len()
+    );
     println!(
         "cluster: {} of {EVENTS} events accepted in {:.1}s over 3 nodes (node 3 SIGKILLed after {killed_at}); \
          all reached the sink; {} ran twice (runs the killed node held); completions refused for lost leases: {lost}",
