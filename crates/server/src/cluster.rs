@@ -49,13 +49,11 @@ pub async fn follow(app: Arc<App>) {
     }
 }
 
-/// A stamp of each component's sealed values: sealing takes a fresh nonce, so a value set
-/// again (even to the same text) changes it.
+/// A stamp of each component's sealed values (the store lists them in key order): sealing takes a
+/// fresh nonce, so a value set again (even to the same text) changes it.
 async fn config_stamps(app: &App) -> Result<Stamps, onset_store::StoreError> {
-    let mut values = app.store.config_values(None).await?;
-    values.sort_by(|a, b| (&a.environment, &a.component, &a.key).cmp(&(&b.environment, &b.component, &b.key)));
     let mut stamps = Stamps::new();
-    for v in values {
+    for v in app.store.config_values(None).await? {
         let key = (v.environment.clone(), v.component.clone());
         let mut h = std::collections::hash_map::DefaultHasher::new();
         stamps.get(&key).copied().unwrap_or(0).hash(&mut h);

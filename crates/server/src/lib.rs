@@ -125,16 +125,13 @@ pub enum ServerError {
 }
 
 fn router(app: Arc<App>) -> Router {
-    let hooks = if app.config.role.ingress() {
-        Router::new()
-            .route("/hooks/{environment}/{component}", any(ingress::receive))
-            .route("/hooks/{environment}/{component}/{*resource}", any(ingress::receive))
-    } else {
-        Router::new()
-            .route("/hooks/{environment}/{component}", any(no_ingress))
-            .route("/hooks/{environment}/{component}/{*resource}", any(no_ingress))
-    };
-    hooks.merge(api::router(app.clone())).fallback(not_found).with_state(app)
+    let hooks = if app.config.role.ingress() { any(ingress::receive) } else { any(no_ingress) };
+    Router::new()
+        .route("/hooks/{environment}/{component}", hooks.clone())
+        .route("/hooks/{environment}/{component}/{*resource}", hooks)
+        .merge(api::router(app.clone()))
+        .fallback(not_found)
+        .with_state(app)
 }
 
 async fn no_ingress() -> error::ApiError {

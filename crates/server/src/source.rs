@@ -26,7 +26,6 @@ pub enum Source {
 }
 
 impl Source {
-    /// The common settings of a stream trigger; `None` for other kinds.
     /// Sources that must run on one node at a time in a cluster: schedules and pollers (a due
     /// time fires once), MQTT (one session per client id) and core NATS (every subscriber gets
     /// every message). Kafka groups, SQS, RabbitMQ queues and JetStream durable consumers share
@@ -39,6 +38,7 @@ impl Source {
         }
     }
 
+    /// The common settings of a stream trigger; `None` for other kinds.
     pub fn stream(&self) -> Option<&StreamCommon> {
         match self {
             Source::Nats(_, c)

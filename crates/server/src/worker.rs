@@ -270,12 +270,11 @@ pub async fn complete_batches(app: Arc<App>, mut queue: tokio::sync::mpsc::Recei
     let mut batch: Vec<Pending> = Vec::with_capacity(COMPLETION_BATCH);
     while queue.recv_many(&mut batch, COMPLETION_BATCH).await > 0 {
         let (completions, answers): (Vec<Completion>, Vec<_>) = batch.drain(..).unzip();
-        let fenced: Vec<bool> = completions.iter().map(|c| c.lease.is_some()).collect();
         match app.store.complete_batch(completions).await {
             Ok(recorded) => {
-                for ((answer, recorded), fenced) in answers.into_iter().zip(recorded).zip(fenced) {
-                    let result = if !recorded && fenced { Err(onset_store::StoreError::LeaseLost) } else { Ok(()) };
-                    let _ = answer.send(result);
+                // Only a completion under a lease can go unrecorded: its lease was lost.
+                for (answer, recorded) in answers.into_iter().zip(recorded) {
+                    let _ = answer.send(if recorded { Ok(()) } else { Err(onset_store::StoreError::LeaseLost) });
                 }
             }
             Err(e) => {

@@ -15,42 +15,14 @@ use axum::routing::post;
 use hmac::Mac as _;
 use serde_json::{Value, json};
 
+use crate::postgres::{Schema, database_url, psql};
+
 /// Every node is given the same first admin token and master key, as a cluster's Secret would.
 const ADMIN_TOKEN: &str = "onset_cluster_test_admin_token_0123456789";
 const MASTER_KEY: &str = "8f4e2c1a9b7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f";
 const SECRET: &str = "cluster-signing-secret";
 /// Short, so a killed node's runs and schedule move within the test; a real cluster keeps 30s.
 const LEASE: Duration = Duration::from_secs(3);
-
-fn database_url() -> String {
-    std::env::var("ONSET_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-fn psql(sql: &str) -> String {
-    let out = Command::new("psql")
-        .env("PGOPTIONS", "--client-min-messages=warning")
-        .arg(database_url())
-        .args(["-Atc", sql])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A schema of its own, dropped at the end.
-struct Schema(String);
-
-impl Schema {
-    fn new(tag: &str) -> Schema {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        Schema(format!("onset_cluster_{tag}_{}_{nanos}", std::process::id()))
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        psql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
-    }
-}
 
 /// One `onset serve` process with a data directory of its own.
 struct Node {
@@ -229,7 +201,7 @@ fn metric(text: &str, name: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_lose_nothing_when_one_is_killed() {
     onset_server::install_crypto_provider();
-    let schema = Schema::new("events");
+    let schema = Schema::new("onset_cluster_events");
     let (sink_addr, seen) = sink().await;
     let project = project("orders", ORDERS);
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
@@ -323,7 +295,7 @@ async fn three_nodes_lose_nothing_when_one_is_killed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_schedule_fires_once_per_due_time_and_moves_when_its_node_dies() {
     onset_server::install_crypto_provider();
-    let schema = Schema::new("tick");
+    let schema = Schema::new("onset_cluster_tick");
     let (sink_addr, seen) = sink().await;
     let project = project("tick", TICK);
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();

@@ -151,6 +151,7 @@ fn the_kubernetes_manifests_match_the_binary() {
 /// The probe paths and the metric the autoscaler reads are served by the binary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_probes_and_the_scaling_metric_are_served() {
+    onset_server::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let (server, base) = crate::server::serve(dir.path(), &[], |_| {});
     let client = reqwest::Client::new();

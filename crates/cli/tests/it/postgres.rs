@@ -4,11 +4,11 @@ use std::process::Command;
 
 use crate::server::serve;
 
-fn database_url() -> String {
+pub fn database_url() -> String {
     std::env::var("ONSET_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
-fn psql(sql: &str) -> String {
+pub fn psql(sql: &str) -> String {
     let out = Command::new("psql")
         .env("PGOPTIONS", "--client-min-messages=warning")
         .arg(database_url())
@@ -19,7 +19,15 @@ fn psql(sql: &str) -> String {
 }
 
 /// A schema of its own, dropped at the end.
-struct Schema(String);
+pub struct Schema(pub String);
+
+impl Schema {
+    /// `<prefix>_<pid>_<nanos>`: unique across the tests of this and other processes.
+    pub fn new(prefix: &str) -> Schema {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        Schema(format!("{prefix}_{}_{nanos}", std::process::id()))
+    }
+}
 
 impl Drop for Schema {
     fn drop(&mut self) {
@@ -33,8 +41,7 @@ fn onset(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn migrate_creates_the_tables_and_serve_uses_them() {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let schema = Schema(format!("onset_cli_{}_{nanos}", std::process::id()));
+    let schema = Schema::new("onset_cli");
     let url = database_url();
     let out = onset(&["migrate", "--database-url", &url, "--database-schema", &schema.0]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -547,9 +547,9 @@ impl Queue for PgStore {
     }
 
     async fn complete(&self, c: Completion) -> Result<(), StoreError> {
-        let fenced = c.lease.is_some();
+        // Only a completion under a lease can go unrecorded: its lease was lost.
         match self.complete_batch(vec![c]).await?.first() {
-            Some(false) if fenced => Err(StoreError::LeaseLost),
+            Some(false) => Err(StoreError::LeaseLost),
             _ => Ok(()),
         }
     }
@@ -560,14 +560,6 @@ impl Queue for PgStore {
         }
         let result = async {
             let mut tx = self.pool.begin().await?;
-            // The rows are locked in id order first: two transactions taking some of the same
-            // rows wait for each other in one order, never in a cycle.
-            let mut order: Vec<&str> = batch.iter().map(|c| c.run_id.as_str()).collect();
-            order.sort_unstable();
-            sqlx::query("SELECT id FROM runs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE")
-                .bind(&order)
-                .execute(&mut *tx)
-                .await?;
             // Every run's end and its lease check in one statement: under a lease, only while
             // the run is still held with it.
             let n = batch.len();
@@ -585,6 +577,12 @@ impl Queue for PgStore {
                 error_steps.push(c.error_step.as_deref());
                 next.push(c.next_run_at);
             }
+            // The rows are locked in id order first: two transactions taking some of the same
+            // rows wait for each other in one order, never in a cycle.
+            sqlx::query("SELECT id FROM runs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE")
+                .bind(&ids)
+                .execute(&mut *tx)
+                .await?;
             let applied: Vec<String> = sqlx::query_scalar(
                 "UPDATE runs r SET status = l.status, attempt = l.attempt, finished_at = l.finished_at, error = l.error,
                                    error_step = l.error_step, run_at = COALESCE(l.next_run_at, r.run_at), lease_until = NULL
