@@ -24,9 +24,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = onset_sources::slack::classify(Some(content_type), body.clone());
     let _ = onset_sources::slack::is_ssl_check(Some(content_type), &body);
     if let Ok(v) = onset_sources::github::verifier(Some(onset_sources::Secret::new("secret"))) {
-        let _ = v.verify(&headers, &body, 1531420618);
+        let _ = v.verify(&onset_sources::Request::new(&headers, &body), 1531420618);
     }
     if let Ok(v) = onset_sources::slack::verifier(onset_sources::Secret::new("secret")) {
-        let _ = v.verify(&headers, &body, 1531420618);
+        let _ = v.verify(&onset_sources::Request::new(&headers, &body), 1531420618);
     }
 });

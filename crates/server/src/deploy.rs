@@ -316,7 +316,7 @@ handlers:
         assert_eq!(d.compiled.secrets().redact("the key: tok."), "the key: [redacted].");
         let mut h = http::HeaderMap::new();
         h.insert("x-token", "tok".parse().unwrap());
-        assert!(d.verifier.verify(&h, b"", 0).is_ok());
+        assert!(d.verifier.verify(&onset_sources::Request::new(&h, b""), 0).is_ok());
         assert!(d.delivery_id.is_some());
         assert_eq!(d.handler_name("/", "POST"), "POST /");
     }

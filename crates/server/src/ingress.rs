@@ -214,6 +214,25 @@ async fn accept(
                 .at("path"),
         ));
     };
+    // What verification and handshakes see of the request: the path and query as received, the
+    // public URL the provider called (`--public-url` + path and query).
+    let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let public_url =
+        app.config.public_url.as_deref().map(|base| format!("{}{path_and_query}", base.trim_end_matches('/')));
+    let bodyless = onset_sources::Request {
+        method: method.as_str(),
+        path: path_and_query,
+        url: public_url.as_deref(),
+        query: uri.query().unwrap_or(""),
+        headers,
+        body: b"",
+    };
+    // Handshakes that come without a body (GET, HEAD) are answered before the method check.
+    if deployed.verifier.handshake().is_some_and(onset_sources::Handshake::bodyless)
+        && let Some(answer) = deployed.verifier.answer_handshake(&bodyless, unix_seconds())
+    {
+        return handshake(app, &deployed, answer).await;
+    }
     if !route.methods.iter().any(|m| m == method.as_str()) {
         let mut e = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -285,8 +304,19 @@ async fn accept(
         _ => {}
     }
 
+    let signed = onset_sources::Request { body: &raw, ..bodyless };
+    if deployed.verifier.handshake().is_some_and(|h| !h.bodyless())
+        && let Some(answer) = deployed.verifier.answer_handshake(&signed, unix_seconds())
+    {
+        return handshake(app, &deployed, answer).await;
+    }
+    if deployed.verifier.handshake().is_some_and(onset_sources::Handshake::hands_over_secret)
+        && !deployed.verifier.has_learned()
+    {
+        crate::handshakes::load_learned(app, &deployed).await;
+    }
     let verify_start = crate::traces::now_ns();
-    let verified = deployed.verifier.verify(headers, &raw, unix_seconds());
+    let verified = deployed.verifier.verify(&signed, unix_seconds());
     if let Some(t) = trace.as_mut() {
         t.verify = Some((verify_start, crate::traces::now_ns(), verified.as_ref().err().map(|e| e.code)));
     }
@@ -299,13 +329,14 @@ async fn accept(
     let headers_json = deployed.redactor.to_json(headers);
     let query = query_json(uri);
     let params: Map<String, Value> = params.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    let verifier_id = if deployed.delivery_id.is_none() { deployed.verifier.delivery_id(&signed) } else { None };
     let delivery = match &deployed.provider {
         Source::GitHub(_) => onset_sources::github::classify(headers, content_type, raw).map_err(malformed)?,
         Source::Slack => onset_sources::slack::classify(content_type, raw).map_err(malformed)?,
         _ => {
             let payload = onset_sources::normalize_payload(content_type, raw).map_err(malformed)?;
             let name = EventName::new(route.pattern.clone(), method.as_str());
-            let delivery_id = http_delivery_id(&deployed, &name, to, &headers_json, &query, &params, headers)
+            let delivery_id = http_delivery_id(&deployed, &name, to, &headers_json, &query, &params, verifier_id)
                 .map_err(|e| ("malformed", ApiError::bad_request("delivery_id_unavailable", e)))?;
             Delivery { name, delivery_id, payload, answer: Answer::Accepted }
         }
@@ -647,7 +678,8 @@ pub(crate) fn pending(run: NewRun, event_id: &str, component: &str, environment:
     }
 }
 
-/// An `http` trigger's dedup key: `with.delivery_id`, else the verifier's own id header.
+/// An `http` trigger's dedup key: `with.delivery_id`, else the id the verification names (a
+/// header or body field of the preset or `verify.id`).
 fn http_delivery_id(
     deployed: &Deployed,
     name: &EventName,
@@ -655,7 +687,7 @@ fn http_delivery_id(
     headers_json: &Map<String, Value>,
     query: &Map<String, Value>,
     params: &Map<String, Value>,
-    headers: &HeaderMap,
+    verifier_id: Option<String>,
 ) -> Result<Option<String>, String> {
     Ok(match &deployed.delivery_id {
         Some((program, template)) => {
@@ -668,13 +700,19 @@ fn http_delivery_id(
                 .map_or_else(|| (!v.is_none()).then(|| onset_expr::to_json(&v).to_string()), |s| Some(s.to_string()))
                 .filter(|s| !s.is_empty())
         }
-        None => deployed
-            .verifier
-            .delivery_id_header()
-            .and_then(|h| headers.get(h))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        None => verifier_id,
     })
+}
+
+/// A handshake's answer (outcome `probe`: not an event, nothing stored but a handed-over secret).
+async fn handshake(
+    app: &Arc<App>,
+    deployed: &Deployed,
+    answer: Result<onset_sources::HandshakeAnswer, onset_sources::VerifyError>,
+) -> Result<(&'static str, Response), Rejection> {
+    let answer = answer
+        .map_err(|e| ("unauthorized", ApiError::new(StatusCode::UNAUTHORIZED, e.code, e.message).at(e.location)))?;
+    crate::handshakes::respond(app, deployed, answer).await.map(|r| ("probe", r)).map_err(|e| ("conflict", e))
 }
 
 /// The run's answer, or 504 when it does not come in time. If the run cannot start now (its

@@ -13,6 +13,7 @@ mod connections;
 mod deploy;
 mod error;
 mod google;
+mod handshakes;
 mod ingress;
 mod local;
 mod metrics;

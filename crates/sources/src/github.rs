@@ -86,9 +86,12 @@ mod tests {
             "x-hub-signature-256",
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17".parse().unwrap(),
         );
-        assert!(v.verify(&h, b"Hello, World!", 0).is_ok());
-        assert!(v.verify(&h, b"Hello, World?", 0).is_err());
-        assert_eq!(v.verify(&HeaderMap::new(), b"Hello, World!", 0).unwrap_err().code, "signature_missing");
+        assert!(v.verify(&crate::Request::new(&h, b"Hello, World!"), 0).is_ok());
+        assert!(v.verify(&crate::Request::new(&h, b"Hello, World?"), 0).is_err());
+        assert_eq!(
+            v.verify(&crate::Request::new(&HeaderMap::new(), b"Hello, World!"), 0).unwrap_err().code,
+            "signature_missing"
+        );
     }
 
     #[test]

@@ -6,15 +6,16 @@
 mod delivery;
 pub mod github;
 mod payload;
+pub mod presets;
 mod redact;
 pub mod schedule;
 mod secret;
 pub mod slack;
 pub mod stream;
-pub(crate) mod verify;
+pub mod verify;
 
 pub use delivery::{Answer, Delivery};
 pub use payload::{PayloadError, check_json, normalize_payload};
 pub use redact::{REDACTED, Redactor};
 pub use secret::Secret;
-pub use verify::{Verifier, VerifierBuildError, VerifyError, VerifySpec};
+pub use verify::{Handshake, HandshakeAnswer, Request, Verifier, VerifierBuildError, VerifyError, VerifySpec};

@@ -111,8 +111,11 @@ mod tests {
             "x-slack-signature",
             "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503".parse().unwrap(),
         );
-        assert!(v.verify(&h, body.as_bytes(), 1531420618 + 10).is_ok());
-        assert_eq!(v.verify(&h, body.as_bytes(), 1531420618 + 301).unwrap_err().code, "timestamp_out_of_tolerance");
+        assert!(v.verify(&crate::Request::new(&h, body.as_bytes()), 1531420618 + 10).is_ok());
+        assert_eq!(
+            v.verify(&crate::Request::new(&h, body.as_bytes()), 1531420618 + 301).unwrap_err().code,
+            "timestamp_out_of_tolerance"
+        );
         let d = classify(Some(FORM), Bytes::from(body)).unwrap();
         assert_eq!((d.name.channel.as_str(), d.name.event.as_str()), ("SlashCommandService", "onWebhookCollect"));
         let payload: serde_json::Value = serde_json::from_slice(&d.payload).unwrap();

@@ -18,6 +18,7 @@ mod mqtt;
 mod nats;
 mod openapi;
 mod postgres;
+mod presets;
 mod rabbitmq;
 mod registration;
 mod respond;
