@@ -10,6 +10,7 @@ use onset_server::{Durability, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
 mod catalog;
+mod curl;
 mod deploy;
 mod observe;
 mod remote;
@@ -188,6 +189,14 @@ enum Command {
         kind: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Print a curl command whose request the component's trigger accepts, signed by the server
+    /// with the environment's secret.
+    Curl {
+        #[command(flatten)]
+        args: curl::CurlArgs,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
     },
     /// Validate the project and deploy each component to an environment of a running server.
     Deploy {
@@ -523,6 +532,7 @@ fn main() -> ExitCode {
             Command::Runs { command: None, filter, remote } => {
                 observe::runs(&remote::Remote::new(&remote)?, filter).await
             }
+            Command::Curl { args, remote } => curl::run(&remote::Remote::new(&remote)?, args).await,
             Command::Replay { event, dead, env, remote } => {
                 observe::replay(&remote::Remote::new(&remote)?, event, dead, env).await
             }

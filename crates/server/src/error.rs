@@ -110,6 +110,9 @@ impl From<ServiceError> for ApiError {
                     None => e,
                 }
             }
+            ServiceError::Unprocessable { code, message } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
             ServiceError::DeployFailed(failure) => {
                 let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "deploy_failed", failure.message.clone());
                 e.full = serde_json::to_value(&*failure).ok().map(Box::new);

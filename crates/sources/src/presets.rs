@@ -350,7 +350,8 @@ mod tests {
     fn the_docs_table_is_current() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/triggers.md");
         let text = std::fs::read_to_string(&path).unwrap();
-        let (begin, end) = ("<!-- presets:begin (generated from crates/sources/presets/presets.json) -->\n", "<!-- presets:end -->");
+        let (begin, end) =
+            ("<!-- presets:begin (generated from crates/sources/presets/presets.json) -->\n", "<!-- presets:end -->");
         let start = text.find(begin).expect("docs/triggers.md has the presets markers") + begin.len();
         let stop = text.find(end).expect("docs/triggers.md has the presets end marker");
         let current = markdown_table();

@@ -2,6 +2,7 @@
 
 mod cluster;
 mod control;
+mod curl;
 mod deploy;
 mod lifecycle;
 mod local_run;

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json};
 
 use super::doc::Op;
-use super::types::{Component, DeadReplay, EnvironmentQuery, Page, PauseState, Undeployed};
+use super::types::{Component, DeadReplay, EnvironmentQuery, Page, PauseState, SignRequest, SignedRequest, Undeployed};
 use super::{Q, Table};
 use crate::app::App;
 use crate::auth::Principal;
@@ -78,6 +78,19 @@ pub(super) fn routes(t: Table) -> Table {
         .errors(&[400, 403, 404]),
         post(replay_dead),
     )
+    .add(
+        Op::post(
+            "/api/v1/components/{name}/sign",
+            "signRequest",
+            "Sign a request as the trigger's provider would, with the environment's secret (nothing is sent)",
+        )
+        .tag("components")
+        .query::<EnvironmentQuery>()
+        .body::<SignRequest>()
+        .answers::<SignedRequest>(200, "The request to send, with the headers its signature needs")
+        .errors(&[400, 403, 404, 422]),
+        post(sign),
+    )
 }
 
 async fn list(State(app): State<Arc<App>>) -> Json<Page<Component>> {
@@ -126,4 +139,16 @@ async fn replay_dead(
     Q(q): Q<EnvironmentQuery>,
 ) -> Result<(StatusCode, Json<DeadReplay>), ApiError> {
     Ok((StatusCode::ACCEPTED, Json(components::replay_dead(&app, &who, name, q.environment.as_deref()).await?)))
+}
+
+async fn sign(
+    State(app): State<Arc<App>>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+    Q(q): Q<EnvironmentQuery>,
+    headers: axum::http::HeaderMap,
+    super::Body(request): super::Body<SignRequest>,
+) -> Result<Json<SignedRequest>, ApiError> {
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).map(str::to_string);
+    Ok(Json(components::sign(&app, &who, &name, q.environment.as_deref(), request, host.as_deref()).await?))
 }

@@ -99,7 +99,7 @@ fn error_description(status: u16) -> &'static str {
         403 => "The token's role does not allow this",
         404 => "No such thing (or no such environment)",
         409 => "It conflicts with the current state",
-        422 => "The deployment failed; every reason is listed",
+        422 => "It cannot be done: `code` says why (`deploy_failed` lists every reason)",
         500 => "Internal error; the server log has the detail",
         502 => "The provider refused the change",
         503 => "Overloaded, disk full or shutting down; retry after `Retry-After` seconds",

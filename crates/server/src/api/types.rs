@@ -395,6 +395,40 @@ pub struct PauseState {
     pub paused: bool,
 }
 
+/// A request to sign as the trigger's provider would (`POST /api/v1/components/{name}/sign`).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignRequest {
+    /// The body, exactly as it will be sent (default empty).
+    #[serde(default)]
+    pub body: String,
+    /// The method (default `POST`).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The resource under the component's ingress URL (default `/`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The query string, without `?`.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Headers the request will carry (default `content-type: application/json`).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+/// The request to send: its URL and every header, the signature's among them.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SignedRequest {
+    pub method: String,
+    /// The ingress URL: `--public-url` when the server has one, else the address this request
+    /// reached.
+    pub url: String,
+    /// The headers to send (the given ones and those the signature adds).
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The names of the headers the signature added.
+    pub signed: Vec<String>,
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Undeployed {
     pub component: String,

@@ -151,3 +151,93 @@ pub async fn replay_dead(app: &App, who: &Principal, name: String, env: Option<&
     auth::audit(app, who, "component.replay_dead", &format!("{environment}/{name}"), json!({ "runs": replayed })).await;
     Ok(DeadReplay { replayed: replayed.len(), runs: replayed, skipped })
 }
+
+/// Signs a request as the component's provider would, with the environment's secret: the
+/// headers to send (`onset curl` and the web UI's test events use them). Nothing is sent and no
+/// secret leaves the server; schemes only the provider can sign answer `cannot_sign`.
+pub async fn sign(
+    app: &App,
+    who: &Principal,
+    name: &str,
+    env: Option<&str>,
+    request: crate::api::types::SignRequest,
+    host: Option<&str>,
+) -> Result<crate::api::types::SignedRequest> {
+    let environment = environment(app, env, "query environment")?;
+    // A signed request is an event the provider would have sent: the same right as changing
+    // what runs in that environment.
+    who.may_change(&environment)?;
+    let d = app.active(&environment, name).ok_or_else(|| ServiceError::not_deployed(name, &environment))?;
+    let method = request.method.as_deref().unwrap_or("POST").to_ascii_uppercase();
+    if axum::http::Method::from_bytes(method.as_bytes()).is_err() {
+        return Err(ServiceError::invalid(
+            "invalid_method",
+            format!("`{method}` is not an HTTP method"),
+            "body method",
+        ));
+    }
+    let resource = request.path.as_deref().unwrap_or("/");
+    if !resource.starts_with('/') {
+        return Err(ServiceError::invalid("invalid_path", "path starts with `/` (e.g. /orders)", "body path"));
+    }
+    let mut path = format!("/hooks/{environment}/{name}{}", if resource == "/" { "" } else { resource });
+    if let Some(q) = request.query.as_deref().filter(|q| !q.is_empty()) {
+        path.push('?');
+        path.push_str(q);
+    }
+    let base = match &app.config.public_url {
+        Some(p) => p.trim_end_matches('/').to_string(),
+        None => format!("http://{}", host.unwrap_or("127.0.0.1:8080")),
+    };
+    let url = format!("{base}{path}");
+    let mut given = request.headers;
+    if !given.keys().any(|k| k.eq_ignore_ascii_case("content-type")) {
+        given.insert("content-type".into(), "application/json".into());
+    }
+    let mut headers = axum::http::HeaderMap::new();
+    for (k, v) in &given {
+        let (Ok(n), Ok(v)) = (axum::http::HeaderName::from_bytes(k.as_bytes()), axum::http::HeaderValue::from_str(v))
+        else {
+            return Err(ServiceError::invalid(
+                "invalid_header",
+                format!("header `{k}` is not a valid header"),
+                "body headers",
+            ));
+        };
+        headers.insert(n, v);
+    }
+    if let Some(h) = host.filter(|_| app.config.public_url.is_none()) {
+        headers.insert(
+            axum::http::header::HOST,
+            axum::http::HeaderValue::from_str(h).map_err(|_| ServiceError::Internal("bad host".into()))?,
+        );
+    }
+    let public_url = app.config.public_url.as_ref().map(|_| url.clone());
+    let req = onset_sources::Request {
+        method: &method,
+        path: &path,
+        url: public_url.as_deref(),
+        query: request.query.as_deref().unwrap_or(""),
+        headers: &headers,
+        body: request.body.as_bytes(),
+    };
+    let id = format!("msg_{}", new_id());
+    let added = d.verifier.sign(&req, now_ms() / 1000, &id).map_err(|e| ServiceError::Unprocessable {
+        code: "cannot_sign",
+        message: format!("`{name}` in `{environment}`: {e}"),
+    })?;
+    let signed: Vec<String> = added.iter().map(|(k, _)| k.clone()).collect();
+    for (k, v) in added {
+        given.retain(|existing, _| !existing.eq_ignore_ascii_case(&k));
+        given.insert(k, v);
+    }
+    auth::audit(
+        app,
+        who,
+        "component.sign",
+        &format!("{environment}/{name}"),
+        json!({ "method": method, "path": path }),
+    )
+    .await;
+    Ok(crate::api::types::SignedRequest { method, url, headers: given, signed })
+}

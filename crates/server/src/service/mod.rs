@@ -59,6 +59,9 @@ pub enum ServiceError {
     /// The request conflicts with the present state.
     #[error("{message}")]
     Conflict { code: &'static str, message: String, at: Option<&'static str> },
+    /// The request is well formed but cannot be done (signing a scheme only the provider can sign).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     /// A deploy, promotion or rollback was refused; nothing was activated.
     #[error("{}", .0.errors.join("; "))]
     DeployFailed(Box<DeployFailure>),

@@ -1,0 +1,83 @@
+//! `onset curl COMPONENT --env E`: a runnable curl command whose request the component's trigger
+//! accepts, signed by the server's signing service with that environment's secret (the secret
+//! never leaves the server).
+
+use std::path::PathBuf;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::remote::Remote;
+
+#[derive(clap::Args, Debug)]
+pub struct CurlArgs {
+    /// The component whose trigger the request is for.
+    pub component: String,
+    #[arg(long, default_value = "development")]
+    pub env: String,
+    #[arg(long, default_value = "POST")]
+    pub method: String,
+    /// The resource under the component's ingress URL.
+    #[arg(long, default_value = "/")]
+    pub path: String,
+    /// The body, from a file (sent byte for byte with --data-binary); default `{}`.
+    #[arg(long)]
+    pub payload: Option<PathBuf>,
+    /// Extra headers, `Name: value` (repeatable); the content type defaults to application/json.
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<String>,
+}
+
+/// `it's` → `'it'\''s'`: one argument for any POSIX shell.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+pub async fn run(remote: &Remote, args: CurlArgs) -> Result<(), String> {
+    let body = match &args.payload {
+        Some(path) => std::fs::read(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|b| String::from_utf8(b).map_err(|_| format!("{} is not UTF-8 text", path.display())))?,
+        None => "{}".to_string(),
+    };
+    let mut headers = serde_json::Map::new();
+    for h in &args.headers {
+        let (name, value) = h.split_once(':').ok_or_else(|| format!("--header `{h}` is not `Name: value`"))?;
+        headers.insert(name.trim().to_string(), Value::String(value.trim().to_string()));
+    }
+    let (path, query) = match args.path.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (args.path.clone(), None),
+    };
+    let request = json!({ "body": body, "method": args.method, "path": path, "query": query, "headers": headers });
+    let q = form_urlencoded::Serializer::new(String::new()).append_pair("environment", &args.env).finish();
+    let signed =
+        remote.call(Method::POST, &format!("/api/v1/components/{}/sign?{q}", args.component), Some(&request)).await?;
+    let method = signed["method"].as_str().unwrap_or("POST");
+    let mut line = format!("curl -sS -X {method} {}", quote(signed["url"].as_str().unwrap_or_default()));
+    for (name, value) in signed["headers"].as_object().into_iter().flatten() {
+        line.push_str(&format!(" \\\n  -H {}", quote(&format!("{name}: {}", value.as_str().unwrap_or_default()))));
+    }
+    match &args.payload {
+        Some(path) => {
+            let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            line.push_str(&format!(" \\\n  --data-binary {}", quote(&format!("@{}", absolute.display()))));
+        }
+        None => line.push_str(&format!(" \\\n  --data-binary {}", quote(&body))),
+    }
+    println!("{line}");
+    let has_timestamp = signed["signed"].as_array().is_some_and(|s| s.len() > 1);
+    if has_timestamp {
+        eprintln!("# the signature carries a timestamp: run the command within the trigger's tolerance");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quotes_for_the_shell() {
+        assert_eq!(super::quote("it's"), r"'it'\''s'");
+        assert_eq!(super::quote("a b"), "'a b'");
+    }
+}
