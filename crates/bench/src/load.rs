@@ -19,7 +19,12 @@ pub struct Bodies {
     prefix: Vec<u8>,
     suffix: Vec<u8>,
     key: Vec<u8>,
+    /// Signs `v1a` (Ed25519) signatures instead of `v1` (HMAC) when set.
+    ed25519: Option<ring::signature::Ed25519KeyPair>,
 }
+
+/// The seed of the Ed25519 key the `ed25519` row signs with.
+const ED25519_SEED: [u8; 32] = [42; 32];
 
 impl Bodies {
     pub fn new() -> Self {
@@ -28,7 +33,22 @@ impl Bodies {
         let needle = marker.to_string();
         let at = full.windows(needle.len()).position(|w| w == needle.as_bytes()).unwrap_or(0);
         let key = base64::engine::general_purpose::STANDARD.decode(&SECRET["whsec_".len()..]).unwrap_or_default();
-        Self { prefix: full[..at].to_vec(), suffix: full[at + needle.len()..].to_vec(), key }
+        Self { prefix: full[..at].to_vec(), suffix: full[at + needle.len()..].to_vec(), key, ed25519: None }
+    }
+
+    /// Bodies signed with Ed25519 (`v1a`), as an asymmetric Standard Webhooks sender signs.
+    pub fn ed25519() -> Self {
+        let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&ED25519_SEED)
+            .unwrap_or_else(|_| unreachable!("a 32-byte seed is a key"));
+        Self { ed25519: Some(pair), ..Self::new() }
+    }
+
+    /// The `whpk_` public key a component verifies these bodies with.
+    pub fn public_key(&self) -> Option<String> {
+        use ring::signature::KeyPair as _;
+        self.ed25519
+            .as_ref()
+            .map(|p| format!("whpk_{}", base64::engine::general_purpose::STANDARD.encode(p.public_key().as_ref())))
     }
 
     pub fn size(&self) -> usize {
@@ -43,21 +63,31 @@ impl Bodies {
         body.extend_from_slice(&self.suffix);
         let id = format!("msg_{run}_{seq}");
         let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let mut mac =
-            Hmac::<sha2::Sha256>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("hmac takes any key"));
-        mac.update(id.as_bytes());
-        mac.update(b".");
-        mac.update(ts.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(&body);
-        let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let signature = match &self.ed25519 {
+            Some(pair) => {
+                let mut message = Vec::with_capacity(id.len() + body.len() + 16);
+                message.extend_from_slice(format!("{id}.{ts}.").as_bytes());
+                message.extend_from_slice(&body);
+                format!("v1a,{}", base64::engine::general_purpose::STANDARD.encode(pair.sign(&message).as_ref()))
+            }
+            None => {
+                let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.key)
+                    .unwrap_or_else(|_| unreachable!("hmac takes any key"));
+                mac.update(id.as_bytes());
+                mac.update(b".");
+                mac.update(ts.to_string().as_bytes());
+                mac.update(b".");
+                mac.update(&body);
+                format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+            }
+        };
         client
             .post(url)
             .header("content-type", "application/json")
             .header("x-github-event", "issues")
             .header("webhook-id", id)
             .header("webhook-timestamp", ts.to_string())
-            .header("webhook-signature", format!("v1,{sig}"))
+            .header("webhook-signature", signature)
             .body(body)
     }
 }

@@ -26,7 +26,7 @@ struct Options {
     rate: u64,
     concurrencies: Vec<usize>,
     onset: PathBuf,
-    /// Scenario names to run: bare, sqlite, paused, running, open, observed, pruning, brokers or one broker;
+    /// Scenario names to run: bare, sqlite, paused, ed25519, running, open, observed, pruning, brokers or one broker;
     /// postgres only when named.
     only: Vec<String>,
     /// Repeats of each side of the `observed` comparison.
@@ -66,7 +66,7 @@ fn parse_options() -> anyhow::Result<Options> {
             "--repeats" => o.repeats = value.parse().context("--repeats is a whole number")?,
             other => bail!(
                 "unknown flag {other}; flags: --seconds N, --rate N, --concurrency 1,16,64, --onset PATH, --repeats N, \
-                 --only bare,sqlite,paused,running,open,observed,pruning,postgres,brokers (or nats,rabbitmq,mqtt,kafka,sqs)"
+                 --only bare,sqlite,paused,ed25519,running,open,observed,pruning,postgres,brokers (or nats,rabbitmq,mqtt,kafka,sqs)"
             ),
         }
     }
@@ -81,6 +81,8 @@ enum Target {
     Bare,
     Sqlite,
     OnsetPaused,
+    /// Durable ingest like `OnsetPaused`, verified with an Ed25519 preset instead of HMAC.
+    OnsetEd25519,
     OnsetRunning,
 }
 
@@ -90,6 +92,7 @@ impl Target {
             Target::Bare => "bare",
             Target::Sqlite => "sqlite",
             Target::OnsetPaused => "paused",
+            Target::OnsetEd25519 => "ed25519",
             Target::OnsetRunning => "running",
         }
     }
@@ -99,6 +102,7 @@ impl Target {
             Target::Bare => "bare axum 200 (reference)",
             Target::Sqlite => "SQLite WAL append, batched (reference)",
             Target::OnsetPaused => "onset, durable ingest (component paused)",
+            Target::OnsetEd25519 => "onset, durable ingest, Ed25519 preset (component paused)",
             Target::OnsetRunning => "onset, ingest + 5-step runs ending in HTTP",
         }
     }
@@ -177,11 +181,21 @@ async fn start_with(
             .args(["serve-sqlite", &addr, &dir.path().display().to_string()])
             .stderr(Stdio::inherit())
             .spawn()?,
-        Target::OnsetPaused | Target::OnsetRunning => {
+        Target::OnsetPaused | Target::OnsetEd25519 | Target::OnsetRunning => {
             let project = dir.path().join("project");
             std::fs::create_dir_all(project.join("components"))?;
             std::fs::write(project.join("onset.yaml"), "name: bench\n")?;
-            std::fs::write(project.join("components/github.yaml"), COMPONENT)?;
+            let component = match target {
+                Target::OnsetEd25519 => {
+                    let key = Bodies::ed25519().public_key().unwrap_or_default();
+                    COMPONENT.replace(
+                        "{ scheme: standard-webhooks, secret: \"{{ config.secret }}\" }",
+                        &format!("{{ preset: standard-webhooks, public_key: \"{key}\" }}"),
+                    )
+                }
+                _ => COMPONENT.to_string(),
+            };
+            std::fs::write(project.join("components/github.yaml"), component)?;
             Command::new(&opts.onset)
                 .args(["serve", "--no-watch", "--listen", &addr])
                 .arg("--project")
@@ -211,7 +225,7 @@ async fn start_with(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    if target == Target::OnsetPaused {
+    if matches!(target, Target::OnsetPaused | Target::OnsetEd25519) {
         let token = std::fs::read_to_string(running.dir.path().join("data/admin-token"))
             .context("the server writes its admin token at the first start")?;
         let r = client
@@ -294,6 +308,7 @@ async fn run() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let bodies = Arc::new(Bodies::new());
+    let ed25519_bodies = Arc::new(Bodies::ed25519());
 
     let current: Arc<std::sync::RwLock<Option<Arc<Arrivals>>>> = Arc::default();
     let sink_app = Router::new().route("/", post(sink_handler)).with_state(current.clone());
@@ -313,7 +328,7 @@ async fn run() -> anyhow::Result<()> {
     let mut sqlite_ref = std::collections::HashMap::new();
     let capacity = 2_000_000;
     let broker_wanted = opts.wants("brokers") || brokers::NAMES.iter().any(|b| opts.wants(b));
-    for target in [Target::Bare, Target::Sqlite, Target::OnsetPaused, Target::OnsetRunning] {
+    for target in [Target::Bare, Target::Sqlite, Target::OnsetPaused, Target::OnsetEd25519, Target::OnsetRunning] {
         // A broker table is set against the SQLite reference of the same run.
         let as_reference = target == Target::Sqlite && broker_wanted && !opts.only.is_empty();
         if !opts.wants(target.name()) && !as_reference {
@@ -326,7 +341,8 @@ async fn run() -> anyhow::Result<()> {
             let server = start(target, &opts, &sink_url, &client).await?;
             let url = format!("{}/hooks/development/github", server.base);
             let run_id = format!("c{c}");
-            let mut out: Outcome = load::closed_loop(&client, &url, &bodies, &times, &run_id, c, opts.duration).await;
+            let signer = if target == Target::OnsetEd25519 { &ed25519_bodies } else { &bodies };
+            let mut out: Outcome = load::closed_loop(&client, &url, signer, &times, &run_id, c, opts.duration).await;
             let per_sec = out.accepted as f64 / out.elapsed.as_secs_f64();
             let e2e = if target == Target::OnsetRunning {
                 let (mut lat, missing) = end_to_end(&arrivals, &out.accepted_seqs).await;
@@ -334,7 +350,7 @@ async fn run() -> anyhow::Result<()> {
             } else {
                 None
             };
-            if matches!(target, Target::OnsetPaused | Target::OnsetRunning) {
+            if matches!(target, Target::OnsetPaused | Target::OnsetEd25519 | Target::OnsetRunning) {
                 peak_rss_kb = peak_rss_kb.max(server.peak_rss_kb().unwrap_or(0));
             }
             if target == Target::Sqlite {
@@ -401,6 +417,7 @@ async fn run() -> anyhow::Result<()> {
         println!();
     }
     print_report(&rows, &sqlite_ref, peak_rss_kb);
+    print_ed25519_ratio(&rows);
     Ok(())
 }
 
@@ -557,6 +574,22 @@ async fn pruning(
         100.0 * median(&ons, |r| r.0) / median(&offs, |r| r.0)
     );
     Ok(())
+}
+
+/// Durable ingest verified with Ed25519 against the same with HMAC, per concurrency (no gate).
+fn print_ed25519_ratio(rows: &[Row]) {
+    let of = |target: Target, c: &str| rows.iter().find(|r| r.label == target.label() && r.concurrency == c);
+    let cells: Vec<String> = rows
+        .iter()
+        .filter(|r| r.label == Target::OnsetEd25519.label())
+        .filter_map(|ed| {
+            of(Target::OnsetPaused, &ed.concurrency)
+                .map(|hmac| format!("c{} {:.0}%", ed.concurrency, 100.0 * ed.per_sec / hmac.per_sec))
+        })
+        .collect();
+    if !cells.is_empty() {
+        println!("Ed25519 preset ÷ HMAC (Standard Webhooks v1), durable ingest, same run: {}", cells.join(", "));
+    }
 }
 
 fn print_report(rows: &[Row], sqlite_ref: &std::collections::HashMap<usize, f64>, peak_rss_kb: u64) {

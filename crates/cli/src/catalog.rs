@@ -7,7 +7,10 @@ use std::path::Path;
 use onset_model::catalog::{self, ChannelInfo, TriggerInfo};
 use serde_json::Value;
 
-pub fn print(kind: Option<&str>, json: bool) -> Result<(), String> {
+pub fn print(kind: Option<&str>, json: bool, presets: bool) -> Result<(), String> {
+    if presets {
+        return print_presets(kind, json);
+    }
     let kinds: Vec<&str> = match kind {
         Some(k) => vec![k],
         None => onset_model::TRIGGER_TYPES.to_vec(),
@@ -17,7 +20,7 @@ pub fn print(kind: Option<&str>, json: bool) -> Result<(), String> {
         infos.push(catalog::trigger(k).ok_or_else(|| unknown_type(k))?);
     }
     if json {
-        let details: Vec<Value> = kinds.iter().filter_map(|k| catalog::detail(k)).collect();
+        let details: Vec<Value> = kinds.iter().filter_map(|k| onset_sources::catalog::detail(k)).collect();
         let out = if kind.is_some() { details.into_iter().next().unwrap_or(Value::Null) } else { Value::from(details) };
         println!("{}", serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?);
         return Ok(());
@@ -44,6 +47,44 @@ pub fn print(kind: Option<&str>, json: bool) -> Result<(), String> {
             describe(&mut out, t);
         }
     }
+    print!("{out}");
+    Ok(())
+}
+
+/// `onset catalog http --presets`: each provider with what its preset needs.
+fn print_presets(kind: Option<&str>, json: bool) -> Result<(), String> {
+    if kind.is_some_and(|k| k != "http") {
+        return Err("presets verify `http` triggers: `onset catalog http --presets`".into());
+    }
+    let presets = onset_sources::catalog::preset_summaries();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&presets).map_err(|e| e.to_string())?);
+        return Ok(());
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<18} {:<26} {:<36} {:<18} {:<9} {:<8}",
+        "PRESET", "NEEDS", "SIGNATURE", "ALGORITHM", "TOLERANCE", "HANDSHAKE"
+    );
+    for p in &presets {
+        let needs: Vec<String> =
+            p.needs.iter().map(|n| n.replace('|', " or ")).chain(p.accepts.iter().map(|a| format!("[{a}]"))).collect();
+        let _ = writeln!(
+            out,
+            "{:<18} {:<26} {:<36} {:<18} {:<9} {}",
+            p.name,
+            needs.join(", "),
+            p.signature,
+            p.algorithm,
+            p.tolerance.as_deref().unwrap_or("-"),
+            p.handshake.as_deref().unwrap_or("-")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nverify: {{ preset: NAME, secret: \"{{{{ config.secret }}}}\" }} on an http trigger; --json adds each provider's docs, delivery id and sample."
+    );
     print!("{out}");
     Ok(())
 }

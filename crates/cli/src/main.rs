@@ -189,6 +189,9 @@ enum Command {
         kind: Option<String>,
         #[arg(long)]
         json: bool,
+        /// List the http type's webhook presets (`verify: { preset: NAME, … }`).
+        #[arg(long)]
+        presets: bool,
     },
     /// Print a curl command whose request the component's trigger accepts, signed by the server
     /// with the environment's secret.
@@ -510,7 +513,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(*args).await,
             Command::Validate { project } => validate(&project),
             Command::Schema => {
-                print!("{}", onset_model::component_schema());
+                print!("{}", onset_sources::schema::component_schema());
                 Ok(())
             }
             Command::Openapi => {
@@ -523,7 +526,7 @@ fn main() -> ExitCode {
                 println!("the database is up to date");
                 Ok(())
             }
-            Command::Catalog { kind, json } => catalog::print(kind.as_deref(), json),
+            Command::Catalog { kind, json, presets } => catalog::print(kind.as_deref(), json, presets),
             Command::Token { command, remote } => tokens::run(&remote::Remote::new(&remote)?, command).await,
             Command::Events { filter, remote } => observe::events(&remote::Remote::new(&remote)?, filter).await,
             Command::Runs { command: Some(observe::RunsCommand::Show { id, json }), remote, .. } => {

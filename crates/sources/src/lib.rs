@@ -3,12 +3,14 @@
 //! Verifiers check signatures, tokens and credentials over the raw body bytes; the normaliser
 //! turns a body into the JSON payload handlers see; redaction keeps credentials out of storage.
 
+pub mod catalog;
 mod delivery;
 pub mod github;
 mod payload;
 pub mod presets;
 mod redact;
 pub mod schedule;
+pub mod schema;
 mod secret;
 pub mod slack;
 pub mod stream;

@@ -7,7 +7,8 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::verify::{Handshake, Locator, VerifierBuildError};
+pub use crate::verify::Locator;
+use crate::verify::{Handshake, VerifierBuildError};
 
 /// One provider's verification, as the catalog lists it.
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -68,3 +68,25 @@ fn catalog_lists_types_and_details_one_as_json() {
     assert_eq!(events.len(), 3);
     assert!(events.iter().all(|e| e["sample"].is_object() && e["schema"].is_object()));
 }
+
+#[test]
+fn catalog_lists_the_webhook_presets() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&onset(dir.path(), &["catalog", "http", "--presets"]));
+    let stripe = out.lines().find(|l| l.starts_with("stripe ")).unwrap_or_else(|| panic!("{out}"));
+    assert!(stripe.contains("secret") && stripe.contains("Stripe-Signature") && stripe.contains("5m"), "{stripe}");
+    let meta = out.lines().find(|l| l.starts_with("meta ")).unwrap();
+    assert!(meta.contains("verify_token") && meta.contains("hub"), "{meta}");
+    assert!(out.lines().count() > 35, "{out}");
+    let json: Value =
+        serde_json::from_str(&ok(&onset(dir.path(), &["catalog", "http", "--presets", "--json"]))).unwrap();
+    let discord = json.as_array().unwrap().iter().find(|p| p["name"] == "discord").unwrap();
+    assert_eq!(discord["needs"], serde_json::json!(["public_key"]));
+    assert_eq!(discord["handshake"], "discord");
+    // The http type's detail carries them too, with the providers' samples.
+    let detail: Value = serde_json::from_str(&ok(&onset(dir.path(), &["catalog", "http", "--json"]))).unwrap();
+    let stripe = detail["presets"].as_array().unwrap().iter().find(|p| p["name"] == "stripe").unwrap();
+    assert_eq!(stripe["sample"]["object"], "event");
+    let bad = onset(dir.path(), &["catalog", "github", "--presets"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("onset catalog http --presets"));
+}

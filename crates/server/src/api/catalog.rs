@@ -20,7 +20,7 @@ pub(super) fn routes(t: Table) -> Table {
         Op::get(
             "/api/v1/catalog/{kind}",
             "getTriggerType",
-            "One trigger type with each event's sample and JSON Schema",
+            "One trigger type with each event's sample and JSON Schema (and the http type's webhook presets)",
         )
         .tag("catalog")
         .answers::<TriggerType>(200, "The trigger type")
@@ -44,7 +44,7 @@ async fn list() -> Result<Json<Page<TriggerType>>, ApiError> {
 }
 
 async fn one(Path(kind): Path<String>) -> Result<Json<TriggerType>, ApiError> {
-    let detail = onset_model::catalog::detail(&kind).ok_or_else(|| {
+    let detail = onset_sources::catalog::detail(&kind).ok_or_else(|| {
         ApiError::not_found(
             "unknown_trigger_type",
             format!("there is no trigger type `{kind}`; types: {}", onset_model::TRIGGER_TYPES.join(", ")),

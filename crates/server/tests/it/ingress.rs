@@ -98,7 +98,7 @@ async fn each_rejection_stores_nothing() {
     )
     .await;
     assert_eq!((st, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("signature_missing")));
-    assert_eq!(body["location"], "header webhook-id");
+    assert_eq!(body["location"], "header webhook-signature");
 
     let (st, body) = error_body(
         c.post(s.url("/hooks/development/orders"))

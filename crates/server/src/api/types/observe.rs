@@ -15,6 +15,37 @@ pub struct TriggerType {
     /// Where its detail (samples and schemas) is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub href: Option<String>,
+    /// Verification presets by provider (`http`, in its detail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presets: Option<Vec<WebhookPreset>>,
+}
+
+/// A provider's verification, by name: `verify: { preset: NAME, … }`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct WebhookPreset {
+    pub name: String,
+    pub title: String,
+    /// The provider's page on verifying its requests.
+    pub docs: String,
+    /// Settings it needs (`a|b`: either).
+    pub needs: Vec<String>,
+    /// Settings it takes when given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepts: Vec<String>,
+    /// The header (or body field) the signature comes in.
+    pub signature: String,
+    pub algorithm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<String>,
+    /// Where the delivery id comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
+    /// The handshake the trigger answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handshake: Option<String>,
+    /// A payload the provider publishes as an example.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
