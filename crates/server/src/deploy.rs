@@ -6,12 +6,11 @@ use std::collections::HashMap;
 
 use onset_engine::{CompiledComponent, Connectors};
 use onset_expr::{Compiled, Compiler, Program};
-use onset_model::{Component, ConfigType, HTTP_SETTINGS};
+use onset_model::{Component, ConfigType};
 use onset_sources::{Redactor, Verifier};
 use serde_json::{Map, Value};
 
 use crate::routing::{Route, Routes};
-use crate::source::Source;
 
 /// How long a caller may wait for a run's answer at most.
 const MAX_RESPONSE_TIMEOUT: onset_model::Duration = onset_model::Duration::from_secs(300);
@@ -35,8 +34,10 @@ pub struct Deployed {
     /// The files the component refers to (`script_file`), path → text.
     pub files: std::collections::BTreeMap<String, String>,
     pub compiled: CompiledComponent,
-    /// The trigger's kind and provider settings.
-    pub provider: Source,
+    /// The trigger, built by its type in the registry of `onset_sources::triggers`.
+    pub trigger: Box<dyn onset_sources::triggers::Trigger>,
+    /// How its events come in.
+    pub intake: onset_sources::triggers::Intake,
     /// The resolved config (in memory only), for sources that evaluate templates later.
     pub config: Value,
     pub verifier: Verifier,
@@ -129,32 +130,23 @@ impl Deployed {
             .map_err(|errs| errs.into_iter().map(|e| format!("component `{name}`: {e}")).collect::<Vec<_>>())?;
 
         let kind = component.trigger.kind.as_str();
-        let is_http = kind == "http";
+        let trigger_type = onset_sources::triggers::source(kind)
+            .ok_or_else(|| vec![format!("component `{name}`: trigger type `{kind}` is not available in this build")])?;
+        let intake = trigger_type.intake();
+        // Requests to the handlers' own resources (`http`) may carry their own delivery id
+        // template and answer after the run.
+        let resources = intake == onset_sources::triggers::Intake::Resources;
         let mut with = component.trigger.with.as_object().cloned().unwrap_or_default();
-        if is_http && let Some(unknown) = with.keys().find(|k| !HTTP_SETTINGS.contains(&k.as_str())) {
-            return Err(vec![format!(
-                "component `{name}`: trigger setting `{unknown}` is not an http setting ({})",
-                HTTP_SETTINGS.join(", ")
-            )]);
-        }
-        let delivery_template = if is_http { with.remove("delivery_id") } else { None };
-        let deferred_keys: &[&str] = match kind {
-            "poll" => crate::source::POLL_TEMPLATES,
-            k if onset_model::catalog::STREAM_TYPES.contains(&k) => crate::source::STREAM_TEMPLATES,
-            _ => &[],
-        };
         let deferred: Map<String, Value> =
-            deferred_keys.iter().filter_map(|k| with.remove(*k).map(|v| (k.to_string(), v))).collect();
+            trigger_type.deferred().iter().filter_map(|k| with.remove(*k).map(|v| (k.to_string(), v))).collect();
+        let delivery_template = if resources { with.remove("delivery_id") } else { None };
         let rendered = render_settings(&Value::Object(with), &config)
             .map_err(|e| vec![format!("component `{name}`: trigger.with: {e}")])?;
-
-        let (provider, verifier) = if is_http {
-            let verifier =
-                Verifier::from_json(rendered.get("verify")).map_err(|e| vec![format!("component `{name}`: {e}")])?;
-            (Source::Http, verifier)
-        } else {
-            crate::source::build(kind, &rendered, &deferred).map_err(|e| vec![format!("component `{name}`: {e}")])?
-        };
+        let mut checked = rendered.clone();
+        if let (Some(template), Some(map)) = (&delivery_template, checked.as_object_mut()) {
+            map.insert("delivery_id".into(), template.clone());
+        }
+        let built = trigger_type.build(&checked, &deferred).map_err(|e| vec![format!("component `{name}`: {e}")])?;
         let redact: Vec<String> = match rendered.get("redact_headers") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(list)) => list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
@@ -173,10 +165,10 @@ impl Deployed {
             }
             Some(_) => return Err(vec![format!("component `{name}`: trigger.with.delivery_id is a template string")]),
         };
-        let response = if is_http { response_mode(&rendered) } else { Ok(ResponseMode::Immediate) }
+        let response = if resources { response_mode(&rendered) } else { Ok(ResponseMode::Immediate) }
             .map_err(|e| vec![format!("component `{name}`: {e}")])?;
         // Provider triggers take every delivery at the component's own path, by POST.
-        let routes = if is_http {
+        let routes = if resources {
             Routes::new(
                 component
                     .handlers
@@ -194,9 +186,10 @@ impl Deployed {
             source,
             files: Default::default(),
             compiled,
-            provider,
+            trigger: built.trigger,
+            intake,
             config,
-            verifier,
+            verifier: built.verifier,
             redactor: Redactor::new(redact),
             delivery_id,
             response,
@@ -234,9 +227,10 @@ fn response_mode(with: &Value) -> Result<ResponseMode, String> {
     }
 }
 
-/// A handler's name: `POST /orders` for `http` triggers, else `Channel.event`.
+/// A handler's name as its trigger type names it: `POST /orders` for `http`, else `Channel.event`.
 pub fn handler_name(trigger_kind: &str, channel: &str, event: &str) -> String {
-    if trigger_kind == "http" { format!("{event} {channel}") } else { format!("{channel}.{event}") }
+    onset_sources::triggers::source(trigger_kind)
+        .map_or_else(|| format!("{channel}.{event}"), |t| t.handler_name(channel, event))
 }
 
 /// Renders every template in the trigger settings against `config`.

@@ -20,9 +20,9 @@ use crate::deploy::{Deployed, ResponseMode};
 use crate::error::ApiError;
 use crate::scheduler::Job;
 use crate::series::Outcome;
-use crate::source::Source;
 use onset_engine::Responder;
 use onset_model::catalog::EventName;
+use onset_sources::triggers::Intake;
 use onset_sources::{Answer, Delivery};
 
 /// `/hooks/dev/orders/a/b?x=1` → `("dev", "orders", "/a/b")`.
@@ -296,12 +296,11 @@ async fn accept(
         })?;
 
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    match &deployed.provider {
-        Source::Slack if onset_sources::slack::is_ssl_check(content_type, &raw) => {
-            return Ok(("probe", StatusCode::OK.into_response()));
-        }
-        Source::GoogleCalendar(_) => return crate::google::notification(app, &deployed, headers).await,
-        _ => {}
+    if deployed.trigger.is_probe(content_type, &raw) {
+        return Ok(("probe", StatusCode::OK.into_response()));
+    }
+    if deployed.intake == Intake::Notification {
+        return crate::google::notification(app, &deployed, headers).await;
     }
 
     let signed = onset_sources::Request { body: &raw, ..bodyless };
@@ -330,9 +329,8 @@ async fn accept(
     let query = query_json(uri);
     let params: Map<String, Value> = params.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
     let verifier_id = if deployed.delivery_id.is_none() { deployed.verifier.delivery_id(&signed) } else { None };
-    let delivery = match &deployed.provider {
-        Source::GitHub(_) => onset_sources::github::classify(headers, content_type, raw).map_err(malformed)?,
-        Source::Slack => onset_sources::slack::classify(content_type, raw).map_err(malformed)?,
+    let delivery = match deployed.intake {
+        Intake::Provider => deployed.trigger.classify(headers, content_type, raw).map_err(malformed)?,
         _ => {
             let payload = onset_sources::normalize_payload(content_type, raw).map_err(malformed)?;
             let name = EventName::new(route.pattern.clone(), method.as_str());

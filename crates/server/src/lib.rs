@@ -24,7 +24,6 @@ mod scheduler;
 mod secrets;
 mod series;
 mod service;
-mod source;
 mod timed;
 mod traces;
 mod validation;

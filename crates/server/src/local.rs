@@ -40,16 +40,17 @@ pub struct LocalRun {
 /// The handler an event spec names: `(channel, event, path parameters)`.
 fn resolve_event(component: &Component, spec: &str) -> Result<(String, String, Map<String, Value>), String> {
     let name = component.component.as_str();
+    // Triggers whose handlers are resources and methods (`http`) name events `"POST /path"`.
+    let resources = onset_sources::triggers::source(&component.trigger.kind)
+        .is_some_and(|t| t.intake() == onset_sources::triggers::Intake::Resources);
     let known = || {
         component
             .handler_list()
-            .map(|(c, e, _)| if component.trigger.kind == "http" { format!("\"{e} {c}\"") } else { format!("{c}.{e}") })
+            .map(|(c, e, _)| if resources { format!("\"{e} {c}\"") } else { format!("{c}.{e}") })
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if component.trigger.kind == "http"
-        && let Some((method, path)) = spec.split_once(' ')
-    {
+    if resources && let Some((method, path)) = spec.split_once(' ') {
         let routes = Routes::new(
             component.handlers.iter().map(|(c, events)| Route::new(c, events.keys().cloned().collect())).collect(),
         );

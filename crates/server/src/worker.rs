@@ -192,7 +192,7 @@ fn meta(app_kind: &str, run: &PendingRun, ev: &EventForRun) -> Value {
     put("headers", json_value(&ev.headers));
     put("query", json_value(&ev.query));
     put("params", json_value(&ev.params));
-    if onset_model::catalog::STREAM_TYPES.contains(&app_kind) {
+    if onset_sources::triggers::source(app_kind).is_some_and(|t| t.message_meta()) {
         // A broker message's own fields (subject, stream, sequence, delivery count…).
         put("message", json_value(&ev.params));
     }

@@ -14,6 +14,7 @@ pub mod schema;
 mod secret;
 pub mod slack;
 pub mod stream;
+pub mod triggers;
 pub mod verify;
 
 pub use delivery::{Answer, Delivery};

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::tokens::{TokenCache, key};
-use crate::source::{GoogleAccount, GoogleSettings};
+use onset_sources::triggers::{GoogleAccount, GoogleCalendar as GoogleSettings};
 
 /// Why a call failed; `Gone` is `events.list`'s 410 (the sync token expired).
 #[derive(Debug)]

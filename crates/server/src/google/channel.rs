@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::api::Calendar;
 use crate::app::{App, now_ms};
 use crate::deploy::Deployed;
-use crate::source::GoogleSettings;
+use onset_sources::triggers::GoogleCalendar as GoogleSettings;
 
 pub const CHANNEL_KEY: &str = "google.channel";
 pub const SYNC_TOKEN_KEY: &str = "google.sync_token";
@@ -165,7 +165,7 @@ pub async fn renew_loop(app: std::sync::Arc<App>) {
                 continue;
             }
             let Some(deployed) = app.active(&environment, &component) else { continue };
-            let crate::source::Source::GoogleCalendar(s) = &deployed.provider else { continue };
+            let Some(s) = deployed.trigger.as_any().downcast_ref::<GoogleSettings>() else { continue };
             let Some(public) = app.config.public_url.as_deref() else { continue };
             let address = crate::registration::hook_url(public, &environment, &component);
             let key = format!("renewal_failed:{environment}/{component}");

@@ -14,7 +14,7 @@ use super::channel::SYNC_TOKEN_KEY;
 use crate::app::{App, new_id, now_ms};
 use crate::deploy::Deployed;
 use crate::ingress::runs_for;
-use crate::source::GoogleSettings;
+use onset_sources::triggers::GoogleCalendar as GoogleSettings;
 
 async fn sync_token(app: &App, component: &str, environment: &str) -> Result<Option<String>, String> {
     app.store
@@ -57,7 +57,7 @@ fn id_etag(item: &Value) -> Option<(String, String)> {
 /// Fetches and records the changes since the stored sync token. One at a time per component
 /// and environment: the notifications of a channel share its token.
 pub async fn changes(app: Arc<App>, deployed: Arc<Deployed>, headers: String) {
-    let crate::source::Source::GoogleCalendar(s) = &deployed.provider else { return };
+    let Some(s) = deployed.trigger.as_any().downcast_ref::<GoogleSettings>() else { return };
     let lock = app.calendar_locks.get(deployed.name(), &deployed.environment);
     let _held = lock.lock().await;
     if let Err(e) = sync_once(&app, &deployed, s, &headers).await {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::{client, hook_url, public_url};
 use crate::app::App;
 use crate::deploy::Deployed;
-use crate::source::GitHubSettings;
+use onset_sources::triggers::GitHub as GitHubSettings;
 
 const STATE_KEY: &str = "github.hook";
 

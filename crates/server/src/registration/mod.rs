@@ -7,7 +7,7 @@ mod github;
 
 use crate::app::App;
 use crate::deploy::Deployed;
-use crate::source::Source;
+use onset_sources::triggers::{GitHub, GoogleCalendar};
 
 /// The address a provider posts to for this component.
 pub fn hook_url(public: &str, environment: &str, component: &str) -> String {
@@ -73,29 +73,29 @@ pub async fn register(app: &App, deployed: &Deployed) -> Result<Vec<String>, Str
 }
 
 async fn register_with_provider(app: &App, deployed: &Deployed) -> Result<Vec<String>, String> {
-    match &deployed.provider {
-        Source::GitHub(settings) => github::register(app, deployed, settings).await,
-        Source::Slack => {
-            let url = app.config.public_url.as_deref().map_or_else(
-                || format!("<public address>/hooks/{}/{}", deployed.environment, deployed.name()),
-                |p| hook_url(p, &deployed.environment, deployed.name()),
-            );
-            Ok(vec![format!(
-                "Slack cannot be registered by API: paste {url} as the Request URL of the app's Event \
-                 Subscriptions, Interactivity and Slash Commands"
-            )])
-        }
-        Source::GoogleCalendar(settings) => crate::google::channel::register(app, deployed, settings).await,
-        // Nothing to register: the trigger connects out (or is its own ingress).
-        _ => Ok(Vec::new()),
+    let trigger = deployed.trigger.as_any();
+    if let Some(settings) = trigger.downcast_ref::<GitHub>() {
+        return github::register(app, deployed, settings).await;
     }
+    if let Some(settings) = trigger.downcast_ref::<GoogleCalendar>() {
+        return crate::google::channel::register(app, deployed, settings).await;
+    }
+    let url = app.config.public_url.as_deref().map_or_else(
+        || format!("<public address>/hooks/{}/{}", deployed.environment, deployed.name()),
+        |p| hook_url(p, &deployed.environment, deployed.name()),
+    );
+    // Nothing to register (the trigger connects out, or is its own ingress), or by hand.
+    Ok(deployed.trigger.manual_registration(&url).into_iter().collect())
 }
 
 /// Removes what [`register`] created for the active deployment `deployed`.
 pub async fn unregister(app: &App, deployed: &Deployed) -> Result<Vec<String>, String> {
-    match &deployed.provider {
-        Source::GitHub(settings) => github::unregister(app, deployed, settings).await,
-        Source::GoogleCalendar(settings) => crate::google::channel::unregister(app, deployed, settings).await,
-        _ => Ok(Vec::new()),
+    let trigger = deployed.trigger.as_any();
+    if let Some(settings) = trigger.downcast_ref::<GitHub>() {
+        return github::unregister(app, deployed, settings).await;
     }
+    if let Some(settings) = trigger.downcast_ref::<GoogleCalendar>() {
+        return crate::google::channel::unregister(app, deployed, settings).await;
+    }
+    Ok(Vec::new())
 }

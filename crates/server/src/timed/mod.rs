@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, now_ms};
-use crate::source::{Source, Timing};
+use onset_sources::triggers::{Intake, Poll, Schedule, Timing};
 
 /// What a running source last did, for `GET /api/v1/components`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -121,9 +121,9 @@ pub async fn supervise(app: Arc<App>) {
     loop {
         let mut wanted = HashMap::new();
         for d in app.active_all() {
-            if matches!(d.provider, Source::Schedule(_) | Source::Poll(_)) || d.provider.stream().is_some() {
+            if d.intake == Intake::Task {
                 let key = (d.environment.clone(), d.name().to_string());
-                if d.provider.single() && !app.hold(&lease_name(&key.0, &key.1)).await {
+                if d.trigger.single() && !app.hold(&lease_name(&key.0, &key.1)).await {
                     continue;
                 }
                 wanted.insert(key, d);
@@ -151,18 +151,15 @@ pub async fn supervise(app: Arc<App>) {
             let token = app.shutdown.child_token();
             running.insert(key, (d.id.clone(), token.clone()));
             let app = app.clone();
-            match &d.provider {
-                Source::Schedule(t) => {
-                    let t = t.clone();
-                    tokio::spawn(async move { schedule::run(app, d.clone(), t, token).await });
-                }
-                Source::Poll(p) => {
-                    let p = p.clone();
-                    tokio::spawn(async move { poll::run(app, d.clone(), p, token).await });
-                }
-                _ => {
-                    tokio::spawn(async move { stream::run(app, d.clone(), token).await });
-                }
+            let trigger = d.trigger.as_any();
+            if let Some(s) = trigger.downcast_ref::<Schedule>() {
+                let t = s.timing.clone();
+                tokio::spawn(async move { schedule::run(app, d.clone(), t, token).await });
+            } else if let Some(p) = trigger.downcast_ref::<Poll>() {
+                let p = p.clone();
+                tokio::spawn(async move { poll::run(app, d.clone(), p, token).await });
+            } else if d.trigger.stream().is_some() {
+                tokio::spawn(async move { stream::run(app, d.clone(), token).await });
             }
         }
         tokio::select! {

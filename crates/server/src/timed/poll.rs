@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::{sleep_until, store_next, stored_next};
 use crate::app::{App, now_ms};
 use crate::deploy::Deployed;
-use crate::source::PollSettings;
+use onset_sources::triggers::Poll as PollSettings;
 
 const NEXT: &str = "poll.next";
 const CURSOR: &str = "poll.cursor";

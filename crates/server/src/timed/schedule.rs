@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{sleep_until, store_next, stored_next};
 use crate::app::{App, now_ms};
 use crate::deploy::Deployed;
-use crate::source::Timing;
+use onset_sources::triggers::Timing;
 
 const NEXT: &str = "schedule.next";
 

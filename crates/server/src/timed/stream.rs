@@ -13,69 +13,22 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::deploy::Deployed;
-use crate::source::{Source, StreamCommon};
+use onset_sources::triggers::StreamCommon;
 
 /// Messages stored together at most.
 const MAX_BATCH: usize = 256;
 
 pub async fn run(app: Arc<App>, deployed: Arc<Deployed>, token: CancellationToken) {
     let (component, environment) = (deployed.name().to_string(), deployed.environment.clone());
-    let Some(common) = deployed.provider.stream().cloned() else { return };
+    let Some(stream) = deployed.trigger.stream() else { return };
+    let common = stream.common.clone();
     let (tx, mut rx) = mpsc::channel::<Incoming>(common.max_in_flight);
     let (status_tx, mut status_rx) = watch::channel(Status::Connecting);
     let consumer = token.child_token();
     let backlog = Backlog::default();
     // The durable consumer / consumer tag names this component in this environment.
     let name = format!("onset-{component}-{environment}");
-    match &deployed.provider {
-        Source::Nats(s, _) => {
-            tokio::spawn(onset_sources::stream::nats::run(
-                s.clone(),
-                name,
-                backlog.clone(),
-                tx,
-                status_tx,
-                consumer.clone(),
-            ));
-        }
-        Source::Mqtt(s, _) => {
-            tokio::spawn(onset_sources::stream::mqtt::run(s.clone(), name, tx, status_tx, consumer.clone()));
-        }
-        Source::Rabbitmq(s, c) => {
-            let prefetch = s.prefetch.unwrap_or(u16::try_from(c.max_in_flight).unwrap_or(u16::MAX));
-            tokio::spawn(onset_sources::stream::rabbitmq::run(
-                s.clone(),
-                name,
-                prefetch,
-                backlog.clone(),
-                tx,
-                status_tx,
-                consumer.clone(),
-            ));
-        }
-        Source::Kafka(s, _) => {
-            tokio::spawn(onset_sources::stream::kafka::run(
-                s.clone(),
-                name,
-                backlog.clone(),
-                tx,
-                status_tx,
-                consumer.clone(),
-            ));
-        }
-        Source::Sqs(s, c) => {
-            let batch = c.max_in_flight.min(onset_sources::stream::sqs::MAX_BATCH);
-            tokio::spawn(onset_sources::stream::sqs::run(
-                s.clone(),
-                batch,
-                backlog.clone(),
-                tx,
-                status_tx,
-                consumer.clone(),
-            ));
-        }
-        _ => return,
-    }
+    stream.spawn(name, backlog.clone(), tx, status_tx, consumer.clone());
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
     loop {
         tokio::select! {

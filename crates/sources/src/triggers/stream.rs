@@ -1,0 +1,238 @@
+//! Broker trigger types (`nats`, `rabbitmq`, `mqtt`, `kafka`, `sqs`), one per cargo feature:
+//! their settings, and the consumer the server runs for a deployed one.
+// A build without any broker feature registers no broker type.
+#![cfg_attr(
+    not(any(feature = "nats", feature = "rabbitmq", feature = "mqtt", feature = "kafka", feature = "sqs")),
+    allow(dead_code, unused_imports)
+)]
+
+use std::any::Any;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::{Built, Intake, Trigger, TriggerSource, settings};
+use crate::Verifier;
+
+/// Settings every stream trigger takes.
+#[derive(Clone)]
+pub struct StreamCommon {
+    /// Messages received but not yet stored at most.
+    pub max_in_flight: usize,
+    /// Messages one run receives at most (1: a run per message).
+    pub batch_size: usize,
+    /// How long a batch waits to fill once its first message is in.
+    pub batch_wait: std::time::Duration,
+    /// `external_id`: the dedup id of a message, over `event`, `message`, `headers`, `config`.
+    pub external_id: Option<Arc<(onset_expr::Program, onset_expr::Compiled)>>,
+}
+
+impl std::fmt::Debug for StreamCommon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamCommon")
+            .field("max_in_flight", &self.max_in_flight)
+            .field("batch_size", &self.batch_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stream settings left unrendered at deploy (evaluated per message).
+const STREAM_TEMPLATES: &[&str] = &["external_id"];
+
+fn stream_common(with: &mut Value, deferred: &Map<String, Value>) -> Result<StreamCommon, String> {
+    let map = with.as_object_mut().ok_or("trigger.with is a mapping")?;
+    let batch_size = match map.remove("batch_size") {
+        None | Some(Value::Null) => 1,
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or("trigger.with.batch_size is a whole number from 1 to 1000")? as usize,
+    };
+    let batch_wait = match map.remove("batch_wait") {
+        None | Some(Value::Null) => std::time::Duration::from_millis(500),
+        Some(v) => {
+            serde_json::from_value::<onset_model::Duration>(v)
+                .map_err(|e| format!("trigger.with.batch_wait: {e} (e.g. 500ms or 2s)"))?
+                .0
+        }
+    };
+    if batch_wait > std::time::Duration::from_secs(60) {
+        return Err("trigger.with.batch_wait is at most 60s".into());
+    }
+    let max_in_flight = match map.remove("max_in_flight") {
+        // Room for a whole batch: a broker's prefetch follows this.
+        None | Some(Value::Null) => batch_size.max(64),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or("trigger.with.max_in_flight is a whole number from 1 to 10000")? as usize,
+    };
+    let external_id = match deferred.get("external_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => {
+            let mut c = onset_expr::Compiler::new();
+            let compiled = c.string(t).map_err(|e| format!("trigger.with.external_id: {e}"))?;
+            Some(Arc::new((c.finish().map_err(|e| e.to_string())?, compiled)))
+        }
+        Some(_) => return Err("trigger.with.external_id is a template string".into()),
+    };
+    Ok(StreamCommon { max_in_flight, batch_size, batch_wait, external_id })
+}
+
+/// The broker a stream trigger consumes from, with its settings.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Broker {
+    #[cfg(feature = "nats")]
+    Nats(crate::stream::nats::NatsSettings),
+    #[cfg(feature = "rabbitmq")]
+    Rabbitmq(crate::stream::rabbitmq::RabbitSettings),
+    #[cfg(feature = "mqtt")]
+    Mqtt(crate::stream::mqtt::MqttSettings),
+    #[cfg(feature = "kafka")]
+    Kafka(crate::stream::kafka::KafkaSettings),
+    #[cfg(feature = "sqs")]
+    Sqs(crate::stream::sqs::SqsSettings),
+}
+
+/// A deployed stream trigger.
+#[derive(Debug, Clone)]
+pub struct Stream {
+    pub kind: &'static str,
+    pub common: StreamCommon,
+    pub broker: Broker,
+}
+
+impl Trigger for Stream {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+    fn single(&self) -> bool {
+        // MQTT (one session per client id) and core NATS (every subscriber gets every message)
+        // run on one node; Kafka groups, SQS, RabbitMQ queues and JetStream durable consumers
+        // share the work among consumers by themselves.
+        match &self.broker {
+            #[cfg(feature = "mqtt")]
+            Broker::Mqtt(_) => true,
+            #[cfg(feature = "nats")]
+            Broker::Nats(s) => s.stream.is_none(),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+    fn stream(&self) -> Option<&Stream> {
+        Some(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(any(feature = "nats", feature = "rabbitmq", feature = "mqtt", feature = "kafka", feature = "sqs"))]
+impl Stream {
+    /// Starts the broker consumer; it hands messages over `tx` until `stop`. `name` names the
+    /// durable consumer, consumer tag, client id or group.
+    #[cfg_attr(
+        not(any(feature = "nats", feature = "rabbitmq", feature = "mqtt", feature = "kafka")),
+        allow(unused_variables)
+    )]
+    pub fn spawn(
+        &self,
+        name: String,
+        backlog: crate::stream::Backlog,
+        tx: tokio::sync::mpsc::Sender<crate::stream::Incoming>,
+        status: tokio::sync::watch::Sender<crate::stream::Status>,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        match &self.broker {
+            #[cfg(feature = "nats")]
+            Broker::Nats(s) => {
+                tokio::spawn(crate::stream::nats::run(s.clone(), name, backlog, tx, status, stop));
+            }
+            #[cfg(feature = "mqtt")]
+            Broker::Mqtt(s) => {
+                tokio::spawn(crate::stream::mqtt::run(s.clone(), name, tx, status, stop));
+            }
+            #[cfg(feature = "rabbitmq")]
+            Broker::Rabbitmq(s) => {
+                let prefetch = s.prefetch.unwrap_or(u16::try_from(self.common.max_in_flight).unwrap_or(u16::MAX));
+                tokio::spawn(crate::stream::rabbitmq::run(s.clone(), name, prefetch, backlog, tx, status, stop));
+            }
+            #[cfg(feature = "kafka")]
+            Broker::Kafka(s) => {
+                tokio::spawn(crate::stream::kafka::run(s.clone(), name, backlog, tx, status, stop));
+            }
+            #[cfg(feature = "sqs")]
+            Broker::Sqs(s) => {
+                let batch = self.common.max_in_flight.min(crate::stream::sqs::MAX_BATCH);
+                tokio::spawn(crate::stream::sqs::run(s.clone(), batch, backlog, tx, status, stop));
+            }
+        }
+    }
+}
+
+/// One broker trigger type: parses its own settings into a [`Broker`].
+struct BrokerSource {
+    kind: &'static str,
+    parse: fn(&Value) -> Result<Broker, String>,
+}
+
+impl TriggerSource for BrokerSource {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+    fn intake(&self) -> Intake {
+        Intake::Task
+    }
+    fn deferred(&self) -> &'static [&'static str] {
+        STREAM_TEMPLATES
+    }
+    fn message_meta(&self) -> bool {
+        true
+    }
+    fn build(&self, with: &Value, deferred: &Map<String, Value>) -> Result<Built, String> {
+        let mut own = with.clone();
+        let common = stream_common(&mut own, deferred)?;
+        let broker = (self.parse)(&own)?;
+        Ok(Built { verifier: Verifier::none(), trigger: Box::new(Stream { kind: self.kind, common, broker }) })
+    }
+}
+
+/// The broker types this build has.
+pub(super) fn sources() -> Vec<Box<dyn TriggerSource>> {
+    #[allow(unused_mut)]
+    let mut all: Vec<Box<dyn TriggerSource>> = Vec::new();
+    #[cfg(feature = "nats")]
+    all.push(Box::new(BrokerSource { kind: "nats", parse: |w| Ok(Broker::Nats(settings("nats", w)?)) }));
+    #[cfg(feature = "rabbitmq")]
+    all.push(Box::new(BrokerSource { kind: "rabbitmq", parse: |w| Ok(Broker::Rabbitmq(settings("rabbitmq", w)?)) }));
+    #[cfg(feature = "mqtt")]
+    all.push(Box::new(BrokerSource {
+        kind: "mqtt",
+        parse: |w| {
+            let s: crate::stream::mqtt::MqttSettings = settings("mqtt", w)?;
+            crate::stream::mqtt::host_port(&s.url).map_err(|e| format!("trigger.with.url: {e}"))?;
+            crate::stream::mqtt::qos(s.qos).map_err(|e| format!("trigger.with.{e}"))?;
+            Ok(Broker::Mqtt(s))
+        },
+    }));
+    #[cfg(feature = "kafka")]
+    all.push(Box::new(BrokerSource {
+        kind: "kafka",
+        parse: |w| {
+            let s: crate::stream::kafka::KafkaSettings = settings("kafka", w)?;
+            s.check().map_err(|e| format!("trigger.with.{e}"))?;
+            Ok(Broker::Kafka(s))
+        },
+    }));
+    #[cfg(feature = "sqs")]
+    all.push(Box::new(BrokerSource {
+        kind: "sqs",
+        parse: |w| {
+            let s: crate::stream::sqs::SqsSettings = settings("sqs", w)?;
+            s.check().map_err(|e| format!("trigger.with.{e}"))?;
+            Ok(Broker::Sqs(s))
+        },
+    }));
+    all
+}
