@@ -1,12 +1,10 @@
-//! Triggers that run inside the server instead of receiving requests: `schedule`, `poll` and
-//! the stream (broker) triggers.
+//! Triggers that run inside the server instead of receiving requests ([`Intake::Task`]:
+//! `schedule`, `poll` and the broker triggers). Each type's task lives with the type in
+//! `onset_sources::triggers`; the server hosts it ([`host::SourceHost`]).
 //! A supervisor keeps one task per active deployment of such a trigger, started when it is
-//! activated, stopped when it is replaced or undeployed. Each stores its next due time, so it
-//! fires once per due time across restarts (delivery ids dedupe a time fired twice).
+//! activated, stopped when it is replaced or undeployed.
 
-mod poll;
-mod schedule;
-mod stream;
+mod host;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,7 +13,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, now_ms};
-use onset_sources::triggers::{Intake, Poll, Schedule, Timing};
+use onset_sources::triggers::Intake;
 
 /// What a running source last did, for `GET /api/v1/components`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -150,16 +148,9 @@ pub async fn supervise(app: Arc<App>) {
             }
             let token = app.shutdown.child_token();
             running.insert(key, (d.id.clone(), token.clone()));
-            let app = app.clone();
-            let trigger = d.trigger.as_any();
-            if let Some(s) = trigger.downcast_ref::<Schedule>() {
-                let t = s.timing.clone();
-                tokio::spawn(async move { schedule::run(app, d.clone(), t, token).await });
-            } else if let Some(p) = trigger.downcast_ref::<Poll>() {
-                let p = p.clone();
-                tokio::spawn(async move { poll::run(app, d.clone(), p, token).await });
-            } else if d.trigger.stream().is_some() {
-                tokio::spawn(async move { stream::run(app, d.clone(), token).await });
+            let host = Arc::new(host::SourceHost { app: app.clone(), deployed: d.clone(), stop: token.clone() });
+            if let Some(task) = d.trigger.run(host, token) {
+                tokio::spawn(task);
             }
         }
         tokio::select! {
@@ -171,28 +162,5 @@ pub async fn supervise(app: Arc<App>) {
     // Another node takes over at once instead of after the lease.
     for (environment, component) in running.keys() {
         app.let_go(&lease_name(environment, component)).await;
-    }
-}
-
-/// The stored next due time, if it belongs to these timing settings.
-async fn stored_next(app: &App, component: &str, environment: &str, key: &str, timing: &Timing) -> Option<i64> {
-    let text = app.store.trigger_state(component.into(), environment.into(), key.into()).await.ok()??;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    (v["spec"].as_str() == Some(timing.spec.as_str())).then(|| v["next"].as_i64()).flatten()
-}
-
-async fn store_next(app: &App, component: &str, environment: &str, key: &str, timing: &Timing, next: i64) {
-    let v = serde_json::json!({ "next": next, "spec": timing.spec }).to_string();
-    if let Err(e) = app.store.set_trigger_state(component.into(), environment.into(), key.into(), Some(v)).await {
-        tracing::warn!(component, environment, error = %e, "the next due time was not stored");
-    }
-}
-
-/// Waits until `at` (unix ms); `false` when cancelled first.
-async fn sleep_until(at: i64, token: &CancellationToken) -> bool {
-    let wait = u64::try_from(at - now_ms()).unwrap_or(0);
-    tokio::select! {
-        () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => true,
-        () = token.cancelled() => false,
     }
 }

@@ -3,6 +3,7 @@
 //! come in ([`Intake`]); its catalog data stays in `crates/model`. The registry holds the types
 //! this build has (brokers per cargo feature); the server asks it and routes what it returns.
 
+mod host;
 mod providers;
 mod stream;
 mod timed;
@@ -13,6 +14,7 @@ use std::sync::LazyLock;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
+pub use host::{Host, Member, now_ms};
 pub use providers::{GitHub, GoogleAccount, GoogleCalendar, Http, Slack};
 pub use stream::{Stream, StreamCommon};
 pub use timed::{Poll, PollTemplates, Schedule, Timing};
@@ -87,6 +89,15 @@ pub trait Trigger: Send + Sync + std::fmt::Debug {
     }
     /// The broker consumer of a stream trigger.
     fn stream(&self) -> Option<&Stream> {
+        None
+    }
+    /// The task the server runs for a trigger of [`Intake::Task`]: it stores what its source
+    /// produces through `host` until `stop`.
+    fn run(
+        &self,
+        _host: std::sync::Arc<dyn Host>,
+        _stop: tokio_util::sync::CancellationToken,
+    ) -> Option<futures_util::future::BoxFuture<'static, ()>> {
         None
     }
     /// The trigger's own type, for the server's runtime of schedules, pollers and providers.

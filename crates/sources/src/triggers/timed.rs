@@ -4,11 +4,16 @@
 use std::any::Any;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use onset_model::catalog::EventName;
 use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
 
+use super::host::{Host, now_ms};
 use super::{Built, Intake, Trigger, TriggerSource, only};
 use crate::Verifier;
-use crate::schedule::{CatchUp, Cron, Every};
+use crate::schedule::{CatchUp, Cron, Every, due};
 
 /// When a schedule fires or a poller asks, and what to do with times missed while down.
 #[derive(Debug, Clone)]
@@ -79,6 +84,9 @@ impl Trigger for Schedule {
     }
     fn single(&self) -> bool {
         true
+    }
+    fn run(&self, host: Arc<dyn Host>, stop: CancellationToken) -> Option<BoxFuture<'static, ()>> {
+        Some(Box::pin(self.clone().run(host, stop)))
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -174,7 +182,185 @@ impl Trigger for Poll {
     fn single(&self) -> bool {
         true
     }
+    fn run(&self, host: Arc<dyn Host>, stop: CancellationToken) -> Option<BoxFuture<'static, ()>> {
+        Some(Box::pin(self.clone().run(host, stop)))
+    }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// Where the next due time is kept: with the settings it belongs to.
+async fn stored_next(host: &dyn Host, key: &str, timing: &Timing) -> Option<i64> {
+    let text = host.state(key).await.ok()??;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    (v["spec"].as_str() == Some(timing.spec.as_str())).then(|| v["next"].as_i64()).flatten()
+}
+
+async fn store_next(host: &dyn Host, key: &str, timing: &Timing, next: i64) {
+    let v = serde_json::json!({ "next": next, "spec": timing.spec }).to_string();
+    if let Err(e) = host.set_state(key, Some(v)).await {
+        tracing::warn!(component = host.component(), environment = host.environment(), error = %e,
+            "the next due time was not stored");
+    }
+}
+
+/// Waits until `at` (unix ms); `false` when stopped first.
+async fn sleep_until(at: i64, stop: &CancellationToken) -> bool {
+    let wait = u64::try_from(at - now_ms()).unwrap_or(0);
+    tokio::select! {
+        () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => true,
+        () = stop.cancelled() => false,
+    }
+}
+
+fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
+}
+
+const SCHEDULE_NEXT: &str = "schedule.next";
+
+impl Schedule {
+    /// `ScheduleService.onTick` at each due time, with `{scheduled_at, fired_at}`.
+    async fn run(self, host: Arc<dyn Host>, stop: CancellationToken) {
+        let timing = &self.timing;
+        let name = EventName::new("ScheduleService", "onTick");
+        let mut next = match stored_next(&*host, SCHEDULE_NEXT, timing).await {
+            Some(n) => n,
+            None => {
+                let Some(n) = timing.every.next_after(now_ms()) else { return };
+                store_next(&*host, SCHEDULE_NEXT, timing, n).await;
+                n
+            }
+        };
+        loop {
+            host.healthy(Some(next));
+            if !sleep_until(next, &stop).await {
+                return;
+            }
+            let now = now_ms();
+            let (fires, after) = due(&timing.every, next, now, timing.catch_up);
+            for at in fires {
+                let payload = serde_json::json!({ "scheduled_at": rfc3339(at), "fired_at": rfc3339(now) });
+                // The due time is the delivery id: fired twice (a crash before the next time
+                // was stored), it runs once.
+                let stored = host
+                    .store(
+                        &name,
+                        Some(format!("tick:{at}")),
+                        Bytes::from(payload.to_string()),
+                        ("{}".into(), "{}".into()),
+                    )
+                    .await;
+                if let Err(e) = stored {
+                    host.failed(e, Some(next));
+                    return;
+                }
+            }
+            next = after;
+            store_next(&*host, SCHEDULE_NEXT, timing, next).await;
+        }
+    }
+}
+
+const POLL_NEXT: &str = "poll.next";
+const POLL_CURSOR: &str = "poll.cursor";
+/// Pages fetched at most in one poll.
+const MAX_PAGES: usize = 100;
+
+impl Poll {
+    /// Asks the API at each due time; every item whose id was never seen is an event
+    /// (`PollService.onNewItem`, the item as payload). The id is the delivery id, so an item
+    /// seen again is a duplicate; a `cursor` is kept and given to the next request, and while
+    /// one comes back with new items the next page is fetched at once.
+    async fn run(self, host: Arc<dyn Host>, stop: CancellationToken) {
+        let timing = &self.timing;
+        // The first poll is at once; afterwards at each due time.
+        let mut next = stored_next(&*host, POLL_NEXT, timing).await.unwrap_or_else(now_ms);
+        loop {
+            if !sleep_until(next, &stop).await {
+                return;
+            }
+            let (fires, after) = due(&timing.every, next, now_ms(), timing.catch_up);
+            next = after;
+            if !fires.is_empty() {
+                match self.poll_once(&*host).await {
+                    Ok(()) => host.healthy(Some(next)),
+                    Err(e) => {
+                        tracing::warn!(component = host.component(), environment = host.environment(), error = %e,
+                            "poll failed; trying again at the next due time");
+                        host.failed(e, Some(next));
+                    }
+                }
+            }
+            store_next(&*host, POLL_NEXT, timing, next).await;
+        }
+    }
+
+    async fn poll_once(&self, host: &dyn Host) -> Result<(), String> {
+        let t = &self.templates;
+        let name = EventName::new("PollService", "onNewItem");
+        let config = host.config().clone();
+        // Read once per poll; between pages the cursor is carried here (and kept as it moves).
+        let mut cursor: Value =
+            host.state(POLL_CURSOR).await?.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or(Value::Null);
+        for _ in 0..MAX_PAGES {
+            let scope = onset_expr::from_json(&serde_json::json!({ "config": config, "cursor": cursor }));
+            let url = t.program.eval(&t.url, &scope).map_err(|e| format!("trigger.with.url: {e}"))?;
+            let url = url.as_str().map(str::to_string).unwrap_or_else(|| onset_expr::to_json(&url).to_string());
+            let mut request = serde_json::json!({ "method": self.method, "url": url, "headers": self.headers });
+            if let Some(b) = &self.body {
+                request["body"] = b.clone();
+            }
+            let response =
+                host.call("http.request", request).await.map_err(|e| format!("{} {url}: {e}", self.method))?;
+            let status = response["status"].as_u64().unwrap_or(0);
+            if !(200..300).contains(&status) {
+                return Err(format!("{} {url} answered {status}", self.method));
+            }
+            let scope = onset_expr::from_json(&serde_json::json!({ "config": config, "response": response }));
+            let items = t.program.eval(&t.items, &scope).map_err(|e| format!("trigger.with.items: {e}"))?;
+            let items = onset_expr::to_json(&items);
+            let Value::Array(items) = items else {
+                return Err(format!("trigger.with.items gave {}, not a list", kind_of(&items)));
+            };
+            let mut new = 0;
+            for item in &items {
+                let scope =
+                    onset_expr::from_json(&serde_json::json!({ "config": config, "response": response, "item": item }));
+                let id = t.program.eval(&t.id, &scope).map_err(|e| format!("trigger.with.id: {e}"))?;
+                let id = id.as_str().map(str::to_string).unwrap_or_else(|| onset_expr::to_json(&id).to_string());
+                if id.is_empty() || id == "null" {
+                    return Err("trigger.with.id gave no id for an item".into());
+                }
+                if host.store(&name, Some(id), Bytes::from(item.to_string()), ("{}".into(), "{}".into())).await? {
+                    new += 1;
+                }
+            }
+            let Some(cursor_template) = &t.cursor else { return Ok(()) };
+            let next_cursor = onset_expr::to_json(
+                &t.program.eval(cursor_template, &scope).map_err(|e| format!("trigger.with.cursor: {e}"))?,
+            );
+            if next_cursor.is_null() || next_cursor == cursor {
+                return Ok(());
+            }
+            host.set_state(POLL_CURSOR, Some(next_cursor.to_string())).await?;
+            cursor = next_cursor;
+            if new == 0 || items.is_empty() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
     }
 }

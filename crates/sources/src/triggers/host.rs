@@ -1,0 +1,48 @@
+//! What a running trigger may ask of the server that hosts it: to store events (waiting while
+//! the store is busy, so backpressure reaches the source), to keep a little state, to call a
+//! connector, and to report its health. The server implements it once for every trigger type.
+
+use bytes::Bytes;
+use onset_model::catalog::EventName;
+use serde_json::Value;
+
+/// One member of a batch event: its delivery id, payload, and headers and fields as JSON text.
+pub type Member = (Option<String>, Bytes, (String, String));
+
+#[async_trait::async_trait]
+pub trait Host: Send + Sync {
+    fn component(&self) -> &str;
+    fn environment(&self) -> &str;
+    /// The component's resolved config (deferred templates see it as `config`).
+    fn config(&self) -> &Value;
+    /// Stores one event of `name`: `Ok(true)` when it is new, `Ok(false)` when its delivery id
+    /// was known. `extra` is the headers and the source's own fields, as JSON objects.
+    async fn store(
+        &self,
+        name: &EventName,
+        delivery_id: Option<String>,
+        payload: Bytes,
+        extra: (String, String),
+    ) -> Result<bool, String>;
+    /// Stores messages of one channel as one event whose payload is their list.
+    async fn store_batch(&self, name: &EventName, members: Vec<Member>) -> Result<(), String>;
+    /// A state value this trigger kept (per component and environment).
+    async fn state(&self, key: &str) -> Result<Option<String>, String>;
+    /// Keeps (or with `None` forgets) a state value.
+    async fn set_state(&self, key: &str, value: Option<String>) -> Result<(), String>;
+    /// Calls a connector operation (`http.request`), as a step would.
+    async fn call(&self, operation: &str, input: Value) -> Result<Value, String>;
+    /// The source works; `next_at` (unix ms) is when it acts next, if it knows.
+    fn healthy(&self, next_at: Option<i64>);
+    /// The source failed and keeps trying.
+    fn failed(&self, error: String, next_at: Option<i64>);
+    /// What the broker reports waiting for this consumer.
+    fn backlog(&self, waiting: u64);
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
