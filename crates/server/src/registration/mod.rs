@@ -1,18 +1,14 @@
-//! Registration with the event source at deploy and undeploy: GitHub repository webhooks,
-//! Google Calendar watch channels; Slack cannot be registered and gets its Request URL shown.
-//! Whatever is registered is kept per (component, environment) in the store, so a later deploy
-//! updates it instead of creating another.
-
-mod github;
+//! Registration with the event source at deploy and undeploy. A trigger type registers itself
+//! (`Trigger::register`: GitHub repository webhooks) through the server as its host; Google
+//! Calendar watch channels are still opened here; a type registered by hand (Slack) gets its
+//! Request URL shown. Whatever is registered is kept per (component, environment) in the store,
+//! so a later deploy updates it instead of creating another.
 
 use crate::app::App;
 use crate::deploy::Deployed;
-use onset_sources::triggers::{GitHub, GoogleCalendar};
+use onset_sources::triggers::GoogleCalendar;
 
-/// The address a provider posts to for this component.
-pub fn hook_url(public: &str, environment: &str, component: &str) -> String {
-    format!("{}/hooks/{environment}/{component}", public.trim_end_matches('/'))
-}
+pub use onset_sources::triggers::registration::hook_url;
 
 /// The public base URL, or the error that says how to give it.
 pub(crate) fn public_url<'a>(app: &'a App, deployed: &Deployed, what: &str) -> Result<&'a str, String> {
@@ -40,16 +36,6 @@ pub(crate) async fn load_state<T: serde::de::DeserializeOwned>(
     Ok(stored.and_then(|v| serde_json::from_str(&v).ok()))
 }
 
-/// An HTTP client for provider APIs (TLS verified; redirects not followed).
-pub(crate) fn client() -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .user_agent(concat!("onset/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
-}
-
 /// Registers the deployment with its provider; returns what was done, for the deployment log.
 /// A failure raises an alert (resolved by the next registration that works).
 pub async fn register(app: &App, deployed: &Deployed) -> Result<Vec<String>, String> {
@@ -73,10 +59,11 @@ pub async fn register(app: &App, deployed: &Deployed) -> Result<Vec<String>, Str
 }
 
 async fn register_with_provider(app: &App, deployed: &Deployed) -> Result<Vec<String>, String> {
-    let trigger = deployed.trigger.as_any();
-    if let Some(settings) = trigger.downcast_ref::<GitHub>() {
-        return github::register(app, deployed, settings).await;
+    let host = crate::timed::host::RegistrationHost { app, deployed };
+    if let Some(registering) = deployed.trigger.register(&host) {
+        return registering.await;
     }
+    let trigger = deployed.trigger.as_any();
     if let Some(settings) = trigger.downcast_ref::<GoogleCalendar>() {
         return crate::google::channel::register(app, deployed, settings).await;
     }
@@ -90,10 +77,11 @@ async fn register_with_provider(app: &App, deployed: &Deployed) -> Result<Vec<St
 
 /// Removes what [`register`] created for the active deployment `deployed`.
 pub async fn unregister(app: &App, deployed: &Deployed) -> Result<Vec<String>, String> {
-    let trigger = deployed.trigger.as_any();
-    if let Some(settings) = trigger.downcast_ref::<GitHub>() {
-        return github::unregister(app, deployed, settings).await;
+    let host = crate::timed::host::RegistrationHost { app, deployed };
+    if let Some(unregistering) = deployed.trigger.unregister(&host) {
+        return unregistering.await;
     }
+    let trigger = deployed.trigger.as_any();
     if let Some(settings) = trigger.downcast_ref::<GoogleCalendar>() {
         return crate::google::channel::unregister(app, deployed, settings).await;
     }

@@ -4,7 +4,7 @@
 //! A supervisor keeps one task per active deployment of such a trigger, started when it is
 //! activated, stopped when it is replaced or undeployed.
 
-mod host;
+pub(crate) mod host;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -15,6 +15,10 @@ pub trait Host: Send + Sync {
     fn environment(&self) -> &str;
     /// The component's resolved config (deferred templates see it as `config`).
     fn config(&self) -> &Value;
+    /// The address providers reach this server at (`--public-url`), if it was given.
+    fn public_url(&self) -> Option<&str>;
+    /// The component's handlers as `(channel, event)`.
+    fn handlers(&self) -> Vec<(String, String)>;
     /// Stores one event of `name`: `Ok(true)` when it is new, `Ok(false)` when its delivery id
     /// was known. `extra` is the headers and the source's own fields, as JSON objects.
     async fn store(

@@ -3,8 +3,10 @@
 //! come in ([`Intake`]); its catalog data stays in `crates/model`. The registry holds the types
 //! this build has (brokers per cargo feature); the server asks it and routes what it returns.
 
+mod github_hooks;
 mod host;
 mod providers;
+pub mod registration;
 mod stream;
 mod timed;
 
@@ -85,6 +87,21 @@ pub trait Trigger: Send + Sync + std::fmt::Debug {
     }
     /// What the deploy log says about registering with the provider when that is done by hand.
     fn manual_registration(&self, _url: &str) -> Option<String> {
+        None
+    }
+    /// Registers the deployment with its provider (a repository webhook…); answers what was
+    /// done, for the deployment log. `None`: nothing to register here.
+    fn register<'a>(
+        &'a self,
+        _host: &'a dyn Host,
+    ) -> Option<futures_util::future::BoxFuture<'a, Result<Vec<String>, String>>> {
+        None
+    }
+    /// Removes what [`Trigger::register`] created.
+    fn unregister<'a>(
+        &'a self,
+        _host: &'a dyn Host,
+    ) -> Option<futures_util::future::BoxFuture<'a, Result<Vec<String>, String>>> {
         None
     }
     /// The broker consumer of a stream trigger.

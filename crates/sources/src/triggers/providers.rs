@@ -110,6 +110,18 @@ impl Trigger for GitHub {
     fn kind(&self) -> &'static str {
         "github"
     }
+    fn register<'a>(
+        &'a self,
+        host: &'a dyn super::Host,
+    ) -> Option<futures_util::future::BoxFuture<'a, Result<Vec<String>, String>>> {
+        Some(Box::pin(super::github_hooks::register(host, self)))
+    }
+    fn unregister<'a>(
+        &'a self,
+        host: &'a dyn super::Host,
+    ) -> Option<futures_util::future::BoxFuture<'a, Result<Vec<String>, String>>> {
+        Some(Box::pin(super::github_hooks::unregister(host, self)))
+    }
     fn classify(
         &self,
         headers: &http::HeaderMap,

@@ -5,10 +5,9 @@ use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{client, hook_url, public_url};
-use crate::app::App;
-use crate::deploy::Deployed;
-use onset_sources::triggers::GitHub as GitHubSettings;
+use super::host::Host;
+use super::providers::GitHub as GitHubSettings;
+use super::registration::{client, hook_url, public_url};
 
 const STATE_KEY: &str = "github.hook";
 
@@ -21,11 +20,11 @@ struct Hook {
 }
 
 /// The GitHub events the component's handlers take; all events (`*`) when it declares none.
-fn events(deployed: &Deployed) -> Vec<String> {
-    let mut events: Vec<String> = deployed
-        .component
-        .handler_list()
-        .filter_map(|(c, h, _)| onset_model::catalog::github::source_of(c, h).map(|(e, _)| e))
+fn events(host: &dyn Host) -> Vec<String> {
+    let mut events: Vec<String> = host
+        .handlers()
+        .iter()
+        .filter_map(|(c, h)| onset_model::catalog::github::source_of(c, h).map(|(e, _)| e))
         .collect();
     events.sort();
     events.dedup();
@@ -68,30 +67,29 @@ fn failure(action: &str, repo: &str, status: StatusCode, body: &Value) -> String
 }
 
 /// The webhook Onset created for this component in this environment, if any.
-async fn known_hook(app: &App, component: &str, environment: &str) -> Result<Option<Hook>, String> {
-    super::load_state(app, component, environment, STATE_KEY).await
+async fn known_hook(host: &dyn Host) -> Result<Option<Hook>, String> {
+    Ok(host.state(STATE_KEY).await?.and_then(|v| serde_json::from_str(&v).ok()))
 }
 
-pub async fn register(app: &App, deployed: &Deployed, s: &GitHubSettings) -> Result<Vec<String>, String> {
+pub(super) async fn register(host: &dyn Host, s: &GitHubSettings) -> Result<Vec<String>, String> {
     let (Some(repo), Some(token), Some(secret)) = (&s.repository, &s.token, &s.secret) else {
-        let where_ = app.config.public_url.as_deref().map_or_else(
-            || format!("<public address>/hooks/{}/{}", deployed.environment, deployed.name()),
-            |p| hook_url(p, &deployed.environment, deployed.name()),
+        let where_ = host.public_url().map_or_else(
+            || format!("<public address>/hooks/{}/{}", host.environment(), host.component()),
+            |p| hook_url(p, host.environment(), host.component()),
         );
         return Ok(vec![format!(
             "GitHub webhook not registered (no trigger.with.repository): add {where_} as the Payload URL, \
              content type application/json"
         )]);
     };
-    let public = public_url(app, deployed, "registering the GitHub webhook")?;
-    let url = hook_url(public, &deployed.environment, deployed.name());
+    let public = public_url(host, "registering the GitHub webhook")?;
+    let url = hook_url(public, host.environment(), host.component());
     let api = Api { client: client()?, base: &s.api_url, token: token.expose() };
-    let events = events(deployed);
+    let events = events(host);
     let config = json!({ "url": url, "content_type": "json", "secret": secret.expose(), "insecure_ssl": "0" });
-    let (component, environment) = (deployed.name().to_string(), deployed.environment.clone());
     let mut log = Vec::new();
 
-    let known = known_hook(app, &component, &environment).await?;
+    let known = known_hook(host).await?;
     let mut hook_id = None;
     if let Some(old) = &known {
         if old.repository == *repo && old.api_url == s.api_url {
@@ -123,10 +121,7 @@ pub async fn register(app: &App, deployed: &Deployed, s: &GitHubSettings) -> Res
     let state = Hook { repository: repo.clone(), api_url: s.api_url.clone(), id };
     if known.as_ref() != Some(&state) {
         let text = serde_json::to_string(&state).map_err(|e| e.to_string())?;
-        app.store
-            .set_trigger_state(component, environment, STATE_KEY.into(), Some(text))
-            .await
-            .map_err(|e| e.to_string())?;
+        host.set_state(STATE_KEY, Some(text)).await?;
     }
     Ok(log)
 }
@@ -182,9 +177,8 @@ async fn delete(api: &Api<'_>, hook: &Hook, log: &mut Vec<String>) -> Result<(),
     Ok(())
 }
 
-pub async fn unregister(app: &App, deployed: &Deployed, s: &GitHubSettings) -> Result<Vec<String>, String> {
-    let (component, environment) = (deployed.name().to_string(), deployed.environment.clone());
-    let known = known_hook(app, &component, &environment).await?;
+pub(super) async fn unregister(host: &dyn Host, s: &GitHubSettings) -> Result<Vec<String>, String> {
+    let known = known_hook(host).await?;
     let Some(hook) = known else { return Ok(Vec::new()) };
     let Some(token) = &s.token else {
         return Err(format!(
@@ -195,6 +189,6 @@ pub async fn unregister(app: &App, deployed: &Deployed, s: &GitHubSettings) -> R
     let api = Api { client: client()?, base: &hook.api_url, token: token.expose() };
     let mut log = Vec::new();
     delete(&api, &hook, &mut log).await?;
-    app.store.set_trigger_state(component, environment, STATE_KEY.into(), None).await.map_err(|e| e.to_string())?;
+    host.set_state(STATE_KEY, None).await?;
     Ok(log)
 }
