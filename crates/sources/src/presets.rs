@@ -254,6 +254,22 @@ mod tests {
         }
     }
 
+    /// Samples are payloads as the provider sends them: where the delivery id is a body field,
+    /// the sample carries it.
+    #[test]
+    fn samples_carry_their_delivery_ids() {
+        let with_samples: Vec<&Preset> = presets().iter().filter(|p| p.sample.is_some()).collect();
+        assert!(with_samples.len() >= 8, "{} presets have samples", with_samples.len());
+        for p in with_samples {
+            let sample = p.sample.as_ref().unwrap();
+            assert!(sample.is_object(), "{}", p.name);
+            if let Some(Locator { field: Some(path), .. }) = &p.id {
+                let pointer = format!("/{}", path.replace('.', "/"));
+                assert!(sample.pointer(&pointer).is_some(), "{}: sample has no {path}", p.name);
+            }
+        }
+    }
+
     #[test]
     fn bad_preset_settings_are_named() {
         let err = Verifier::from_json(Some(&json!({ "preset": "strip", "secret": "s" }))).unwrap_err().0;
