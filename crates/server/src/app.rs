@@ -206,10 +206,6 @@ pub struct App {
     /// Unix ms of the dispatcher's last loop (readiness).
     pub dispatcher_beat: AtomicI64,
     pub shutdown: CancellationToken,
-    /// Calendar syncs, one at a time per component and environment.
-    pub calendar_locks: crate::google::Locks,
-    /// Google access tokens obtained with refresh tokens, until they expire.
-    pub google_tokens: crate::google::tokens::TokenCache,
     /// Seals and opens config values; replaced by a key rotation.
     pub keyring: RwLock<Arc<crate::secrets::Keyring>>,
     /// Environment names in promotion order.
@@ -288,8 +284,6 @@ impl App {
             intake_open: AtomicBool::new(true),
             dispatcher_beat: AtomicI64::new(now_ms()),
             shutdown,
-            calendar_locks: crate::google::Locks::default(),
-            google_tokens: crate::google::tokens::TokenCache::default(),
             keyring: RwLock::new(Arc::new(keyring)),
             environments: RwLock::new(vec![DEVELOPMENT.to_string(), "production".to_string()]),
             sources_changed: tokio::sync::Notify::new(),

@@ -300,7 +300,28 @@ async fn accept(
         return Ok(("probe", StatusCode::OK.into_response()));
     }
     if deployed.intake == Intake::Notification {
-        return crate::google::notification(app, &deployed, headers).await;
+        let host = Arc::new(crate::timed::host::SourceHost {
+            app: app.clone(),
+            deployed: deployed.clone(),
+            stop: app.shutdown.child_token(),
+        });
+        let headers_json = Value::Object(deployed.redactor.to_json(headers)).to_string();
+        let Some(noticed) = deployed.trigger.notify(host, headers, headers_json) else {
+            return Err(("not_found", ApiError::not_found("unknown_resource", "this trigger takes no notifications")));
+        };
+        return match noticed.await {
+            Ok(outcome) => Ok((outcome, StatusCode::OK.into_response())),
+            Err(r) => {
+                let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+                let outcome = match r.status {
+                    401 => "unauthorized",
+                    500 => "error",
+                    _ => "malformed",
+                };
+                let e = ApiError::new(status, r.code, r.message);
+                Err((outcome, if r.location.is_empty() { e } else { e.at(r.location) }))
+            }
+        };
     }
 
     let signed = onset_sources::Request { body: &raw, ..bodyless };

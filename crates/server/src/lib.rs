@@ -12,7 +12,6 @@ mod cluster;
 mod connections;
 mod deploy;
 mod error;
-mod google;
 mod handshakes;
 mod ingress;
 mod local;
@@ -257,7 +256,7 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     if app.config.role.runs() {
         tasks.spawn(worker::dispatch(app.clone()));
         tasks.spawn(worker::keep_leases(app.clone()));
-        tasks.spawn(google::channel::renew_loop(app.clone()));
+        tasks.spawn(timed::host::renew_loop(app.clone()));
         tasks.spawn(timed::supervise(app.clone()));
     }
     if shared {
@@ -310,4 +309,47 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     tasks.abort_all();
     tracing::info!("onset stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod plug_ins {
+    /// The server routes what the trigger registry returns: no trigger type is named in its
+    /// code (OpenAPI examples aside), and no trigger is downcast to its type.
+    #[test]
+    fn the_server_names_no_trigger_type() {
+        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    files(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut all = Vec::new();
+        files(&src, &mut all);
+        let kinds: Vec<&str> = onset_sources::triggers::registry().map(|t| t.kind()).collect();
+        assert!(kinds.len() >= 6);
+        let mut found = Vec::new();
+        for path in all.iter().filter(|p| !p.ends_with("api/doc.rs")) {
+            let text = std::fs::read_to_string(path).unwrap();
+            for kind in &kinds {
+                if text.contains(&format!("\"{kind}\"")) {
+                    found.push(format!("{}: \"{kind}\"", path.display()));
+                }
+            }
+            // Spelt in pieces so this test does not find itself.
+            for typed in
+                [["downcast", "_ref"], ["Google", "Calendar"], ["triggers::", "GitHub"], ["triggers::", "Slack"]]
+            {
+                let typed = typed.concat();
+                if text.contains(&typed) {
+                    found.push(format!("{}: {typed}", path.display()));
+                }
+            }
+        }
+        assert!(found.is_empty(), "trigger-type-specific code in crates/server:\n{}", found.join("\n"));
+    }
 }

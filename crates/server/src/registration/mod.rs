@@ -1,25 +1,12 @@
 //! Registration with the event source at deploy and undeploy. A trigger type registers itself
-//! (`Trigger::register`: GitHub repository webhooks) through the server as its host; Google
-//! Calendar watch channels are still opened here; a type registered by hand (Slack) gets its
-//! Request URL shown. Whatever is registered is kept per (component, environment) in the store,
+//! (`Trigger::register`: GitHub repository webhooks, Google Calendar watch channels) through the
+//! server as its host; a type registered by hand (Slack) gets its Request URL shown. Whatever is registered is kept per (component, environment) in the store,
 //! so a later deploy updates it instead of creating another.
 
 use crate::app::App;
 use crate::deploy::Deployed;
-use onset_sources::triggers::GoogleCalendar;
 
 pub use onset_sources::triggers::registration::hook_url;
-
-/// The public base URL, or the error that says how to give it.
-pub(crate) fn public_url<'a>(app: &'a App, deployed: &Deployed, what: &str) -> Result<&'a str, String> {
-    app.config.public_url.as_deref().ok_or_else(|| {
-        format!(
-            "component `{}`: {what} needs the address the provider can reach: start the server with \
-             --public-url https://your.host (or ONSET_PUBLIC_URL)",
-            deployed.name()
-        )
-    })
-}
 
 /// A trigger's JSON state value for this component and environment, if it has one.
 pub(crate) async fn load_state<T: serde::de::DeserializeOwned>(
@@ -63,10 +50,6 @@ async fn register_with_provider(app: &App, deployed: &Deployed) -> Result<Vec<St
     if let Some(registering) = deployed.trigger.register(&host) {
         return registering.await;
     }
-    let trigger = deployed.trigger.as_any();
-    if let Some(settings) = trigger.downcast_ref::<GoogleCalendar>() {
-        return crate::google::channel::register(app, deployed, settings).await;
-    }
     let url = app.config.public_url.as_deref().map_or_else(
         || format!("<public address>/hooks/{}/{}", deployed.environment, deployed.name()),
         |p| hook_url(p, &deployed.environment, deployed.name()),
@@ -80,10 +63,6 @@ pub async fn unregister(app: &App, deployed: &Deployed) -> Result<Vec<String>, S
     let host = crate::timed::host::RegistrationHost { app, deployed };
     if let Some(unregistering) = deployed.trigger.unregister(&host) {
         return unregistering.await;
-    }
-    let trigger = deployed.trigger.as_any();
-    if let Some(settings) = trigger.downcast_ref::<GoogleCalendar>() {
-        return crate::google::channel::unregister(app, deployed, settings).await;
     }
     Ok(Vec::new())
 }

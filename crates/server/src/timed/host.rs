@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use onset_model::catalog::EventName;
-use onset_sources::triggers::{Host, Member};
+use onset_sources::triggers::{Host, Member, SyncChanges};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -65,6 +65,30 @@ impl Host for SourceHost {
 
     async fn set_state(&self, key: &str, value: Option<String>) -> Result<(), String> {
         set_state(&self.app, &self.deployed, key, value).await
+    }
+
+    async fn known_items(&self) -> Result<std::collections::HashMap<String, String>, String> {
+        self.app
+            .store
+            .calendar_items(self.deployed.name().to_string(), self.deployed.environment.clone())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn clear_items(&self) -> Result<(), String> {
+        self.app
+            .store
+            .clear_calendar_items(self.deployed.name().to_string(), self.deployed.environment.clone())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn apply_sync(&self, changes: SyncChanges) -> Result<(), String> {
+        apply_sync(&self.app, &self.deployed, changes).await
+    }
+
+    fn renew_before(&self) -> std::time::Duration {
+        self.app.config.channel_renewal
     }
 
     async fn call(&self, operation: &str, input: Value) -> Result<Value, String> {
@@ -128,6 +152,30 @@ impl Host for RegistrationHost<'_> {
         set_state(self.app, self.deployed, key, value).await
     }
 
+    async fn known_items(&self) -> Result<std::collections::HashMap<String, String>, String> {
+        self.app
+            .store
+            .calendar_items(self.deployed.name().to_string(), self.deployed.environment.clone())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn clear_items(&self) -> Result<(), String> {
+        self.app
+            .store
+            .clear_calendar_items(self.deployed.name().to_string(), self.deployed.environment.clone())
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn apply_sync(&self, changes: SyncChanges) -> Result<(), String> {
+        apply_sync(self.app, self.deployed, changes).await
+    }
+
+    fn renew_before(&self) -> std::time::Duration {
+        self.app.config.channel_renewal
+    }
+
     async fn call(&self, operation: &str, input: Value) -> Result<Value, String> {
         onset_engine::Connectors::call(&self.app.connectors, operation, input, None).await.map_err(|e| e.message)
     }
@@ -151,4 +199,90 @@ async fn set_state(app: &App, deployed: &Deployed, key: &str, value: Option<Stri
         .set_trigger_state(deployed.name().to_string(), deployed.environment.clone(), key.to_string(), value)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Stores a sync's events with its item changes and state in one transaction, then queues the
+/// runs of the events that were new.
+async fn apply_sync(app: &App, deployed: &Deployed, changes: SyncChanges) -> Result<(), String> {
+    let received_at = crate::app::now_ms();
+    let events: Vec<onset_store::NewEvent> = changes
+        .events
+        .into_iter()
+        .map(|(name, delivery_id, payload)| onset_store::NewEvent {
+            id: crate::app::new_id(),
+            component: deployed.name().to_string(),
+            environment: deployed.environment.clone(),
+            channel: name.channel.clone(),
+            event: name.event.clone(),
+            delivery_id: Some(delivery_id),
+            received_at,
+            headers: changes.headers.clone(),
+            query: "{}".into(),
+            params: "{}".into(),
+            payload: Bytes::from(payload.to_string()),
+            runs: crate::ingress::runs_for(deployed, &name),
+            trace: None,
+        })
+        .collect();
+    let batch = onset_store::SyncBatch {
+        component: deployed.name().to_string(),
+        environment: deployed.environment.clone(),
+        events: events.clone(),
+        upserts: changes.upserts,
+        deletes: changes.deletes,
+        state: changes.state,
+    };
+    let outcomes = app.store.apply_sync(batch).await.map_err(|e| e.to_string())?;
+    for (event, outcome) in events.iter().zip(outcomes) {
+        if matches!(outcome, onset_store::IngestOutcome::Stored) {
+            app.metrics.event_received(deployed.name(), &deployed.environment, "accepted");
+            crate::ingress::enqueue_runs(app, event);
+        }
+    }
+    Ok(())
+}
+
+/// Renews what triggers registered (watch channels) before it expires, until shutdown; in a
+/// cluster one node renews at a time. A renewal that fails raises an alert, resolved by the
+/// next one that works.
+pub async fn renew_loop(app: Arc<App>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(app.config.renewal_check) => {}
+            () = app.shutdown.cancelled() => break,
+        }
+        if !app.hold("trigger-renewal").await {
+            continue;
+        }
+        for deployed in app.active_all() {
+            let host = RegistrationHost { app: &app, deployed: &deployed };
+            let Some(renewing) = deployed.trigger.renew(&host) else { continue };
+            let (component, environment) = (deployed.name(), deployed.environment.as_str());
+            let key = format!("renewal_failed:{environment}/{component}");
+            match renewing.await {
+                Ok(lines) => {
+                    for line in &lines {
+                        tracing::info!(component, environment, "renewal: {line}");
+                    }
+                    if !lines.is_empty() {
+                        crate::alerts::resolve(&app, &key).await;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(component, environment, error = %e, "a registration was not renewed; retrying");
+                    let subject = crate::alerts::Subject { component: Some(component), environment: Some(environment) };
+                    let message = format!("the registration of `{component}` in `{environment}` was not renewed: {e}");
+                    crate::alerts::raise(
+                        &app,
+                        crate::alerts::Kind::RenewalFailed,
+                        key,
+                        subject,
+                        message,
+                        serde_json::json!({ "error": e }),
+                    )
+                    .await;
+                }
+            }
+        }
+    }
 }

@@ -9,6 +9,18 @@ use serde_json::Value;
 /// One member of a batch event: its delivery id, payload, and headers and fields as JSON text.
 pub type Member = (Option<String>, Bytes, (String, String));
 
+/// What one sync of a provider's items changed, applied in one transaction: the events it makes
+/// (name, delivery id, payload), the items seen now `(id, version)` and gone, and state values.
+#[derive(Debug, Default)]
+pub struct SyncChanges {
+    pub events: Vec<(EventName, String, Value)>,
+    pub upserts: Vec<(String, String)>,
+    pub deletes: Vec<String>,
+    pub state: Vec<(String, Option<String>)>,
+    /// The notification's headers (JSON text), kept with each event.
+    pub headers: String,
+}
+
 #[async_trait::async_trait]
 pub trait Host: Send + Sync {
     fn component(&self) -> &str;
@@ -34,6 +46,15 @@ pub trait Host: Send + Sync {
     async fn state(&self, key: &str) -> Result<Option<String>, String>;
     /// Keeps (or with `None` forgets) a state value.
     async fn set_state(&self, key: &str, value: Option<String>) -> Result<(), String>;
+    /// Items of the provider this trigger has seen, id → version (Google Calendar: etags).
+    async fn known_items(&self) -> Result<std::collections::HashMap<String, String>, String>;
+    /// Forgets every item seen.
+    async fn clear_items(&self) -> Result<(), String>;
+    /// Applies a sync: its events are stored and their runs queued, with the item changes and
+    /// state, all or nothing.
+    async fn apply_sync(&self, changes: SyncChanges) -> Result<(), String>;
+    /// How long before it expires a registration (a watch channel) is renewed.
+    fn renew_before(&self) -> std::time::Duration;
     /// Calls a connector operation (`http.request`), as a step would.
     async fn call(&self, operation: &str, input: Value) -> Result<Value, String>;
     /// The source works; `next_at` (unix ms) is when it acts next, if it knows.

@@ -4,19 +4,19 @@
 //! this build has (brokers per cargo feature); the server asks it and routes what it returns.
 
 mod github_hooks;
+mod google;
 mod host;
 mod providers;
 pub mod registration;
 mod stream;
 mod timed;
 
-use std::any::Any;
 use std::sync::LazyLock;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-pub use host::{Host, Member, now_ms};
+pub use host::{Host, Member, SyncChanges, now_ms};
 pub use providers::{GitHub, GoogleAccount, GoogleCalendar, Http, Slack};
 pub use stream::{Stream, StreamCommon};
 pub use timed::{Poll, PollTemplates, Schedule, Timing};
@@ -34,6 +34,15 @@ pub enum Intake {
     Notification,
     /// A task the server runs: a schedule, a poller or a broker consumer.
     Task,
+}
+
+/// Why a notification was refused: the HTTP status, a stable code, a message and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub location: String,
 }
 
 /// One trigger type.
@@ -97,6 +106,24 @@ pub trait Trigger: Send + Sync + std::fmt::Debug {
     ) -> Option<futures_util::future::BoxFuture<'a, Result<Vec<String>, String>>> {
         None
     }
+    /// Renews what registration made before it expires (a watch channel): what was done, empty
+    /// when nothing was due. `None`: nothing to renew.
+    fn renew<'a>(
+        &'a self,
+        _host: &'a dyn Host,
+    ) -> Option<futures_util::future::BoxFuture<'a, Result<Vec<String>, String>>> {
+        None
+    }
+    /// A change notice ([`Intake::Notification`]): checked, answered at once (the ingest
+    /// outcome), and the changes fetched in the background through `host`.
+    fn notify(
+        &self,
+        _host: std::sync::Arc<dyn Host>,
+        _headers: &http::HeaderMap,
+        _headers_json: String,
+    ) -> Option<futures_util::future::BoxFuture<'static, Result<&'static str, Refusal>>> {
+        None
+    }
     /// Removes what [`Trigger::register`] created.
     fn unregister<'a>(
         &'a self,
@@ -117,8 +144,6 @@ pub trait Trigger: Send + Sync + std::fmt::Debug {
     ) -> Option<futures_util::future::BoxFuture<'static, ()>> {
         None
     }
-    /// The trigger's own type, for the server's runtime of schedules, pollers and providers.
-    fn as_any(&self) -> &dyn Any;
 }
 
 static REGISTRY: LazyLock<Vec<Box<dyn TriggerSource>>> = LazyLock::new(|| {

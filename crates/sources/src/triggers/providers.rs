@@ -1,8 +1,6 @@
 //! Webhook trigger types: `http` (any sender, verified as `verify` says) and the providers
 //! GitHub, Slack and Google Calendar.
 
-use std::any::Any;
-
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -49,9 +47,6 @@ impl TriggerSource for HttpSource {
 impl Trigger for Http {
     fn kind(&self) -> &'static str {
         "http"
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 
@@ -130,9 +125,6 @@ impl Trigger for GitHub {
     ) -> Result<Delivery, PayloadError> {
         crate::github::classify(headers, content_type, body)
     }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 /// `slack`: Events API, slash commands and interactivity, signed with the app's signing secret.
@@ -184,9 +176,6 @@ impl Trigger for Slack {
             "Slack cannot be registered by API: paste {url} as the Request URL of the app's Event Subscriptions, \
              Interactivity and Slash Commands"
         ))
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 
@@ -243,7 +232,32 @@ impl Trigger for GoogleCalendar {
     fn kind(&self) -> &'static str {
         "google-calendar"
     }
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn register<'a>(
+        &'a self,
+        host: &'a dyn super::Host,
+    ) -> Option<futures_util::future::BoxFuture<'a, Result<Vec<String>, String>>> {
+        Some(Box::pin(super::google::register(host, self)))
+    }
+    fn unregister<'a>(
+        &'a self,
+        host: &'a dyn super::Host,
+    ) -> Option<futures_util::future::BoxFuture<'a, Result<Vec<String>, String>>> {
+        Some(Box::pin(super::google::unregister(host, self)))
+    }
+    fn renew<'a>(
+        &'a self,
+        host: &'a dyn super::Host,
+    ) -> Option<futures_util::future::BoxFuture<'a, Result<Vec<String>, String>>> {
+        Some(Box::pin(super::google::renew(host, self)))
+    }
+    fn notify(
+        &self,
+        host: std::sync::Arc<dyn super::Host>,
+        headers: &http::HeaderMap,
+        headers_json: String,
+    ) -> Option<futures_util::future::BoxFuture<'static, Result<&'static str, super::Refusal>>> {
+        let settings = self.clone();
+        let headers = headers.clone();
+        Some(Box::pin(async move { super::google::notification(host, settings, &headers, headers_json).await }))
     }
 }

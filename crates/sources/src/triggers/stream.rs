@@ -6,7 +6,6 @@
     allow(dead_code, unused_imports)
 )]
 
-use std::any::Any;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -130,9 +129,6 @@ impl Trigger for Stream {
         stop: tokio_util::sync::CancellationToken,
     ) -> Option<futures_util::future::BoxFuture<'static, ()>> {
         Some(Box::pin(self.clone().consume(host, stop)))
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

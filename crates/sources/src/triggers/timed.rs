@@ -1,7 +1,6 @@
 //! Trigger types the server runs on a clock: `schedule` (a tick at each due time) and `poll`
 //! (an HTTP request at each due time, new items become events).
 
-use std::any::Any;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -87,9 +86,6 @@ impl Trigger for Schedule {
     }
     fn run(&self, host: Arc<dyn Host>, stop: CancellationToken) -> Option<BoxFuture<'static, ()>> {
         Some(Box::pin(self.clone().run(host, stop)))
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 
@@ -184,9 +180,6 @@ impl Trigger for Poll {
     }
     fn run(&self, host: Arc<dyn Host>, stop: CancellationToken) -> Option<BoxFuture<'static, ()>> {
         Some(Box::pin(self.clone().run(host, stop)))
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::tokens::{TokenCache, key};
-use onset_sources::triggers::{GoogleAccount, GoogleCalendar as GoogleSettings};
+use crate::triggers::{GoogleAccount, GoogleCalendar as GoogleSettings};
 
 /// Why a call failed; `Gone` is `events.list`'s 410 (the sync token expired).
 #[derive(Debug)]
@@ -45,7 +45,7 @@ impl<'a> Calendar<'a> {
     /// Gets an access token for the account (refreshing one when the account says how, and
     /// reusing it from `cache` while it is valid).
     pub async fn connect(settings: &'a GoogleSettings, cache: &TokenCache) -> Result<Calendar<'a>, ApiError> {
-        let client = onset_sources::triggers::registration::client().map_err(ApiError::Failed)?;
+        let client = crate::triggers::registration::client().map_err(ApiError::Failed)?;
         let token = match &settings.account {
             GoogleAccount::Token(t) => t.expose().to_string(),
             GoogleAccount::Refresh { client_id, refresh_token, .. }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::app::now_ms;
+use crate::triggers::host::now_ms;
 
 /// A token is used until this long before its expiry.
 const MARGIN_MS: i64 = 60_000;
