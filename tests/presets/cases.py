@@ -1,6 +1,8 @@
 """Requests signed for every verification preset, by the provider's own library where one can sign
-(svix, standardwebhooks, twilio, slack_sdk, PyNaCl for Ed25519, @octokit/webhooks-methods for GitHub), else signed as the provider documents and
-checked with the provider's own verifier first where it has one (stripe, sendgrid). Prints JSON:
+(svix, standardwebhooks, twilio, slack_sdk, hubspot-api-client, PyNaCl for Ed25519,
+@octokit/webhooks-methods for GitHub), else signed as the provider documents and checked with the
+provider's own verifier first where it has one (stripe, sendgrid, paddle-python-sdk); the others
+are signed as their documentation says, by code independent of Onset's. Prints JSON:
 the components to deploy and the requests to send, each with the status (and body) expected.
 
 usage: python3 cases.py BASE_URL   (BASE_URL: the server, e.g. http://127.0.0.1:8080)
@@ -344,8 +346,12 @@ name = component("hubspot", config={"secret": HUBSPOT})
 
 
 def hubspot_sign(body, ts, good):
+    # hubspot-api-client's own signer (signature v3).
+    from hubspot.utils.signature import Signature
+
     ms = str(ts * 1000)
-    sig = b64(mac(HUBSPOT if good else "x", f"POST{url_of('p-hubspot')}{body}{ms}"))
+    sig = Signature.get_signature(HUBSPOT if good else "x", body, "v3", http_uri=url_of("p-hubspot"),
+                                  http_method="POST", timestamp=ms)
     return {"X-HubSpot-Signature-v3": sig, "X-HubSpot-Request-Timestamp": ms}
 
 
@@ -360,7 +366,23 @@ cases(name, lambda body, ts, good: {"x-square-hmacsha256-signature": b64(mac(SQU
 # --- Paddle: ts=…;h1=HMAC of "{ts}:{body}", 5 s tolerance.
 PADDLE = "pdl_ntfset_secret"
 name = component("paddle", config={"secret": PADDLE})
-cases(name, lambda body, ts, good: {"Paddle-Signature": f"ts={ts};h1={mac(PADDLE if good else 'x', f'{ts}:{body}').hex()}"},
+
+
+def paddle_sign(body, ts, good):
+    header = f"ts={ts};h1={mac(PADDLE if good else 'x', f'{ts}:{body}').hex()}"
+    if good and ts == NOW:
+        # Checked by paddle-python-sdk's own verifier first.
+        from paddle_billing.Notifications import Secret as PaddleSecret, Verifier as PaddleVerifier
+
+        class Signed:
+            def __init__(self, headers, raw):
+                self.headers, self.body = headers, raw
+
+        assert PaddleVerifier().verify(Signed({"Paddle-Signature": header}, body.encode()), PaddleSecret(PADDLE))
+    return {"Paddle-Signature": header}
+
+
+cases(name, paddle_sign,
       json.dumps({"event_id": "evt_" + uuid.uuid4().hex, "event_type": "transaction.paid", "data": {"n": 1}}), flip)
 
 # --- Calendly: t=…,v1=HMAC of "{t}.{body}", 3 min tolerance.
