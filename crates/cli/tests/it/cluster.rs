@@ -266,7 +266,16 @@ async fn three_nodes_lose_nothing_when_one_is_killed() {
         let distinct: BTreeSet<&String> = runs.iter().collect();
         assert_eq!(distinct.len(), 1, "event {n} ran as different runs {runs:?}: only a reclaimed run runs again");
     }
-    let not_done = psql(&format!("SELECT count(*) FROM {}.runs WHERE status <> 'succeeded'", schema.0));
+    // A run whose call reached the sink may still be recording its completion (completions are
+    // written in batches): wait for every run to end, then require that all succeeded.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let not_done = loop {
+        let n = psql(&format!("SELECT count(*) FROM {}.runs WHERE status <> 'succeeded'", schema.0));
+        if n == "0" || Instant::now() >= deadline {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(not_done, "0", "every run ends succeeded");
     let runs = psql(&format!("SELECT count(*) FROM {}.runs", schema.0));
     assert_eq!(runs, accepted.len().to_string(), "one run per accepted event");
