@@ -73,7 +73,11 @@ const REDACT: SettingInfo =
 pub fn settings(kind: &str) -> Option<Vec<SettingInfo>> {
     Some(match kind {
         "http" => vec![
-            setting("verify", false, "request verification: hmac, standard-webhooks, token or basic"),
+            setting(
+                "verify",
+                false,
+                "request verification: a provider preset (`preset: stripe`; `onset catalog http --presets`) or a scheme (signature, hmac, standard-webhooks, token, basic)",
+            ),
             setting("delivery_id", false, "a template giving each request's deduplication key"),
             REDACT,
             setting("response", false, "`immediate` (202 once stored) or `after_run` (wait for the run's answer)"),
@@ -113,6 +117,7 @@ pub fn settings(kind: &str) -> Option<Vec<SettingInfo>> {
             setting("interval", false, "how often (at least 1s); or `cron`"),
             setting("cron", false, "when to poll, as for schedule"),
             setting("timezone", false, "the cron's time zone (default UTC)"),
+            setting("catch_up", false, "missed times after downtime: none, one (default) or all"),
             setting("items", true, "the list of items in the answer, e.g. \"{{ response.body.results }}\""),
             setting("id", true, "an item's id, e.g. \"{{ item.id }}\": only ids never seen become events"),
             setting("cursor", false, "carried to the next request, e.g. \"{{ response.body.next }}\""),
