@@ -491,7 +491,7 @@ async fn read_body(
 /// A full write queue is waited out, never a reason to drop the event; `Err` only when the
 /// store fails or the source is stopped.
 pub(crate) async fn store_delivery(
-    app: &Arc<App>,
+    app: &App,
     deployed: &Deployed,
     name: &EventName,
     delivery_id: Option<String>,
@@ -613,7 +613,7 @@ pub(crate) type Member = (Option<String>, Bytes, (String, String));
 /// (none: no run). Waits out a full write queue; `Err` only when the store fails or the source
 /// is stopped.
 pub(crate) async fn store_batch(
-    app: &Arc<App>,
+    app: &App,
     deployed: &Deployed,
     name: &EventName,
     members: Vec<Member>,

@@ -46,7 +46,7 @@ pub async fn register(app: &App, deployed: &Deployed) -> Result<Vec<String>, Str
 }
 
 async fn register_with_provider(app: &App, deployed: &Deployed) -> Result<Vec<String>, String> {
-    let host = crate::timed::host::RegistrationHost { app, deployed };
+    let host = crate::timed::host::RegistrationHost::borrowed(app, deployed);
     if let Some(registering) = deployed.trigger.register(&host) {
         return registering.await;
     }
@@ -60,7 +60,7 @@ async fn register_with_provider(app: &App, deployed: &Deployed) -> Result<Vec<St
 
 /// Removes what [`register`] created for the active deployment `deployed`.
 pub async fn unregister(app: &App, deployed: &Deployed) -> Result<Vec<String>, String> {
-    let host = crate::timed::host::RegistrationHost { app, deployed };
+    let host = crate::timed::host::RegistrationHost::borrowed(app, deployed);
     if let Some(unregistering) = deployed.trigger.unregister(&host) {
         return unregistering.await;
     }

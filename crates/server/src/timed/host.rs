@@ -2,6 +2,7 @@
 //! through the ingest pipeline (dedup, runs queued), state is the store's trigger state, calls
 //! go to the connectors, health to the board and metrics.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -13,15 +14,30 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::deploy::Deployed;
 
-pub struct SourceHost {
-    pub app: Arc<App>,
-    pub deployed: Arc<Deployed>,
+/// A running trigger's host (`Arc`s, for tasks that outlive the call that starts them) or a
+/// registration's (borrowed, at deploy and undeploy).
+pub struct SourceHost<A, D> {
+    pub app: A,
+    pub deployed: D,
     /// Stops waiting for a busy store when the source is stopped.
     pub stop: CancellationToken,
 }
 
+/// The host of a registration, for as long as the deploy or undeploy that makes it.
+pub type RegistrationHost<'a> = SourceHost<&'a App, &'a Deployed>;
+
+impl<'a> RegistrationHost<'a> {
+    pub fn borrowed(app: &'a App, deployed: &'a Deployed) -> Self {
+        SourceHost { app, deployed, stop: app.shutdown.child_token() }
+    }
+}
+
 #[async_trait::async_trait]
-impl Host for SourceHost {
+impl<A, D> Host for SourceHost<A, D>
+where
+    A: Deref<Target = App> + Send + Sync,
+    D: Deref<Target = Deployed> + Send + Sync,
+{
     fn component(&self) -> &str {
         self.deployed.name()
     }
@@ -60,17 +76,25 @@ impl Host for SourceHost {
     }
 
     async fn state(&self, key: &str) -> Result<Option<String>, String> {
-        state(&self.app, &self.deployed, key).await
+        self.app
+            .store
+            .trigger_state(self.component().to_string(), self.environment().to_string(), key.to_string())
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn set_state(&self, key: &str, value: Option<String>) -> Result<(), String> {
-        set_state(&self.app, &self.deployed, key, value).await
+        self.app
+            .store
+            .set_trigger_state(self.component().to_string(), self.environment().to_string(), key.to_string(), value)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn known_items(&self) -> Result<std::collections::HashMap<String, String>, String> {
         self.app
             .store
-            .calendar_items(self.deployed.name().to_string(), self.deployed.environment.clone())
+            .calendar_items(self.component().to_string(), self.environment().to_string())
             .await
             .map_err(|e| e.to_string())
     }
@@ -78,7 +102,7 @@ impl Host for SourceHost {
     async fn clear_items(&self) -> Result<(), String> {
         self.app
             .store
-            .clear_calendar_items(self.deployed.name().to_string(), self.deployed.environment.clone())
+            .clear_calendar_items(self.component().to_string(), self.environment().to_string())
             .await
             .map_err(|e| e.to_string())
     }
@@ -106,99 +130,6 @@ impl Host for SourceHost {
     fn backlog(&self, waiting: u64) {
         self.app.source_backlog(self.environment(), self.component(), waiting);
     }
-}
-
-/// The server as the host of a registration (deploy, undeploy): everything but storing events.
-pub struct RegistrationHost<'a> {
-    pub app: &'a App,
-    pub deployed: &'a Deployed,
-}
-
-#[async_trait::async_trait]
-impl Host for RegistrationHost<'_> {
-    fn component(&self) -> &str {
-        self.deployed.name()
-    }
-
-    fn environment(&self) -> &str {
-        &self.deployed.environment
-    }
-
-    fn config(&self) -> &Value {
-        &self.deployed.config
-    }
-
-    fn public_url(&self) -> Option<&str> {
-        self.app.config.public_url.as_deref()
-    }
-
-    fn handlers(&self) -> Vec<(String, String)> {
-        self.deployed.component.handler_list().map(|(c, e, _)| (c.to_string(), e.to_string())).collect()
-    }
-
-    async fn store(&self, _: &EventName, _: Option<String>, _: Bytes, _: (String, String)) -> Result<bool, String> {
-        Err("a registration stores no events".into())
-    }
-
-    async fn store_batch(&self, _: &EventName, _: Vec<Member>) -> Result<(), String> {
-        Err("a registration stores no events".into())
-    }
-
-    async fn state(&self, key: &str) -> Result<Option<String>, String> {
-        state(self.app, self.deployed, key).await
-    }
-
-    async fn set_state(&self, key: &str, value: Option<String>) -> Result<(), String> {
-        set_state(self.app, self.deployed, key, value).await
-    }
-
-    async fn known_items(&self) -> Result<std::collections::HashMap<String, String>, String> {
-        self.app
-            .store
-            .calendar_items(self.deployed.name().to_string(), self.deployed.environment.clone())
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    async fn clear_items(&self) -> Result<(), String> {
-        self.app
-            .store
-            .clear_calendar_items(self.deployed.name().to_string(), self.deployed.environment.clone())
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    async fn apply_sync(&self, changes: SyncChanges) -> Result<(), String> {
-        apply_sync(self.app, self.deployed, changes).await
-    }
-
-    fn renew_before(&self) -> std::time::Duration {
-        self.app.config.channel_renewal
-    }
-
-    async fn call(&self, operation: &str, input: Value) -> Result<Value, String> {
-        onset_engine::Connectors::call(&self.app.connectors, operation, input, None).await.map_err(|e| e.message)
-    }
-
-    fn healthy(&self, _: Option<i64>) {}
-
-    fn failed(&self, _: String, _: Option<i64>) {}
-
-    fn backlog(&self, _: u64) {}
-}
-
-async fn state(app: &App, deployed: &Deployed, key: &str) -> Result<Option<String>, String> {
-    app.store
-        .trigger_state(deployed.name().to_string(), deployed.environment.clone(), key.to_string())
-        .await
-        .map_err(|e| e.to_string())
-}
-
-async fn set_state(app: &App, deployed: &Deployed, key: &str, value: Option<String>) -> Result<(), String> {
-    app.store
-        .set_trigger_state(deployed.name().to_string(), deployed.environment.clone(), key.to_string(), value)
-        .await
-        .map_err(|e| e.to_string())
 }
 
 /// Stores a sync's events with its item changes and state in one transaction, then queues the
@@ -255,7 +186,7 @@ pub async fn renew_loop(app: Arc<App>) {
             continue;
         }
         for deployed in app.active_all() {
-            let host = RegistrationHost { app: &app, deployed: &deployed };
+            let host = RegistrationHost::borrowed(&app, &deployed);
             let Some(renewing) = deployed.trigger.renew(&host) else { continue };
             let (component, environment) = (deployed.name(), deployed.environment.as_str());
             let key = format!("renewal_failed:{environment}/{component}");
