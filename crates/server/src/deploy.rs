@@ -134,19 +134,15 @@ impl Deployed {
             .ok_or_else(|| vec![format!("component `{name}`: trigger type `{kind}` is not available in this build")])?;
         let intake = trigger_type.intake();
         // Requests to the handlers' own resources (`http`) may carry their own delivery id
-        // template and answer after the run.
+        // template (a deferred setting) and answer after the run.
         let resources = intake == onset_sources::triggers::Intake::Resources;
         let mut with = component.trigger.with.as_object().cloned().unwrap_or_default();
         let deferred: Map<String, Value> =
             trigger_type.deferred().iter().filter_map(|k| with.remove(*k).map(|v| (k.to_string(), v))).collect();
-        let delivery_template = if resources { with.remove("delivery_id") } else { None };
+        let delivery_template = if resources { deferred.get("delivery_id").cloned() } else { None };
         let rendered = render_settings(&Value::Object(with), &config)
             .map_err(|e| vec![format!("component `{name}`: trigger.with: {e}")])?;
-        let mut checked = rendered.clone();
-        if let (Some(template), Some(map)) = (&delivery_template, checked.as_object_mut()) {
-            map.insert("delivery_id".into(), template.clone());
-        }
-        let built = trigger_type.build(&checked, &deferred).map_err(|e| vec![format!("component `{name}`: {e}")])?;
+        let built = trigger_type.build(&rendered, &deferred).map_err(|e| vec![format!("component `{name}`: {e}")])?;
         let redact: Vec<String> = match rendered.get("redact_headers") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(list)) => list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),

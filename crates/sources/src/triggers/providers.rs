@@ -19,9 +19,6 @@ fn non_empty(secret: Option<Secret>) -> Option<Secret> {
 /// `http`: requests to the handlers' own resources, verified as `with.verify` says.
 pub struct HttpSource;
 
-/// The settings of an `http` trigger (`delivery_id` and `response` are read by the ingress).
-pub const HTTP_SETTINGS: &[&str] = onset_model::HTTP_SETTINGS;
-
 #[derive(Debug)]
 pub struct Http;
 
@@ -32,9 +29,19 @@ impl TriggerSource for HttpSource {
     fn intake(&self) -> Intake {
         Intake::Resources
     }
+    /// The delivery id template, evaluated per request by the ingress (`delivery_id` and
+    /// `response` are the ingress's settings).
+    fn deferred(&self) -> &'static [&'static str] {
+        &["delivery_id"]
+    }
     fn build(&self, with: &Value, _deferred: &Map<String, Value>) -> Result<Built, String> {
-        if let Some(unknown) = with.as_object().and_then(|m| m.keys().find(|k| !HTTP_SETTINGS.contains(&k.as_str()))) {
-            return Err(format!("trigger setting `{unknown}` is not an http setting ({})", HTTP_SETTINGS.join(", ")));
+        if let Some(unknown) =
+            with.as_object().and_then(|m| m.keys().find(|k| !onset_model::HTTP_SETTINGS.contains(&k.as_str())))
+        {
+            return Err(format!(
+                "trigger setting `{unknown}` is not an http setting ({})",
+                onset_model::HTTP_SETTINGS.join(", ")
+            ));
         }
         let verifier = Verifier::from_json(with.get("verify")).map_err(|e| e.to_string())?;
         Ok(Built { verifier, trigger: Box::new(Http) })

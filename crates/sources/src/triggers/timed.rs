@@ -9,7 +9,7 @@ use onset_model::catalog::EventName;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::host::{Host, now_ms};
+use super::host::{Host, now_ms, rfc3339};
 use super::{Built, Intake, Trigger, TriggerSource, only};
 use crate::Verifier;
 use crate::schedule::{CatchUp, Cron, Every, due};
@@ -205,10 +205,6 @@ async fn sleep_until(at: i64, stop: &CancellationToken) -> bool {
         () = tokio::time::sleep(std::time::Duration::from_millis(wait)) => true,
         () = stop.cancelled() => false,
     }
-}
-
-fn rfc3339(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
 }
 
 const SCHEDULE_NEXT: &str = "schedule.next";

@@ -6,7 +6,10 @@
 mod handshake;
 mod keys;
 mod sign;
+mod spec;
 pub(crate) mod template;
+#[cfg(test)]
+mod tests;
 
 use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
@@ -15,7 +18,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
 use onset_model::Duration;
-use serde::Deserialize;
 use serde_json::Value;
 use sha2::Digest as _;
 use subtle::ConstantTimeEq;
@@ -23,191 +25,13 @@ use subtle::ConstantTimeEq;
 pub use handshake::{Handshake, HandshakeAnswer};
 pub use keys::{PublicAlgorithm, PublicKey, SecretEncoding};
 pub use sign::CannotSign;
+pub use spec::{
+    Algorithm, Encoding, ListFormat, Locator, Secrets, SignatureAlgorithm, SignatureLocator, SignatureSpec,
+    TimestampFormat, TimestampLocator, VerifySpec,
+};
 use template::{Fields, Part, Scope};
 
 use crate::secret::Secret;
-
-/// One secret or several (several while a secret is being rotated).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum Secrets {
-    One(Secret),
-    Many(Vec<Secret>),
-}
-
-impl Secrets {
-    fn list(&self) -> Vec<&Secret> {
-        match self {
-            Secrets::One(s) => vec![s],
-            Secrets::Many(v) => v.iter().collect(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Algorithm {
-    Sha1,
-    #[default]
-    Sha256,
-    Sha512,
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Encoding {
-    #[default]
-    Hex,
-    Base64,
-}
-
-/// What a `signature` scheme signs with.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum SignatureAlgorithm {
-    HmacSha1,
-    HmacSha256,
-    HmacSha512,
-    Ed25519,
-    EcdsaP256Sha256,
-    RsaSha256,
-}
-
-/// Where a value is read: a header or a body field (`a.b.c`, JSON or form).
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Locator {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub header: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-}
-
-/// `t=…,v1=…`-style values: entries split by `separator`, each `key` `assign` `value`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListFormat {
-    #[serde(default = "comma")]
-    pub separator: String,
-    #[serde(default = "equals")]
-    pub assign: String,
-    /// The key of signature entries (several may be present).
-    #[serde(default = "v1")]
-    pub key: String,
-}
-
-fn comma() -> String {
-    ",".into()
-}
-fn equals() -> String {
-    "=".into()
-}
-fn v1() -> String {
-    "v1".into()
-}
-
-/// Where the signature is and how it is written.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignatureLocator {
-    #[serde(default)]
-    pub header: Option<String>,
-    /// Several headers, each holding a signature (DocuSign: one per key).
-    #[serde(default)]
-    pub headers: Option<Vec<String>>,
-    #[serde(default)]
-    pub field: Option<String>,
-    #[serde(default)]
-    pub prefix: Option<String>,
-    #[serde(default)]
-    pub encoding: Encoding,
-    #[serde(default)]
-    pub list: Option<ListFormat>,
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum TimestampFormat {
-    #[default]
-    Seconds,
-    Milliseconds,
-    Rfc3339,
-}
-
-/// Where the timestamp is: a header, a body field, or an entry of the signature list (`t`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TimestampLocator {
-    #[serde(default)]
-    pub header: Option<String>,
-    #[serde(default)]
-    pub field: Option<String>,
-    #[serde(default)]
-    pub list_key: Option<String>,
-    #[serde(default)]
-    pub format: TimestampFormat,
-    /// How far from now a timestamp may be (default 5m).
-    #[serde(default)]
-    pub tolerance: Option<Duration>,
-}
-
-/// The generic scheme every preset is written in.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignatureSpec {
-    pub algorithm: SignatureAlgorithm,
-    #[serde(default)]
-    pub secret: Option<Secrets>,
-    #[serde(default)]
-    pub secret_encoding: SecretEncoding,
-    #[serde(default)]
-    pub public_key: Option<Secrets>,
-    pub signature: SignatureLocator,
-    #[serde(default)]
-    pub timestamp: Option<TimestampLocator>,
-    /// The signed string (default `{body}`).
-    #[serde(default)]
-    pub signed: Option<String>,
-}
-
-/// `trigger.with.verify` as written (after config templates are rendered), without the keys
-/// every scheme takes (`preset`, `id`, `handshake`, `verify_token`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "scheme", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum VerifySpec {
-    None,
-    Hmac {
-        header: String,
-        #[serde(default)]
-        algorithm: Algorithm,
-        #[serde(default)]
-        encoding: Encoding,
-        #[serde(default)]
-        prefix: Option<String>,
-        secret: Secrets,
-        #[serde(default)]
-        timestamp_header: Option<String>,
-        #[serde(default)]
-        tolerance: Option<Duration>,
-        #[serde(default)]
-        signed: Option<String>,
-    },
-    StandardWebhooks {
-        #[serde(default)]
-        secret: Option<Secrets>,
-        #[serde(default)]
-        public_key: Option<Secrets>,
-    },
-    Token {
-        header: String,
-        secret: Secret,
-    },
-    Basic {
-        username: String,
-        password: Secret,
-    },
-    Signature(Box<SignatureSpec>),
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -898,147 +722,5 @@ impl HmacAny {
             Self::Sha256(m) => m.finalize().into_bytes().to_vec(),
             Self::Sha512(m) => m.finalize().into_bytes().to_vec(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
-        let mut h = http::HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
-        }
-        h
-    }
-
-    fn verifier(v: serde_json::Value) -> Verifier {
-        Verifier::from_json(Some(&v)).unwrap()
-    }
-
-    // Test vector from the Standard Webhooks reference libraries.
-    const SW_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    const SW_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
-    const SW_TS: i64 = 1614265330;
-    const SW_BODY: &[u8] = br#"{"test": 2432232314}"#;
-    const SW_SIG: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
-
-    fn sw_headers(sig: &str) -> http::HeaderMap {
-        headers(&[("webhook-id", SW_ID), ("webhook-timestamp", &SW_TS.to_string()), ("webhook-signature", sig)])
-    }
-
-    #[test]
-    fn standard_webhooks_spec_vector() {
-        let v = verifier(json!({ "scheme": "standard-webhooks", "secret": SW_SECRET }));
-        assert!(v.verify(&crate::Request::new(&sw_headers(SW_SIG), SW_BODY), SW_TS).is_ok());
-        // Several signatures: any matching v1 entry is enough; unknown versions are ignored.
-        let several = format!("v1a,abcd v1,AAAA {SW_SIG}");
-        assert!(v.verify(&crate::Request::new(&sw_headers(&several), SW_BODY), SW_TS + 10).is_ok());
-        let err = v.verify(&crate::Request::new(&sw_headers(SW_SIG), br#"{"test": 2432232315}"#), SW_TS).unwrap_err();
-        assert_eq!(err.code, "signature_mismatch");
-        assert_eq!(err.location, "header webhook-signature");
-    }
-
-    #[test]
-    fn standard_webhooks_window_and_rotation() {
-        let v =
-            verifier(json!({ "scheme": "standard-webhooks", "secret": ["whsec_b2xkb2xkb2xkb2xkb2xkb2xk", SW_SECRET] }));
-        assert!(v.verify(&crate::Request::new(&sw_headers(SW_SIG), SW_BODY), SW_TS + 299).is_ok());
-        let err = v.verify(&crate::Request::new(&sw_headers(SW_SIG), SW_BODY), SW_TS + 301).unwrap_err();
-        assert_eq!(err.code, "timestamp_out_of_tolerance");
-        let err = v.verify(&crate::Request::new(&sw_headers(SW_SIG), SW_BODY), SW_TS - 301).unwrap_err();
-        assert!(err.message.contains("future"));
-        let err = v.verify(&crate::Request::new(&headers(&[("webhook-id", SW_ID)]), SW_BODY), SW_TS).unwrap_err();
-        assert_eq!((err.code, err.location.as_str()), ("signature_missing", "header webhook-signature"));
-    }
-
-    #[test]
-    fn standard_webhooks_rejects_bad_secrets_at_build() {
-        assert!(Verifier::from_json(Some(&json!({ "scheme": "standard-webhooks", "secret": "whsec_!!" }))).is_err());
-    }
-
-    #[test]
-    fn hmac_github_style() {
-        // GitHub's documented example: secret "It's a Secret to Everybody", body "Hello, World!".
-        let v = verifier(json!({
-            "scheme": "hmac", "header": "X-Hub-Signature-256", "prefix": "sha256=",
-            "secret": "It's a Secret to Everybody"
-        }));
-        let sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
-        assert!(v.verify(&crate::Request::new(&headers(&[("x-hub-signature-256", sig)]), b"Hello, World!"), 0).is_ok());
-        assert!(
-            v.verify(&crate::Request::new(&headers(&[("x-hub-signature-256", sig)]), b"Hello, World?"), 0).is_err()
-        );
-        let err = v.verify(&crate::Request::new(&headers(&[]), b"Hello, World!"), 0).unwrap_err();
-        assert_eq!(err.code, "signature_missing");
-        let err = v
-            .verify(&crate::Request::new(&headers(&[("x-hub-signature-256", &sig[7..])]), b"Hello, World!"), 0)
-            .unwrap_err();
-        assert!(err.message.contains("does not start with `sha256=`"));
-    }
-
-    #[test]
-    fn hmac_with_timestamp_template_and_base64() {
-        let secret = "s3cret";
-        let body = b"{\"a\":1}";
-        let mut mac = Hmac::<sha2::Sha512>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(b"v0:1000:");
-        mac.update(body);
-        let sig = B64.encode(mac.finalize().into_bytes());
-        let v = verifier(json!({
-            "scheme": "hmac", "header": "x-sig", "algorithm": "sha512", "encoding": "base64",
-            "secret": ["old", secret], "timestamp_header": "x-ts", "tolerance": "1m",
-            "signed": "v0:{timestamp}:{body}"
-        }));
-        let h = headers(&[("x-sig", &sig), ("x-ts", "1000")]);
-        assert!(v.verify(&crate::Request::new(&h, body), 1059).is_ok());
-        assert_eq!(v.verify(&crate::Request::new(&h, body), 1061).unwrap_err().code, "timestamp_out_of_tolerance");
-        assert!(
-            Verifier::from_json(Some(&json!({
-                "scheme": "hmac", "header": "x", "secret": "s", "signed": "{nonce}.{body}"
-            })))
-            .unwrap_err()
-            .0
-            .contains("unknown placeholder")
-        );
-    }
-
-    #[test]
-    fn hmac_sha1() {
-        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(b"k").unwrap();
-        mac.update(b"body");
-        let sig = hex::encode(mac.finalize().into_bytes()).to_uppercase();
-        let v = verifier(json!({ "scheme": "hmac", "header": "x-sig", "algorithm": "sha1", "secret": "k" }));
-        assert!(v.verify(&crate::Request::new(&headers(&[("x-sig", &sig)]), b"body"), 0).is_ok());
-    }
-
-    #[test]
-    fn token_and_basic() {
-        let v = verifier(json!({ "scheme": "token", "header": "X-Gitlab-Token", "secret": "tok" }));
-        assert!(v.verify(&crate::Request::new(&headers(&[("x-gitlab-token", "tok")]), b""), 0).is_ok());
-        assert_eq!(
-            v.verify(&crate::Request::new(&headers(&[("x-gitlab-token", "tok2")]), b""), 0).unwrap_err().code,
-            "token_mismatch"
-        );
-        let v = verifier(json!({ "scheme": "basic", "username": "u", "password": "p" }));
-        let good = format!("Basic {}", B64.encode("u:p"));
-        let bad = format!("Basic {}", B64.encode("u:q"));
-        assert!(v.verify(&crate::Request::new(&headers(&[("authorization", &good)]), b""), 0).is_ok());
-        assert_eq!(
-            v.verify(&crate::Request::new(&headers(&[("authorization", &bad)]), b""), 0).unwrap_err().code,
-            "unauthorized"
-        );
-        assert_eq!(v.verify(&crate::Request::new(&headers(&[]), b""), 0).unwrap_err().code, "unauthorized");
-    }
-
-    #[test]
-    fn unknown_settings_are_named() {
-        let err = Verifier::from_json(Some(&json!({ "scheme": "hmac", "header": "x", "secret": "s", "algo": "md5" })))
-            .unwrap_err();
-        assert!(err.0.contains("unknown field `algo`"), "{err}");
-        let err = Verifier::from_json(Some(&json!({ "scheme": "rot13" }))).unwrap_err();
-        assert!(err.0.contains("unknown variant"), "{err}");
     }
 }

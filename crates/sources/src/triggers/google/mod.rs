@@ -16,7 +16,7 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 use super::Refusal;
-use super::host::{Host, SyncChanges, now_ms};
+use super::host::{Host, SyncChanges, now_ms, rfc3339};
 use super::providers::GoogleCalendar as GoogleSettings;
 use super::registration::{hook_url, public_url};
 use api::{ApiError, Calendar};
@@ -64,10 +64,6 @@ async fn save(host: &dyn Host, channel: Option<&Channel>) -> Result<(), String> 
 
 fn secret_token() -> String {
     format!("onset-{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
-}
-
-fn rfc3339(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
 }
 
 fn renew_margin(host: &dyn Host) -> i64 {
