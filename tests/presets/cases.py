@@ -1,8 +1,13 @@
 """Requests signed for every verification preset, by the provider's own library where one can sign
-(svix, standardwebhooks, twilio, slack_sdk, hubspot-api-client, PyNaCl for Ed25519,
-@octokit/webhooks-methods for GitHub), else signed as the provider documents and checked with the
-provider's own verifier first where it has one (stripe, sendgrid, paddle-python-sdk); the others
-are signed as their documentation says, by code independent of Onset's. Prints JSON:
+(svix, standardwebhooks, twilio, slack_sdk, hubspot-api-client, @contentful/node-apps-toolkit,
+@octokit/webhooks-methods for GitHub, PyNaCl for Ed25519 keys), else signed as the provider
+documents and checked with the provider's own verifier first where it has one (stripe, sendgrid,
+paddle-python-sdk, squareup, @shopify/shopify-api, @linear/sdk, @zoom/rivet), plus Bitbucket's
+published test vector (also run through Jira, WebSub and Meta/WhatsApp, which sign the same way).
+The providers with neither an SDK verifier nor a published vector (WooCommerce, Typeform, Intercom,
+Sentry, Vercel, X, PagerDuty, CircleCI, DocuSign, Mailgun, Calendly, Twitch, Trello, Asana; GitLab,
+Okta and Postmark send a token, not a signature) are signed as their documentation says, by code
+independent of Onset's. Prints JSON:
 the components to deploy and the requests to send, each with the status (and body) expected.
 
 usage: python3 cases.py BASE_URL   (BASE_URL: the server, e.g. http://127.0.0.1:8080)
@@ -63,12 +68,14 @@ def send(name, label, headers, body, expect, method="POST", query="", expect_bod
 
 def cases(name, sign, body, tamper, stale=True, content_type="application/json"):
     """A request signed now (accepted), one with the body changed after signing, one signed
-    with another secret, and (for schemes with a timestamp) one signed an hour ago."""
-    send(name, "signed", sign(body, NOW, True), body, 202, content_type=content_type)
-    send(name, "tampered body", sign(body, NOW, True), tamper(body), 401, content_type=content_type)
-    send(name, "wrong key", sign(body, NOW, False), body, 401, content_type=content_type)
+    with another secret, and (for schemes with a timestamp) one signed an hour ago. "Now" is read
+    here, not at the start: the providers' own libraries take a while to load."""
+    now = int(time.time())
+    send(name, "signed", sign(body, now, True), body, 202, content_type=content_type)
+    send(name, "tampered body", sign(body, now, True), tamper(body), 401, content_type=content_type)
+    send(name, "wrong key", sign(body, now, False), body, 401, content_type=content_type)
     if stale:
-        send(name, "stale timestamp", sign(body, STALE, True), body, 401, content_type=content_type)
+        send(name, "stale timestamp", sign(body, now - 3600, True), body, 401, content_type=content_type)
 
 
 def json_body(**extra):
@@ -183,8 +190,6 @@ body_hmac("bitbucket", "X-Hub-Signature", "bitbucket-secret", prefix="sha256=",
           extra=lambda: {"X-Request-UUID": str(uuid.uuid4())})
 body_hmac("jira", "X-Hub-Signature", "jira-secret", prefix="sha256=",
           extra=lambda: {"X-Atlassian-Webhook-Identifier": uuid.uuid4().hex})
-body_hmac("shopify", "X-Shopify-Hmac-Sha256", "shpss_secret", encode="base64",
-          extra=lambda: {"X-Shopify-Webhook-Id": str(uuid.uuid4())})
 body_hmac("woocommerce", "X-WC-Webhook-Signature", "wc-secret", encode="base64",
           extra=lambda: {"X-WC-Webhook-Delivery-ID": uuid.uuid4().hex})
 body_hmac("typeform", "Typeform-Signature", "typeform-secret", encode="base64", prefix="sha256=")
@@ -200,6 +205,46 @@ body_hmac("websub", "X-Hub-Signature", "websub-secret", prefix="sha256=")
 body_hmac("pagerduty", "X-PagerDuty-Signature", "pd-secret", prefix="v1=")
 body_hmac("circleci", "circleci-signature", "circleci-secret", prefix="v1=")
 body_hmac("docusign", "X-DocuSign-Signature-1", "docusign-hmac-key", encode="base64")
+
+# --- A published test vector: Atlassian's Bitbucket documentation signs "Hello World!" with the
+# secret "It's a Secret to Everybody" as below (the literal from the docs, not computed here). Jira,
+# WebSub and Meta/WhatsApp sign the same way, so the same vector must pass their presets too.
+VECTOR_SECRET, VECTOR_BODY = "It's a Secret to Everybody", "Hello World!"
+VECTOR_SIGNATURE = "sha256=a4771c39fbe90f317c7824e83ddef3caae9cb3d976c214ace1f2937e133263c9"
+for preset, header, extra in [("bitbucket", "X-Hub-Signature", {}), ("jira", "X-Hub-Signature", {}),
+                              ("websub", "X-Hub-Signature", {}),
+                              ("meta", "X-Hub-Signature-256", {"verify_token": "t"}),
+                              ("whatsapp", "X-Hub-Signature-256", {"verify_token": "t"})]:
+    name = component(preset, verify={"preset": preset, "secret": "{{ config.secret }}", **extra},
+                     config={"secret": VECTOR_SECRET}, name=f"v-{preset}")
+    send(name, "published vector", {header: VECTOR_SIGNATURE}, VECTOR_BODY, 202, content_type="text/plain")
+    send(name, "published vector, body changed", {header: VECTOR_SIGNATURE}, "Hello World?", 401,
+         content_type="text/plain")
+
+# --- Shopify: base64 HMAC of the body, checked by @shopify/shopify-api's own webhooks.validate first.
+SHOPIFY = "shpss_secret"
+SHOPIFY_VALIDATE = """
+import '@shopify/shopify-api/adapters/node';
+import { shopifyApi, ApiVersion } from '@shopify/shopify-api';
+const [secret, body, hmac] = process.argv.slice(1);
+const shopify = shopifyApi({ apiKey: 'k', apiSecretKey: secret, scopes: [], hostName: 'localhost',
+  apiVersion: ApiVersion.October24, isEmbeddedApp: false, logger: { level: 0 } });
+const headers = { 'x-shopify-hmac-sha256': hmac, 'x-shopify-topic': 'orders/create',
+  'x-shopify-api-version': '2024-10', 'x-shopify-shop-domain': 'onset-test.myshopify.com',
+  'x-shopify-webhook-id': 'w', 'x-shopify-event-id': 'e', 'x-shopify-triggered-at': new Date().toISOString() };
+const result = await shopify.webhooks.validate({ rawBody: body, rawRequest: { headers, method: 'POST', url: '/' }, rawResponse: {} });
+console.log(JSON.stringify(result.valid));
+"""
+name = component("shopify", config={"secret": SHOPIFY})
+
+
+def shopify_sign(body, ts, good):
+    value = b64(mac(SHOPIFY if good else "wrong-secret", body))
+    assert node(SHOPIFY_VALIDATE, SHOPIFY, body, value) == ("true" if good else "false")
+    return {"X-Shopify-Hmac-Sha256": value, "X-Shopify-Webhook-Id": str(uuid.uuid4()), "X-Shopify-Topic": "orders/create"}
+
+
+cases(name, shopify_sign, json_body(), flip, stale=False)
 
 # --- GitLab, Okta: a shared token; Postmark: basic auth. No body signature: a wrong token is refused.
 name = component("gitlab", config={"secret": "gitlab-token"})
@@ -311,16 +356,43 @@ ZOOM = "zoom-secret-token"
 name = component("zoom", config={"secret": ZOOM})
 
 
+# Zoom's own Node SDK (@zoom/rivet) receives each signed request first: its answer must be 200
+# (and, for the URL validation, is the body Onset must answer). Rivet re-serialises the JSON, so the
+# bodies are compact.
+ZOOM_RECEIVE = """
+import { AwsLambdaReceiver } from '@zoom/rivet/users';
+const [secret, body, signature, timestamp] = process.argv.slice(1);
+const receiver = new AwsLambdaReceiver({ webhooksSecretToken: secret });
+receiver.init({ eventEmitter: { emit: async () => {} } });
+const answer = await receiver.start()({ body, isBase64Encoded: false,
+  headers: { 'x-zm-signature': signature, 'x-zm-request-timestamp': timestamp } }, {});
+console.log(JSON.stringify({ status: answer.statusCode, body: JSON.parse(answer.body) }));
+"""
+
+
+def zoom_receive(body, headers):
+    out = node(ZOOM_RECEIVE, ZOOM, body, headers["x-zm-signature"], headers["x-zm-request-timestamp"])
+    return json.loads(out.splitlines()[-1])  # rivet logs the event on stdout before
+
+
 def zoom_sign(body, ts, good):
     sig = mac(ZOOM if good else "wrong", f"v0:{ts}:{body}").hex()
-    return {"x-zm-signature": f"v0={sig}", "x-zm-request-timestamp": str(ts), "x-zm-trackingid": uuid.uuid4().hex}
+    headers = {"x-zm-signature": f"v0={sig}", "x-zm-request-timestamp": str(ts), "x-zm-trackingid": uuid.uuid4().hex}
+    assert (zoom_receive(body, headers)["status"] == 200) == good
+    return headers
 
 
-cases(name, zoom_sign, json.dumps({"event": "meeting.started", "payload": {"n": 1}}), flip)
+def compact(value):
+    return json.dumps(value, separators=(",", ":"))
+
+
+cases(name, zoom_sign, compact({"event": "meeting.started", "payload": {"n": 1}}), flip)
 plain = "qgg8vlvZRS6UYooatFL8Aw"
-body = json.dumps({"payload": {"plainToken": plain}, "event_ts": NOW * 1000, "event": "endpoint.url_validation"})
-send(name, "handshake url_validation", zoom_sign(body, NOW, True), body, 200,
-     expect_body={"plainToken": plain, "encryptedToken": mac(ZOOM, plain).hex()})
+body = compact({"payload": {"plainToken": plain}, "event_ts": NOW * 1000, "event": "endpoint.url_validation"})
+headers = zoom_sign(body, NOW, True)
+answer = zoom_receive(body, headers)
+assert answer["status"] == 200 and answer["body"]["encryptedToken"] == mac(ZOOM, plain).hex(), answer
+send(name, "handshake url_validation", headers, body, 200, expect_body=answer["body"])
 
 # --- Linear: HMAC of the body; the timestamp (ms) is the body's webhookTimestamp.
 LINEAR = "lin_wh_secret"
@@ -331,8 +403,20 @@ def linear_body(ts):
     return json.dumps({"action": "create", "type": "Issue", "data": {"n": 1}, "webhookTimestamp": ts * 1000})
 
 
+LINEAR_VERIFY = """
+import { LinearWebhookClient } from '@linear/sdk/webhooks';
+const [secret, body, signature] = process.argv.slice(1);
+let valid;
+try { valid = new LinearWebhookClient(secret).verify(Buffer.from(body), signature); } catch { valid = false; }
+console.log(JSON.stringify(valid));
+"""
+
+
 def linear_sign(body, ts, good):
-    return {"Linear-Signature": mac(LINEAR if good else "x", body).hex(), "Linear-Delivery": str(uuid.uuid4())}
+    signature = mac(LINEAR if good else "x", body).hex()
+    # Linear's own SDK agrees: it accepts what is signed now and refuses a wrong key or a stale timestamp.
+    assert node(LINEAR_VERIFY, LINEAR, body, signature) == ("true" if good and ts == NOW else "false")
+    return {"Linear-Signature": signature, "Linear-Delivery": str(uuid.uuid4())}
 
 
 send(name, "signed", linear_sign(linear_body(NOW), NOW, True), linear_body(NOW), 202)
@@ -360,30 +444,19 @@ cases(name, hubspot_sign, json.dumps([{"eventId": 1, "subscriptionType": "contac
 # --- Square: base64 HMAC of notification URL + body.
 SQUARE = "square-signature-key"
 name = component("square", config={"secret": SQUARE})
-cases(name, lambda body, ts, good: {"x-square-hmacsha256-signature": b64(mac(SQUARE if good else "x", url_of("p-square") + body))},
-      json.dumps({"event_id": str(uuid.uuid4()), "type": "payment.created", "data": {"n": 1}}), flip, stale=False)
-
-# --- Paddle: ts=…;h1=HMAC of "{ts}:{body}", 5 s tolerance.
-PADDLE = "pdl_ntfset_secret"
-name = component("paddle", config={"secret": PADDLE})
 
 
-def paddle_sign(body, ts, good):
-    header = f"ts={ts};h1={mac(PADDLE if good else 'x', f'{ts}:{body}').hex()}"
-    if good and ts == NOW:
-        # Checked by paddle-python-sdk's own verifier first.
-        from paddle_billing.Notifications import Secret as PaddleSecret, Verifier as PaddleVerifier
+def square_sign(body, ts, good):
+    from square.utils.webhooks_helper import verify_signature
 
-        class Signed:
-            def __init__(self, headers, raw):
-                self.headers, self.body = headers, raw
-
-        assert PaddleVerifier().verify(Signed({"Paddle-Signature": header}, body.encode()), PaddleSecret(PADDLE))
-    return {"Paddle-Signature": header}
+    signature = b64(mac(SQUARE if good else "x", url_of("p-square") + body))
+    # Checked by Square's own SDK (squareup) first.
+    assert verify_signature(request_body=body, signature_header=signature, signature_key=SQUARE,
+                            notification_url=url_of("p-square")) == good
+    return {"x-square-hmacsha256-signature": signature}
 
 
-cases(name, paddle_sign,
-      json.dumps({"event_id": "evt_" + uuid.uuid4().hex, "event_type": "transaction.paid", "data": {"n": 1}}), flip)
+cases(name, square_sign, json.dumps({"event_id": str(uuid.uuid4()), "type": "payment.created", "data": {"n": 1}}), flip, stale=False)
 
 # --- Calendly: t=…,v1=HMAC of "{t}.{body}", 3 min tolerance.
 CALENDLY = "calendly-signing-key"
@@ -392,17 +465,22 @@ cases(name, lambda body, ts, good: {"Calendly-Webhook-Signature": f"t={ts},v1={m
       json.dumps({"event": "invitee.created", "payload": {"n": 1}}), flip)
 
 # --- Contentful: HMAC of method, path, the signed headers and body, as the apps toolkit builds it.
-CONTENTFUL = "contentful-signing-secret-of-sixty-four-characters-0123456789abcdefghij"
+CONTENTFUL = ("contentful-signing-secret-" + "0123456789abcdef" * 4)[:64]  # the toolkit wants 64 characters
 name = component("contentful", config={"secret": CONTENTFUL})
 
 
+CONTENTFUL_SIGN = """
+import { signRequest } from '@contentful/node-apps-toolkit';
+const [secret, path, body, ms] = process.argv.slice(1);
+const canonical = { method: 'POST', path, headers: { 'Content-Type': 'application/json' }, body };
+console.log(JSON.stringify(signRequest(secret, canonical, Number(ms))));
+"""
+
+
 def contentful_sign(body, ts, good):
-    ms = str(ts * 1000)
-    signed = "x-contentful-signed-headers,x-contentful-timestamp"
-    canonical = "\n".join(["POST", f"/hooks/development/{name}",
-                           f"x-contentful-signed-headers:{signed};x-contentful-timestamp:{ms}", body])
-    return {"x-contentful-signature": mac(CONTENTFUL if good else "x", canonical).hex(),
-            "x-contentful-signed-headers": signed, "x-contentful-timestamp": ms}
+    # Signed by Contentful's own apps toolkit, the content type among the signed headers.
+    key = CONTENTFUL if good else CONTENTFUL[::-1]
+    return json.loads(node(CONTENTFUL_SIGN, key, f"/hooks/development/{name}", body, str(ts * 1000)))
 
 
 cases(name, contentful_sign, json.dumps({"sys": {"id": "e1"}, "fields": {"n": 1}}), flip)
@@ -479,5 +557,27 @@ def rsa_sign(body, ts, good):
 
 
 cases(name, rsa_sign, json_body(), flip)
+
+# --- Paddle: ts=…;h1=HMAC of "{ts}:{body}", 5 s tolerance (last, so that it is sent within 5 s).
+PADDLE = "pdl_ntfset_secret"
+name = component("paddle", config={"secret": PADDLE})
+
+
+def paddle_sign(body, ts, good):
+    header = f"ts={ts};h1={mac(PADDLE if good else 'x', f'{ts}:{body}').hex()}"
+    if good and ts >= NOW:
+        # Checked by paddle-python-sdk's own verifier first.
+        from paddle_billing.Notifications import Secret as PaddleSecret, Verifier as PaddleVerifier
+
+        class Signed:
+            def __init__(self, headers, raw):
+                self.headers, self.body = headers, raw
+
+        assert PaddleVerifier().verify(Signed({"Paddle-Signature": header}, body.encode()), PaddleSecret(PADDLE))
+    return {"Paddle-Signature": header}
+
+
+cases(name, paddle_sign,
+      json.dumps({"event_id": "evt_" + uuid.uuid4().hex, "event_type": "transaction.paid", "data": {"n": 1}}), flip)
 
 print(json.dumps({"components": components, "requests": requests}))
