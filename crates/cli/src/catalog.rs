@@ -11,6 +11,9 @@ pub fn print(kind: Option<&str>, json: bool, presets: bool) -> Result<(), String
     if presets {
         return print_presets(kind, json);
     }
+    if kind == Some("connectors") {
+        return print_connectors(json);
+    }
     let kinds: Vec<&str> = match kind {
         Some(k) => vec![k],
         None => onset_model::TRIGGER_TYPES.to_vec(),
@@ -90,7 +93,38 @@ fn print_presets(kind: Option<&str>, json: bool) -> Result<(), String> {
 }
 
 fn unknown_type(kind: &str) -> String {
-    format!("there is no trigger type `{kind}`; types: {}", onset_model::TRIGGER_TYPES.join(", "))
+    format!(
+        "there is no trigger type `{kind}`; types: {} (and `onset catalog connectors` for operations)",
+        onset_model::TRIGGER_TYPES.join(", ")
+    )
+}
+
+/// `onset catalog connectors`: every operation `call:` steps can name, with its account and input
+/// fields (--json: the full descriptions with input and output JSON Schemas).
+fn print_connectors(json: bool) -> Result<(), String> {
+    let all = onset_connectors::catalog();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?);
+        return Ok(());
+    }
+    let mut out = String::new();
+    for op in &all {
+        let account = match &op.account {
+            None => String::new(),
+            Some(a) if a.required => format!("  [account: {}]", a.kind),
+            Some(a) => format!("  [account: {}, optional]", a.kind),
+        };
+        let _ = writeln!(
+            out,
+            "{}{account}\n  {}\n  with: {}",
+            op.name,
+            op.description,
+            onset_engine::shape::fields(&op.input)
+        );
+    }
+    let _ = writeln!(out, "\n`onset catalog connectors --json` adds each operation's input and output JSON Schema.");
+    print!("{out}");
+    Ok(())
 }
 
 fn describe(out: &mut String, t: &TriggerInfo) {

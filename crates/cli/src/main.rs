@@ -182,9 +182,10 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-    /// List trigger types, their settings, channels and events (--json adds samples and schemas).
+    /// List trigger types, their settings, channels and events (--json adds samples and schemas);
+    /// `onset catalog connectors` lists the operations `call:` steps can name.
     Catalog {
-        /// One trigger type (github, slack, google-calendar, http).
+        /// One trigger type (github, slack, google-calendar, http), or `connectors`.
         #[arg(value_name = "TYPE")]
         kind: Option<String>,
         #[arg(long)]

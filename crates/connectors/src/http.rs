@@ -11,6 +11,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::{Map, Value, json};
 
 use crate::network::NetworkPolicy;
+use crate::{Connector, Operation};
 
 /// Bodies of responses larger than this fail the step instead of filling memory.
 const MAX_RESPONSE_BYTES: usize = 10 << 20;
@@ -204,6 +205,24 @@ impl HttpConnector {
             return Err(fail(format!("{url_text} answered HTTP {code}: {excerpt}"), retryable));
         }
         Ok(json!({ "status": code, "headers": headers, "body": body }))
+    }
+}
+
+impl Connector for HttpConnector {
+    fn operations(&self) -> &'static [Operation] {
+        std::sync::LazyLock::force(&crate::catalog::HTTP).as_slice()
+    }
+
+    fn call<'a>(&'a self, _: &'static Operation, input: Value, account: Option<Value>) -> onset_engine::CallFuture<'a> {
+        Box::pin(async move {
+            if account.is_some() {
+                return Err(fail(
+                    "http.request: this build cannot use accounts yet; put the credentials in `headers`",
+                    false,
+                ));
+            }
+            self.request(input).await
+        })
     }
 }
 

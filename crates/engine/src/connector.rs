@@ -18,10 +18,39 @@ pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<serde_json::Value, 
 pub type ScriptFuture<'a> =
     Pin<Box<dyn Future<Output = Result<(serde_json::Value, Vec<String>), CallError>> + Send + 'a>>;
 
+/// Whether an operation's step names an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountUse {
+    /// It takes none: `account:` on its step is a mistake.
+    None,
+    /// It may take one of this type (`http.request` without one calls anonymously).
+    Optional(&'static str),
+    /// It needs one of this type.
+    Required(&'static str),
+}
+
+/// What `onset validate` checks a `call` step against.
+#[derive(Debug, Clone, Copy)]
+pub struct OperationInfo<'a> {
+    /// JSON Schema of `with:` (the subset of [`crate::shape`]).
+    pub input: &'a serde_json::Value,
+    pub account: AccountUse,
+}
+
 /// The operations `call:` steps can reach, such as `http.request`.
 pub trait Connectors: Send + Sync {
     /// Whether `operation` exists; unknown operations are refused when a component is compiled.
     fn knows(&self, operation: &str) -> bool;
+
+    /// The operation's input schema and account, when the connectors describe it.
+    fn operation(&self, _operation: &str) -> Option<OperationInfo<'_>> {
+        None
+    }
+
+    /// Operation names, for "did you mean" hints.
+    fn operation_names(&self) -> Vec<&str> {
+        Vec::new()
+    }
     /// Performs `operation` with its rendered `with:` input.
     fn call<'a>(
         &'a self,

@@ -10,11 +10,12 @@ mod respond;
 mod run;
 mod scope;
 mod secrets;
+pub mod shape;
 pub mod trace;
 mod validate;
 
 pub use compile::{CompileError, CompiledComponent, CompiledHandler};
-pub use connector::{CallError, CallFuture, Connectors, NoConnectors, ScriptFuture};
+pub use connector::{AccountUse, CallError, CallFuture, Connectors, NoConnectors, OperationInfo, ScriptFuture};
 pub use onset_expr::{Value, from_json, to_json};
 pub use record::{MAX_RECORDED_BYTES, StepRecord, StepStatus};
 pub use respond::Responder;

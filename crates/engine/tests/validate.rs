@@ -89,3 +89,81 @@ handlers:
     assert!(found[0].starts_with("r.yaml:3:37: `retention.failed` needs a unit"), "{found:#?}");
     assert!(found[1].starts_with("r.yaml:3:41: unknown key `kept` in `retention`"), "{found:#?}");
 }
+
+/// Operations described by schema, as the connector registry describes its own.
+struct Described(serde_json::Value);
+
+impl onset_engine::Connectors for Described {
+    fn knows(&self, op: &str) -> bool {
+        op == "chat.post"
+    }
+    fn operation(&self, op: &str) -> Option<onset_engine::OperationInfo<'_>> {
+        (op == "chat.post").then_some(onset_engine::OperationInfo {
+            input: &self.0,
+            account: onset_engine::AccountUse::Required("chat"),
+        })
+    }
+    fn operation_names(&self) -> Vec<&str> {
+        vec!["chat.post"]
+    }
+    fn call<'a>(
+        &'a self,
+        _: &'a str,
+        _: serde_json::Value,
+        _: Option<serde_json::Value>,
+    ) -> onset_engine::CallFuture<'a> {
+        Box::pin(async { Ok(serde_json::Value::Null) })
+    }
+}
+
+#[test]
+fn call_steps_are_checked_against_the_operation_schema() {
+    let ops = Described(serde_json::json!({
+        "type": "object",
+        "required": ["channel", "text"],
+        "additionalProperties": false,
+        "properties": {
+            "channel": { "type": "string", "minLength": 1 },
+            "text": { "type": "string" },
+            "priority": { "type": "integer", "minimum": 1 },
+            "tags": { "type": "array", "items": { "type": "string" } }
+        }
+    }));
+    let text = "component: c
+trigger: { type: http }
+config:
+  chat: { type: account, connector: chat }
+handlers:
+  /:
+    POST:
+      steps:
+        - call: chat.post
+          account: \"{{ config.chat }}\"
+          with: { channel: \"#ops\", text: \"{{ event.text }}\", priority: 2, tags: [a, b] }
+        - call: chat.post
+          account: \"{{ config.chat }}\"
+          with: { channel: \"{{ event.channel }}\", text: hi, priorty: 2 }
+        - call: chat.post
+          with:
+            channel: \"\"
+            priority: \"high\"
+            tags: [a, 3]
+        - call: chat.pots
+          with: {}
+        - call: chat.post
+          account: \"{{ config.chat }}\"
+          with: \"{{ event.message }}\"
+";
+    let found: Vec<String> =
+        onset_engine::validate_component(Path::new("c.yaml"), text, &ops).iter().map(ToString::to_string).collect();
+    let expected = [
+        "c.yaml:14:61: `priorty` is not an input of `chat.post` (did you mean `priority`?); it takes channel (string, required), text (string, required), priority (integer), tags (array) (found `priorty`)",
+        "c.yaml:15:17: `chat.post` needs `account:` naming a `chat` account, e.g. `account: \"{{ config.chat }}\"` with `config: { chat: { type: account, connector: chat } }` (found `chat.post`)",
+        "c.yaml:17:13: `with` of `chat.post` needs `text`; it takes channel (string, required), text (string, required), priority (integer), tags (array) (found `channel: \"\"`)",
+        "c.yaml:17:22: `with.channel` is empty (`chat.post`) (found `\"\"`)",
+        "c.yaml:18:23: `with.priority` of `chat.post` is a string, expected an integer (found `\"high\"`)",
+        "c.yaml:19:23: `with.tags[1]` of `chat.post` is a number, expected a string (found `3`)",
+        "c.yaml:20:17: `chat.pots` is not a known operation (did you mean `chat.post`?); `onset catalog connectors` lists them (found `chat.pots`)",
+    ];
+    assert_eq!(found, expected, "{found:#?}");
+}

@@ -2,26 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use onset_engine::{CallError, CallFuture, Connectors, Diagnostic, validate_component};
+use onset_engine::{Diagnostic, validate_component};
 
 /// What this build can do, for validation only (nothing is called).
-struct Capabilities;
-
-impl Connectors for Capabilities {
-    fn knows(&self, operation: &str) -> bool {
-        onset_connectors::OPERATIONS.contains(&operation)
-    }
-    fn call<'a>(&'a self, _: &'a str, _: serde_json::Value, _: Option<serde_json::Value>) -> CallFuture<'a> {
-        Box::pin(async { Err(CallError { message: "validation calls nothing".into(), retryable: false }) })
-    }
-    fn runs_scripts(&self) -> bool {
-        true
-    }
-}
+const CAPABILITIES: onset_connectors::Catalog = onset_connectors::Catalog { scripts: true };
 
 /// Every problem in one component file's text.
 pub fn validate_source(path: &Path, text: &str) -> Vec<Diagnostic> {
-    validate_component(path, text, &Capabilities)
+    validate_component(path, text, &CAPABILITIES)
 }
 
 /// Every problem in the project's component files, in file order, each with file:line:column.
@@ -39,7 +27,7 @@ pub fn validate_project(dir: &Path) -> (usize, Vec<Diagnostic>) {
     let mut all = Vec::new();
     for path in &paths {
         match std::fs::read_to_string(path) {
-            Ok(text) => all.extend(validate_component(path, &text, &Capabilities)),
+            Ok(text) => all.extend(validate_component(path, &text, &CAPABILITIES)),
             Err(e) => all.push(Diagnostic {
                 file: path.clone(),
                 line: 1,

@@ -70,6 +70,37 @@ fn catalog_lists_types_and_details_one_as_json() {
 }
 
 #[test]
+fn catalog_lists_connector_operations_and_validate_checks_calls_against_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&onset(dir.path(), &["catalog", "connectors"]));
+    assert!(out.contains("http.request  [account: http, optional]"), "{out}");
+    assert!(out.contains("with: url (string, required), method (string)"), "{out}");
+    let json: Value = serde_json::from_str(&ok(&onset(dir.path(), &["catalog", "connectors", "--json"]))).unwrap();
+    let http = json.as_array().unwrap().iter().find(|o| o["name"] == "http.request").unwrap();
+    assert!(http["input"]["properties"]["url"].is_object() && http["output"]["properties"]["body"].is_object());
+
+    std::fs::write(dir.path().join("onset.yaml"), "name: calls\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("components")).unwrap();
+    std::fs::write(
+        dir.path().join("components/c.yaml"),
+        "component: c\ntrigger: { type: http }\nhandlers:\n  /:\n    POST:\n      steps:\n        - call: http.request\n          with: { ur: \"https://example.com\", timeout: 5 }\n",
+    )
+    .unwrap();
+    let out = onset(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("c.yaml:8:17: `with` of `http.request` needs `url`; it takes url (string, required)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("c.yaml:8:19: `ur` is not an input of `http.request` (did you mean `url`?)"), "{stdout}");
+    assert!(
+        stdout.contains("c.yaml:8:55: `with.timeout` of `http.request` is a number, expected a string"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn catalog_lists_the_webhook_presets() {
     let dir = tempfile::tempdir().unwrap();
     let out = ok(&onset(dir.path(), &["catalog", "http", "--presets"]));

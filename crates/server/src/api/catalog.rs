@@ -1,4 +1,5 @@
-//! `/api/v1/catalog`: trigger types with their settings, channels and events.
+//! `/api/v1/catalog`: trigger types with their settings, channels and events, and the connector
+//! operations `call:` steps can name.
 
 use axum::Json;
 use axum::extract::Path;
@@ -6,7 +7,7 @@ use axum::routing::get;
 
 use super::Table;
 use super::doc::Op;
-use super::types::{Page, TriggerType};
+use super::types::{ConnectorOperation, Page, TriggerType};
 use crate::error::ApiError;
 
 pub(super) fn routes(t: Table) -> Table {
@@ -15,6 +16,16 @@ pub(super) fn routes(t: Table) -> Table {
             .tag("catalog")
             .answers::<Page<TriggerType>>(200, "The catalog"),
         get(list),
+    )
+    .add(
+        Op::get(
+            "/api/v1/catalog/connectors",
+            "listConnectorOperations",
+            "Every operation `call:` steps can name, with its account type and input and output JSON Schemas",
+        )
+        .tag("catalog")
+        .answers::<Page<ConnectorOperation>>(200, "The operations, by name"),
+        get(connectors),
     )
     .add(
         Op::get(
@@ -52,4 +63,13 @@ async fn one(Path(kind): Path<String>) -> Result<Json<TriggerType>, ApiError> {
         .at("path kind")
     })?;
     Ok(Json(typed(detail)?))
+}
+
+async fn connectors() -> Result<Json<Page<ConnectorOperation>>, ApiError> {
+    let items = onset_connectors::catalog()
+        .into_iter()
+        .map(|op| serde_json::to_value(op).and_then(serde_json::from_value))
+        .collect::<Result<Vec<ConnectorOperation>, _>>()
+        .map_err(ApiError::internal)?;
+    Ok(Json(Page::all(items)))
 }

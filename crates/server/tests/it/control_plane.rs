@@ -122,3 +122,20 @@ async fn the_catalog_lists_trigger_types_with_samples_and_schemas() {
     let r = s.api.get(s.url("/api/v1/catalog/carrier-pigeon")).send().await.unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn the_catalog_lists_connector_operations_with_both_schemas() {
+    let s = start(&[]).await;
+    let list = s.get("/api/v1/catalog/connectors").await;
+    let ops = list["items"].as_array().unwrap();
+    let http = ops.iter().find(|o| o["name"] == "http.request").expect("http.request is listed");
+    assert_eq!(http["account"], json!({"type": "http", "required": false}));
+    assert_eq!(http["input"]["required"], json!(["url"]));
+    assert_eq!(http["output"]["properties"]["status"]["type"], "integer");
+    // Sorted by name, each one's input a mapping schema.
+    let names: Vec<&str> = ops.iter().map(|o| o["name"].as_str().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted);
+    assert!(ops.iter().all(|o| o["input"]["type"] == "object"), "{list}");
+}

@@ -211,3 +211,25 @@ async fn an_attempt_that_lost_its_lease_records_nothing() {
     assert_eq!(run["status"], "running", "the run stays with its new holder: {run}");
     assert_eq!(run["steps"], json!([]), "nothing of the stale attempt is recorded");
 }
+
+#[tokio::test]
+async fn a_rendered_input_that_breaks_the_operation_schema_fails_the_run_once_with_where_and_why() {
+    let yaml = r#"
+component: caller
+trigger: { type: http }
+handlers:
+  "/":
+    POST:
+      steps:
+        - id: out
+          call: http.request
+          with: { url: "{{ event.url }}", method: "{{ event.method }}" }
+"#;
+    let s = start_with(Options::new(&[("caller.yaml", yaml)])).await;
+    let id = send(&s, "/hooks/development/caller", json!({"url": "http://127.0.0.1:9/", "method": "FETCH"})).await;
+    // Not retried: the same input would break the schema again.
+    let run = s.wait_run_status(&id, "failed").await;
+    let error = run["error"].as_str().unwrap();
+    assert!(error.contains("http.request: `with.method` is \"FETCH\", expected one of \"GET\""), "{run}");
+    assert_eq!(run["attempt"], 1, "{run}");
+}

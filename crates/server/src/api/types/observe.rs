@@ -48,6 +48,34 @@ pub struct WebhookPreset {
     pub sample: Option<serde_json::Value>,
 }
 
+/// An operation `call:` steps can name (`slack.postMessage`), with the schemas of its input and
+/// output: what the editor's palette and data mapper read.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ConnectorOperation {
+    /// `connector.operation`.
+    pub name: String,
+    pub description: String,
+    /// The account it uses, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<OperationAccount>,
+    /// Whether a transient failure (network, 5xx, 429) is tried again; false for operations that
+    /// must not run twice.
+    pub retryable: bool,
+    /// JSON Schema of the step's `with:`.
+    pub input: Value,
+    /// JSON Schema of `steps.<id>.output`.
+    pub output: Value,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct OperationAccount {
+    /// Account type (`slack`, `http`, `postgres`…).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether a step must name one.
+    pub required: bool,
+}
+
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct TriggerSetting {
     pub name: String,

@@ -18,6 +18,8 @@ use onset_model::{
 
 use crate::connector::Connectors;
 
+mod call;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub file: PathBuf,
@@ -313,10 +315,8 @@ impl V<'_> {
                 }
             }
             ("call", Some(v)) => {
-                if let Some(op) = self.string(v, "`call`")
-                    && !self.connectors.knows(&op)
-                {
-                    self.report(v, format!("`{op}` is not a known operation (e.g. `http.request`)"));
+                if let Some(op) = self.string(v, "`call`") {
+                    self.call(node, v, &op);
                 }
             }
             ("script_file", Some(v)) => {
