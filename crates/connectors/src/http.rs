@@ -10,8 +10,11 @@ use onset_engine::CallError;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::{Map, Value, json};
 
+use crate::accounts::{Account, Tokens};
 use crate::network::NetworkPolicy;
 use crate::{Connector, Operation};
+
+mod auth;
 
 /// Bodies of responses larger than this fail the step instead of filling memory.
 const MAX_RESPONSE_BYTES: usize = 10 << 20;
@@ -69,7 +72,7 @@ fn refused_in_chain(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     None
 }
 
-fn fail(message: impl Into<String>, retryable: bool) -> CallError {
+pub(crate) fn fail(message: impl Into<String>, retryable: bool) -> CallError {
     CallError { message: message.into(), retryable }
 }
 
@@ -100,12 +103,31 @@ impl HttpConnector {
         Ok(Self { client, options })
     }
 
+    /// `http.request` without an account.
     pub async fn request(&self, input: Value) -> Result<Value, CallError> {
+        self.request_as(input, None, &Tokens::default()).await
+    }
+
+    /// `http.request`, authenticated by `account` when one is given (its `base_url` prefixes a
+    /// relative `url`).
+    pub async fn request_as(
+        &self,
+        input: Value,
+        account: Option<&Account>,
+        tokens: &Tokens,
+    ) -> Result<Value, CallError> {
         let Value::Object(input) = input else {
             return Err(fail("http.request takes `with: { method, url, headers, body }`", false));
         };
-        let url_text =
-            input.get("url").and_then(Value::as_str).ok_or_else(|| fail("http.request needs `url`", false))?;
+        let given = input.get("url").and_then(Value::as_str).ok_or_else(|| fail("http.request needs `url`", false))?;
+        let joined;
+        let url_text = match account.and_then(|a| a.get("base_url")) {
+            Some(base) if !given.starts_with("http://") && !given.starts_with("https://") => {
+                joined = format!("{}/{}", base.trim_end_matches('/'), given.trim_start_matches('/'));
+                joined.as_str()
+            }
+            _ => given,
+        };
         let url = reqwest::Url::parse(url_text).map_err(|e| fail(format!("`{url_text}` is not a URL: {e}"), false))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(fail(format!("`{url_text}`: only http and https URLs can be called"), false));
@@ -171,11 +193,28 @@ impl HttpConnector {
             }
         }
 
-        let mut resp = req.send().await.map_err(|e| match refused_in_chain(&e) {
-            Some(why) => fail(why, false),
-            None if e.is_timeout() => fail(format!("{url_text}: no answer within {timeout:?}"), true),
-            None => fail(format!("{url_text}: {}", describe(&e)), true),
-        })?;
+        let mut request = req.build().map_err(|e| fail(format!("{url_text}: {}", describe(&e)), false))?;
+        let bearer = match account {
+            Some(a) => auth::apply(self, a, tokens, &mut request).await?,
+            None => None,
+        };
+        let retry = bearer.as_ref().and_then(|_| request.try_clone());
+        let sent = |request| async {
+            self.client.execute(request).await.map_err(|e| match refused_in_chain(&e) {
+                Some(why) => fail(why, false),
+                None if e.is_timeout() => fail(format!("{url_text}: no answer within {timeout:?}"), true),
+                None => fail(format!("{url_text}: {}", describe(&e)), true),
+            })
+        };
+        let mut resp = sent(request).await?;
+        // An OAuth2 token the API no longer takes (revoked, rotated early) is fetched again, once.
+        if resp.status() == reqwest::StatusCode::UNAUTHORIZED
+            && let (Some((key, token)), Some(mut again), Some(a)) = (bearer, retry, account)
+        {
+            tokens.forget(&key, &token).await;
+            auth::apply(self, a, tokens, &mut again).await?;
+            resp = sent(again).await?;
+        }
         let status = resp.status();
         let mut headers = Map::new();
         for (name, value) in resp.headers() {
@@ -213,21 +252,19 @@ impl Connector for HttpConnector {
         std::sync::LazyLock::force(&crate::catalog::HTTP).as_slice()
     }
 
-    fn call<'a>(&'a self, _: &'static Operation, input: Value, account: Option<Value>) -> onset_engine::CallFuture<'a> {
-        Box::pin(async move {
-            if account.is_some() {
-                return Err(fail(
-                    "http.request: this build cannot use accounts yet; put the credentials in `headers`",
-                    false,
-                ));
-            }
-            self.request(input).await
-        })
+    fn call<'a>(
+        &'a self,
+        _: &'static Operation,
+        input: Value,
+        account: Option<std::sync::Arc<Account>>,
+        tokens: &'a Tokens,
+    ) -> onset_engine::CallFuture<'a> {
+        Box::pin(async move { self.request_as(input, account.as_deref(), tokens).await })
     }
 }
 
 /// The innermost cause is the informative one (e.g. "connection refused").
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut msg = e.to_string();
     let mut cur = std::error::Error::source(e);
     while let Some(s) = cur {

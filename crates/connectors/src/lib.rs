@@ -5,10 +5,12 @@
 //! `onset validate`, `onset catalog connectors` and `GET /api/v1/catalog/connectors` read the
 //! same descriptions. JavaScript steps are not connectors: the registry only carries their runner.
 
+pub mod accounts;
 mod catalog;
 mod http;
 mod network;
 
+pub use accounts::{Account, AccountSource, Tokens};
 pub use catalog::{AccountNeed, Catalog, Operation, catalog, operation};
 pub use http::{HttpConnector, HttpConnectorOptions};
 pub use network::NetworkPolicy;
@@ -16,7 +18,7 @@ pub use network::NetworkPolicy;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use onset_engine::{CallError, CallFuture, Connectors, OperationInfo};
+use onset_engine::{AccountUse, CallError, CallFuture, Connectors, OperationInfo};
 use serde_json::Value;
 
 /// Makes ring the process's TLS provider (idempotent). Call before building any HTTP client.
@@ -29,8 +31,15 @@ pub fn install_crypto_provider() {
 pub trait Connector: Send + Sync + std::fmt::Debug {
     /// The operations it performs (names from its `operations/*.json`).
     fn operations(&self) -> &'static [Operation];
-    /// Performs `operation` with an input that already matches its schema.
-    fn call<'a>(&'a self, operation: &'static Operation, input: Value, account: Option<Value>) -> CallFuture<'a>;
+    /// Performs `operation` with an input that already matches its schema, as `account` (of the
+    /// type the operation names) when it takes one.
+    fn call<'a>(
+        &'a self,
+        operation: &'static Operation,
+        input: Value,
+        account: Option<Arc<Account>>,
+        tokens: &'a Tokens,
+    ) -> CallFuture<'a>;
 }
 
 /// Every connector of this build, by operation name, and the script runner.
@@ -38,8 +47,16 @@ pub trait Connector: Send + Sync + std::fmt::Debug {
 pub struct Registry {
     connectors: Vec<Arc<dyn Connector>>,
     by_name: HashMap<&'static str, (&'static Operation, usize)>,
+    accounts: Option<Arc<dyn AccountSource>>,
+    tokens: Arc<Tokens>,
     #[cfg(feature = "js")]
     scripts: Option<(onset_script::ScriptPool, onset_script::Limits)>,
+}
+
+impl std::fmt::Debug for dyn AccountSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccountSource")
+    }
 }
 
 impl Registry {
@@ -48,10 +65,95 @@ impl Registry {
         Self {
             connectors: Vec::new(),
             by_name: HashMap::new(),
+            accounts: None,
+            tokens: Arc::default(),
             #[cfg(feature = "js")]
             scripts: None,
         }
         .with(Arc::new(http))
+    }
+
+    /// Lets steps name accounts, found in `source` by environment and name.
+    pub fn with_accounts(mut self, source: Arc<dyn AccountSource>) -> Self {
+        self.accounts = Some(source);
+        self
+    }
+
+    /// The access tokens obtained from accounts.
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    /// The operations as a run in `environment` sees them: accounts are that environment's.
+    pub fn in_environment<'a>(&'a self, environment: &'a str) -> InEnvironment<'a> {
+        InEnvironment { registry: self, environment }
+    }
+
+    /// Finds the account a step names and checks it is of the type the operation uses.
+    async fn account(
+        &self,
+        environment: Option<&str>,
+        op: &'static Operation,
+        named: Option<Value>,
+    ) -> Result<Option<Arc<Account>>, CallError> {
+        let refuse = |message: String| CallError { message, retryable: false };
+        let need = op.info().account;
+        let name = match (named, need) {
+            (None, AccountUse::Required(kind)) => {
+                return Err(refuse(format!("`{}` needs `account:` naming a `{kind}` account", op.name)));
+            }
+            (None, _) => return Ok(None),
+            (Some(_), AccountUse::None) => return Err(refuse(format!("`{}` takes no account", op.name))),
+            (Some(Value::String(name)), _) if !name.is_empty() => name,
+            (Some(other), _) => {
+                return Err(refuse(format!(
+                    "`account` is an account's name (a config value of type account), not {other}"
+                )));
+            }
+        };
+        let kind = match need {
+            AccountUse::Required(k) | AccountUse::Optional(k) => k,
+            AccountUse::None => unreachable!("refused above"),
+        };
+        let (Some(source), Some(environment)) = (&self.accounts, environment) else {
+            return Err(refuse(format!(
+                "account `{name}`: accounts belong to an environment of a server; `onset run` has none \
+                 (put the credentials in the step while trying it locally)"
+            )));
+        };
+        match source.account(environment, &name).await {
+            Ok(Some(a)) if a.kind == kind => Ok(Some(a)),
+            Ok(Some(a)) => {
+                Err(refuse(format!("account `{name}` is a `{}` account; `{}` needs a `{kind}` one", a.kind, op.name)))
+            }
+            Ok(None) => Err(refuse(format!(
+                "there is no account `{name}` in environment `{environment}`; create it with \
+                 `onset account set {name} --type {kind} --env {environment} FIELD=VALUE…`"
+            ))),
+            // The store may be back in a moment.
+            Err(e) => Err(CallError { message: format!("account `{name}`: {e}"), retryable: true }),
+        }
+    }
+
+    async fn perform(
+        &self,
+        environment: Option<&str>,
+        operation: &str,
+        input: Value,
+        account: Option<Value>,
+    ) -> Result<Value, CallError> {
+        let Some(&(op, index)) = self.by_name.get(operation) else {
+            return Err(CallError { message: format!("no connector provides `{operation}`"), retryable: false });
+        };
+        // The rendered input: a template may have produced anything.
+        onset_engine::shape::check(&op.input, &input, "with")
+            .map_err(|problem| CallError { message: format!("{operation}: {problem}"), retryable: false })?;
+        let account = self.account(environment, op, account).await?;
+        self.connectors[index].call(op, input, account, &self.tokens).await.map_err(|mut e| {
+            // An operation that must not run twice never asks for another attempt.
+            e.retryable &= op.retryable;
+            e
+        })
     }
 
     /// Adds a connector; its operations replace any of the same name.
@@ -86,19 +188,7 @@ impl Connectors for Registry {
     }
 
     fn call<'a>(&'a self, operation: &'a str, input: Value, account: Option<Value>) -> CallFuture<'a> {
-        Box::pin(async move {
-            let Some(&(op, index)) = self.by_name.get(operation) else {
-                return Err(CallError { message: format!("no connector provides `{operation}`"), retryable: false });
-            };
-            // The rendered input: a template may have produced anything.
-            onset_engine::shape::check(&op.input, &input, "with")
-                .map_err(|problem| CallError { message: format!("{operation}: {problem}"), retryable: false })?;
-            self.connectors[index].call(op, input, account).await.map_err(|mut e| {
-                // An operation that must not run twice never asks for another attempt.
-                e.retryable &= op.retryable;
-                e
-            })
-        })
+        Box::pin(self.perform(None, operation, input, account))
     }
 
     #[cfg(feature = "js")]
@@ -132,5 +222,36 @@ impl Connectors for Registry {
                 .map(|out| (out.value, out.logs))
                 .map_err(|e| CallError { message: e.to_string(), retryable: false })
         })
+    }
+}
+
+/// The registry as a run in one environment sees it (see [`Registry::in_environment`]).
+#[derive(Debug, Clone, Copy)]
+pub struct InEnvironment<'a> {
+    registry: &'a Registry,
+    environment: &'a str,
+}
+
+impl Connectors for InEnvironment<'_> {
+    fn knows(&self, operation: &str) -> bool {
+        self.registry.knows(operation)
+    }
+    fn operation(&self, operation: &str) -> Option<OperationInfo<'_>> {
+        self.registry.operation(operation)
+    }
+    fn operation_names(&self) -> Vec<&str> {
+        self.registry.operation_names()
+    }
+    fn call<'a>(&'a self, operation: &'a str, input: Value, account: Option<Value>) -> CallFuture<'a> {
+        Box::pin(self.registry.perform(Some(self.environment), operation, input, account))
+    }
+    fn runs_scripts(&self) -> bool {
+        self.registry.runs_scripts()
+    }
+    fn check_script<'a>(&'a self, source: Arc<str>) -> CallFuture<'a> {
+        self.registry.check_script(source)
+    }
+    fn script<'a>(&'a self, source: Arc<str>, ctx: String) -> onset_engine::ScriptFuture<'a> {
+        self.registry.script(source, ctx)
     }
 }

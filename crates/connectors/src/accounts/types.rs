@@ -1,0 +1,146 @@
+//! Account types and their fields, as data: what `onset account set` accepts and checks, what the
+//! API lists (secret fields are never shown back), and what connectors read.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct AccountField {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// Sealed at rest and never shown back.
+    pub secret: bool,
+    /// The values it takes, when it is a choice.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub choices: &'static [&'static str],
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct AccountType {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub description: &'static str,
+    pub fields: &'static [AccountField],
+}
+
+const fn field(name: &'static str, description: &'static str) -> AccountField {
+    AccountField { name, description, secret: false, choices: &[] }
+}
+
+const fn secret(name: &'static str, description: &'static str) -> AccountField {
+    AccountField { name, description, secret: true, choices: &[] }
+}
+
+/// The `http` account's kinds of authentication and the fields each needs.
+const HTTP_AUTH: &[(&str, &[&str])] = &[
+    ("none", &[]),
+    ("bearer", &["token"]),
+    ("basic", &["username", "password"]),
+    ("api_key", &["name", "value"]),
+    ("oauth2_client_credentials", &["token_url", "client_id", "client_secret"]),
+    ("oauth2_refresh_token", &["token_url", "client_id", "refresh_token"]),
+];
+
+/// Every account type of this build (a type arrives with the connector that uses it).
+pub const ACCOUNT_TYPES: &[AccountType] = &[AccountType {
+    kind: "http",
+    description: "Any HTTP API: bearer token, basic auth, an API key in a header or the query, or OAuth2 (client credentials or a refresh token)",
+    fields: &[
+        AccountField {
+            name: "auth",
+            description: "How requests authenticate",
+            secret: false,
+            choices: &["none", "bearer", "basic", "api_key", "oauth2_client_credentials", "oauth2_refresh_token"],
+        },
+        field("base_url", "Prefix of relative `url`s in http.request (e.g. https://api.example.com/v2)"),
+        secret("token", "bearer: the token sent as `Authorization: Bearer …`"),
+        field("username", "basic: the user name"),
+        secret("password", "basic: the password"),
+        AccountField {
+            name: "in",
+            description: "api_key: where the key goes (default header)",
+            secret: false,
+            choices: &["header", "query"],
+        },
+        field("name", "api_key: the header or query parameter name (e.g. x-api-key)"),
+        secret("value", "api_key: the key"),
+        field("token_url", "oauth2: the token endpoint"),
+        field("client_id", "oauth2: the client id"),
+        secret("client_secret", "oauth2: the client secret"),
+        secret("refresh_token", "oauth2_refresh_token: the refresh token"),
+        field("scope", "oauth2: scopes to ask for, space-separated (optional)"),
+        AccountField {
+            name: "client_auth",
+            description: "oauth2: how the client authenticates to the token endpoint (default basic)",
+            secret: false,
+            choices: &["basic", "body"],
+        },
+        field("test_url", "A URL `onset account test` calls with these credentials (GET, expects 2xx)"),
+    ],
+}];
+
+pub fn account_type(kind: &str) -> Option<&'static AccountType> {
+    ACCOUNT_TYPES.iter().find(|t| t.kind == kind)
+}
+
+/// Every problem with an account's fields, each saying how to fix it.
+pub fn check_fields(kind: &str, fields: &BTreeMap<String, String>) -> Result<(), Vec<String>> {
+    let Some(t) = account_type(kind) else {
+        let kinds: Vec<&str> = ACCOUNT_TYPES.iter().map(|t| t.kind).collect();
+        return Err(vec![format!("there is no account type `{kind}`; types: {}", kinds.join(", "))]);
+    };
+    let mut errors = Vec::new();
+    for (name, value) in fields {
+        match t.fields.iter().find(|f| f.name == name) {
+            None => {
+                let names: Vec<&str> = t.fields.iter().map(|f| f.name).collect();
+                errors.push(format!("a `{kind}` account has no field `{name}`; fields: {}", names.join(", ")));
+            }
+            Some(f) if !f.choices.is_empty() && !f.choices.contains(&value.as_str()) => {
+                errors.push(format!("`{name}` is one of {}, not `{value}`", f.choices.join(", ")));
+            }
+            Some(_) => {}
+        }
+    }
+    if kind == "http" {
+        let auth = fields.get("auth").map_or("none", String::as_str);
+        if let Some((_, needs)) = HTTP_AUTH.iter().find(|(a, _)| *a == auth) {
+            for need in *needs {
+                if fields.get(*need).is_none_or(String::is_empty) {
+                    errors.push(format!("auth={auth} needs `{need}=…`"));
+                }
+            }
+        }
+        for url_field in ["base_url", "token_url", "test_url"] {
+            if let Some(u) = fields.get(url_field)
+                && !(u.starts_with("https://") || u.starts_with("http://"))
+            {
+                errors.push(format!("`{url_field}` is an http(s) URL, not `{u}`"));
+            }
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn each_http_auth_needs_its_fields_and_nothing_unknown() {
+        assert!(check_fields("http", &fields(&[("auth", "bearer"), ("token", "t")])).is_ok());
+        let errs =
+            check_fields("http", &fields(&[("auth", "basic"), ("username", "u"), ("pasword", "p")])).unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("no field `pasword`")), "{errs:?}");
+        assert!(errs.iter().any(|e| e == "auth=basic needs `password=…`"), "{errs:?}");
+        let errs = check_fields("http", &fields(&[("auth", "oauth"), ("base_url", "api.example.com")])).unwrap_err();
+        assert!(errs.iter().any(|e| e.starts_with("`auth` is one of none, bearer")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.contains("`base_url` is an http(s) URL")), "{errs:?}");
+        assert!(check_fields("carrier-pigeon", &BTreeMap::new()).unwrap_err()[0].contains("types: http"));
+    }
+}
