@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use onset_server::{Durability, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
+mod accounts;
 mod catalog;
 mod curl;
 mod deploy;
@@ -265,6 +266,14 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: settings::ConfigCommand,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
+    /// Accounts: named credential sets per environment that `call:` steps use (secret fields
+    /// sealed, never shown back).
+    Account {
+        #[command(subcommand)]
+        command: accounts::AccountCommand,
         #[command(flatten)]
         remote: remote::RemoteArgs,
     },
@@ -556,6 +565,7 @@ fn main() -> ExitCode {
             Command::Logs { deployment, remote } => deploy::logs(&remote::Remote::new(&remote)?, &deployment).await,
             Command::Env { command, remote } => settings::env(&remote::Remote::new(&remote)?, command).await,
             Command::Config { command, remote } => settings::config(&remote::Remote::new(&remote)?, command).await,
+            Command::Account { command, remote } => accounts::run(&remote::Remote::new(&remote)?, command).await,
             Command::Keys { command, remote } => settings::keys(&remote::Remote::new(&remote)?, command).await,
             Command::New { component, trigger, channel, event, project } => {
                 catalog::new_component(&project, &component, &trigger, channel.as_deref(), event.as_deref()).map(

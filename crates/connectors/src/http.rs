@@ -261,6 +261,10 @@ impl Connector for HttpConnector {
     ) -> onset_engine::CallFuture<'a> {
         Box::pin(async move { self.request_as(input, account.as_deref(), tokens).await })
     }
+
+    fn test_account<'a>(&'a self, account: &'a Account) -> Option<crate::TestFuture<'a>> {
+        (account.kind == "http").then(|| Box::pin(auth::test(self, account)) as crate::TestFuture<'a>)
+    }
 }
 
 /// The innermost cause is the informative one (e.g. "connection refused").

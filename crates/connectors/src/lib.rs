@@ -40,14 +40,23 @@ pub trait Connector: Send + Sync + std::fmt::Debug {
         account: Option<Arc<Account>>,
         tokens: &'a Tokens,
     ) -> CallFuture<'a>;
+
+    /// A cheap real call with `account` (one of the types this connector uses), answering what
+    /// it proved; `None` when the account is not of its types.
+    fn test_account<'a>(&'a self, _account: &'a Account) -> Option<TestFuture<'a>> {
+        None
+    }
 }
+
+pub type TestFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>>;
 
 /// Every connector of this build, by operation name, and the script runner.
 #[derive(Debug, Clone)]
 pub struct Registry {
     connectors: Vec<Arc<dyn Connector>>,
     by_name: HashMap<&'static str, (&'static Operation, usize)>,
-    accounts: Option<Arc<dyn AccountSource>>,
+    /// Set once, when the server that owns the accounts exists.
+    accounts: Arc<std::sync::OnceLock<Arc<dyn AccountSource>>>,
     tokens: Arc<Tokens>,
     #[cfg(feature = "js")]
     scripts: Option<(onset_script::ScriptPool, onset_script::Limits)>,
@@ -65,7 +74,7 @@ impl Registry {
         Self {
             connectors: Vec::new(),
             by_name: HashMap::new(),
-            accounts: None,
+            accounts: Arc::default(),
             tokens: Arc::default(),
             #[cfg(feature = "js")]
             scripts: None,
@@ -73,15 +82,25 @@ impl Registry {
         .with(Arc::new(http))
     }
 
-    /// Lets steps name accounts, found in `source` by environment and name.
-    pub fn with_accounts(mut self, source: Arc<dyn AccountSource>) -> Self {
-        self.accounts = Some(source);
-        self
+    /// Lets steps name accounts, found in `source` by environment and name (once; later calls
+    /// keep the first source).
+    pub fn set_accounts(&self, source: Arc<dyn AccountSource>) {
+        let _ = self.accounts.set(source);
     }
 
     /// The access tokens obtained from accounts.
     pub fn tokens(&self) -> &Tokens {
         &self.tokens
+    }
+
+    /// `onset account test`: a cheap real call with the account, by the connector of its type.
+    pub async fn test_account(&self, account: &Account) -> Result<String, String> {
+        for c in &self.connectors {
+            if let Some(test) = c.test_account(account) {
+                return test.await;
+            }
+        }
+        Err(format!("no connector of this build tests `{}` accounts", account.kind))
     }
 
     /// The operations as a run in `environment` sees them: accounts are that environment's.
@@ -115,7 +134,7 @@ impl Registry {
             AccountUse::Required(k) | AccountUse::Optional(k) => k,
             AccountUse::None => unreachable!("refused above"),
         };
-        let (Some(source), Some(environment)) = (&self.accounts, environment) else {
+        let (Some(source), Some(environment)) = (self.accounts.get(), environment) else {
             return Err(refuse(format!(
                 "account `{name}`: accounts belong to an environment of a server; `onset run` has none \
                  (put the credentials in the step while trying it locally)"

@@ -186,6 +186,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub scheduler: Scheduler,
     pub connectors: Registry,
+    /// Accounts opened for runs on this node.
+    pub accounts: crate::service::accounts::Cache,
     pub metrics: Metrics,
     /// Exports spans when `--otlp-endpoint` is set.
     pub tracer: Option<Arc<crate::traces::Tracer>>,
@@ -273,6 +275,7 @@ impl App {
             config,
             store,
             connectors,
+            accounts: Default::default(),
             metrics: Metrics::new(),
             body_budget,
             series: crate::series::Series::new(series_enabled),

@@ -73,6 +73,12 @@ pub async fn sync(app: &App, stamps: &mut Stamps) -> Result<(), String> {
     }
     let activations = app.store.activations().await.map_err(|e| e.to_string())?;
     let fresh = config_stamps(app).await.map_err(|e| e.to_string())?;
+    // Accounts set or removed on another node: runs here read them again.
+    for key in fresh.keys().chain(stamps.keys()) {
+        if key.1 == crate::service::accounts::SCOPE && fresh.get(key) != stamps.get(key) {
+            app.accounts.forget(&key.0);
+        }
+    }
     let mut live = HashSet::new();
     let mut resumed = false;
     for a in &activations {

@@ -98,6 +98,7 @@ impl From<ServiceError> for ApiError {
                     Kind::Run => "unknown_run",
                     Kind::Deployment => "unknown_deployment",
                     Kind::Token => "unknown_token",
+                    Kind::Account => "unknown_account",
                 };
                 ApiError::not_found(code, e.to_string()).at("path id")
             }

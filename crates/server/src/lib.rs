@@ -231,6 +231,7 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
         None
     };
     let app = Arc::new(app);
+    app.connectors.set_accounts(Arc::new(service::accounts::StoreAccounts(Arc::downgrade(&app))));
     app.load_environments().await?;
 
     auth::bootstrap(&app).await.map_err(ServerError::Start)?;

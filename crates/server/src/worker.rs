@@ -474,7 +474,11 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     let started = Instant::now();
     // Lines a run's steps log carry the run they belong to.
     let span = tracing::info_span!("run", run = %run.id, component = %run.component, environment = %run.environment);
-    let outcome = tracing::Instrument::instrument(deployed.compiled.run(handler, input, &app.connectors), span).await;
+    let outcome = tracing::Instrument::instrument(
+        deployed.compiled.run(handler, input, &app.connectors.in_environment(&run.environment)),
+        span,
+    )
+    .await;
     let seconds = started.elapsed().as_secs_f64();
     app.metrics.steps(&outcome.steps);
     if let Some(responder) = &job.responder

@@ -189,6 +189,13 @@ pub trait Settings: Send + Sync {
     async fn set_config_values(&self, values: Vec<SealedValue>) -> Result<(), StoreError>;
     /// Values of one component in one environment, or every value (for key rotation).
     async fn config_values(&self, scope: Option<(String, String)>) -> Result<Vec<SealedValue>, StoreError>;
+    /// Removes one value; `Ok(false)` when there was none.
+    async fn delete_config_value(
+        &self,
+        component: String,
+        environment: String,
+        key: String,
+    ) -> Result<bool, StoreError>;
     /// The id of the master key new values are sealed with, once one was recorded.
     async fn sealing_key(&self) -> Result<Option<String>, StoreError>;
     /// Records the key new values are sealed with, and writes `values` (re-sealed under it), in

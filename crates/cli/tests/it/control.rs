@@ -185,3 +185,48 @@ fn deploy_asks_for_missing_config_on_a_terminal() {
     let listed = text(&onset(dir.path(), &["config", "list", "notify", "--server", &base]).stdout);
     assert!(listed.contains("#alerts") && !listed.contains("k-secret-42"), "{listed}");
 }
+
+#[test]
+fn accounts_are_set_listed_masked_tested_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = serve(dir.path());
+    let out = onset(
+        dir.path(),
+        &[
+            "account",
+            "set",
+            "crm",
+            "--type",
+            "http",
+            "auth=bearer",
+            "token=tk-91f2",
+            "--env",
+            "staging",
+            "--server",
+            &base,
+        ],
+    );
+    assert!(text(&out.stderr).contains("there is no environment `staging`"), "{}", text(&out.stderr));
+    let bad = onset(dir.path(), &["account", "set", "crm", "--type", "http", "auth=basic", "--server", &base]);
+    assert!(text(&bad.stderr).contains("auth=basic needs `username=…`"), "{}", text(&bad.stderr));
+    let out = ok(&onset(
+        dir.path(),
+        &["account", "set", "crm", "--type", "http", "auth=bearer", "token=tk-91f2", "--server", &base],
+    ));
+    assert!(out.contains("token            [redacted]") && !out.contains("tk-91f2"), "{out}");
+    let listed = ok(&onset(dir.path(), &["account", "list", "--server", &base]));
+    assert!(listed.starts_with("crm (http) updated ") && listed.contains("auth             bearer"), "{listed}");
+    assert!(!listed.contains("tk-91f2"), "{listed}");
+    let types = ok(&onset(dir.path(), &["account", "types", "--server", &base]));
+    assert!(
+        types.contains("http: Any HTTP API") && types.contains("client_secret") && types.contains("(secret)"),
+        "{types}"
+    );
+    // Nothing to call without a test_url: said, with the fix.
+    let out = onset(dir.path(), &["account", "test", "crm", "--server", &base]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("give account `crm` a `test_url`"), "{}", text(&out.stderr));
+    ok(&onset(dir.path(), &["account", "delete", "crm", "--server", &base]));
+    let listed = ok(&onset(dir.path(), &["account", "list", "--server", &base]));
+    assert!(listed.starts_with("no accounts in development"), "{listed}");
+}

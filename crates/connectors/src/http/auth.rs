@@ -161,3 +161,26 @@ async fn fetch_token(
     };
     Ok((token.to_string(), life.map(Duration::from_secs)))
 }
+
+/// `onset account test` for an `http` account: GET its `test_url` with the credentials, or for
+/// OAuth2 without one, obtain a token (never from the cache: the point is to ask now).
+pub(super) async fn test(http: &HttpConnector, account: &Account) -> Result<String, String> {
+    let fresh = Tokens::default();
+    if let Some(url) = account.get("test_url") {
+        let out =
+            http.request_as(serde_json::json!({ "url": url }), Some(account), &fresh).await.map_err(|e| e.message)?;
+        return Ok(format!("GET {url} answered HTTP {}", out["status"]));
+    }
+    match account.get("auth").unwrap_or("none") {
+        grant @ ("oauth2_client_credentials" | "oauth2_refresh_token") => {
+            let (_, life) = fetch_token(http, account, grant).await.map_err(|e| e.message)?;
+            let life = life.map_or_else(String::new, |d| format!(", valid for {} s", d.as_secs()));
+            Ok(format!("the token endpoint issued an access token{life}"))
+        }
+        _ => Err(format!(
+            "nothing to call: give account `{}` a `test_url` these credentials can GET \
+             (`onset account set {} --type http --env ENV test_url=https://…`)",
+            account.name, account.name
+        )),
+    }
+}

@@ -3,6 +3,7 @@
 //! lists every route.
 
 mod access;
+mod accounts;
 mod alerts;
 mod catalog;
 mod components;
@@ -107,6 +108,7 @@ fn table() -> Table {
     let t = access::routes(t);
     let t = series::routes(t);
     let t = alerts::routes(t);
+    let t = accounts::routes(t);
     config::routes(t)
 }
 

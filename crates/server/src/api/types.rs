@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+mod accounts;
 mod observe;
+pub use accounts::*;
 pub use observe::*;
 
 /// Every error: a stable machine-readable `code`, a human `message`, and where the problem is.

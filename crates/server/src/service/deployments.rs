@@ -171,8 +171,9 @@ impl App {
     ) -> Result<Arc<Deployed>, Failure> {
         let deployed = Arc::new(self.build_parsed(id.to_string(), environment, component, file).await?);
         stages.note("config resolved and handlers compiled");
+        // Accounts named by config exist here and are of the type the config says.
+        let mut errors = crate::service::accounts::check_config(self, &deployed).await;
         // Scripts compile now, so a syntax error stops the deploy instead of the first run.
-        let mut errors = Vec::new();
         for (handler, source) in deployed.compiled.scripts() {
             if let Err(e) = onset_engine::Connectors::check_script(&self.connectors, source).await {
                 errors.push(format!("component `{}`, handler `{handler}`: script: {}", deployed.name(), e.message));

@@ -8,6 +8,7 @@
 //! message reaches a client (the log has them).
 
 pub mod access;
+pub mod accounts;
 pub mod components;
 pub mod config;
 pub mod deployments;
@@ -25,6 +26,7 @@ pub enum Kind {
     Run,
     Deployment,
     Token,
+    Account,
 }
 
 impl Kind {
@@ -34,6 +36,7 @@ impl Kind {
             Kind::Run => "run",
             Kind::Deployment => "deployment",
             Kind::Token => "token",
+            Kind::Account => "account",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The server end to end: real HTTP, real SQLite, a local sink for outbound calls.
 
 mod access;
+mod accounts;
 mod alerts;
 mod config;
 mod connections;

@@ -54,6 +54,11 @@ pub async fn config_values_are_upserted_and_scoped(b: &dyn Backend) {
             ("orders", "production", "token")
         ]
     );
+    // One value goes; the others, and the same key elsewhere, stay.
+    assert!(store.delete_config_value("orders".into(), "development".into(), "token".into()).await.unwrap());
+    assert!(!store.delete_config_value("orders".into(), "development".into(), "token".into()).await.unwrap());
+    let left: Vec<_> = store.config_values(None).await.unwrap().into_iter().map(|v| v.sealed).collect();
+    assert_eq!(left, ["s4", "s2", "s3"]);
 }
 
 pub async fn the_sealing_key_is_recorded_with_the_values_it_sealed(b: &dyn Backend) {

@@ -53,6 +53,23 @@ impl Settings for PgStore {
         self.wrote(result)
     }
 
+    async fn delete_config_value(
+        &self,
+        component: String,
+        environment: String,
+        key: String,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM config_values WHERE component = $1 AND environment = $2 AND key = $3")
+            .bind(&component)
+            .bind(&environment)
+            .bind(&key)
+            .execute(&self.pool)
+            .await
+            .map(|done| done.rows_affected() > 0)
+            .map_err(StoreError::from);
+        self.wrote(result)
+    }
+
     async fn sealing_key(&self) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT value FROM settings WHERE name = 'sealing_key'")
             .fetch_optional(&self.pool)

@@ -73,6 +73,22 @@ impl SqliteStore {
         answer(rx).await
     }
 
+    pub(super) async fn delete_config_value(
+        &self,
+        component: String,
+        environment: String,
+        key: String,
+    ) -> Result<bool, StoreError> {
+        let (op, rx) = op(move |t| {
+            let n = t
+                .prepare_cached("DELETE FROM config_values WHERE component = ?1 AND environment = ?2 AND key = ?3")?
+                .execute(params![component, environment, key])?;
+            Ok(n > 0)
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
     /// Values of one component in one environment, or every value (for key rotation).
     pub(super) async fn config_values(&self, scope: Option<(String, String)>) -> Result<Vec<SealedValue>, StoreError> {
         self.read(move |c| {

@@ -232,6 +232,15 @@ impl Settings for SqliteStore {
         SqliteStore::config_values(self, scope).await
     }
 
+    async fn delete_config_value(
+        &self,
+        component: String,
+        environment: String,
+        key: String,
+    ) -> Result<bool, StoreError> {
+        SqliteStore::delete_config_value(self, component, environment, key).await
+    }
+
     async fn sealing_key(&self) -> Result<Option<String>, StoreError> {
         SqliteStore::sealing_key(self).await
     }
