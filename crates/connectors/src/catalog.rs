@@ -57,9 +57,15 @@ fn parse(connector: &str, text: &str) -> Vec<Operation> {
 pub(crate) static HTTP: LazyLock<Vec<Operation>> =
     LazyLock::new(|| parse("http", include_str!("../operations/http.json")));
 
+#[cfg(feature = "slack")]
+pub(crate) static SLACK: LazyLock<Vec<Operation>> =
+    LazyLock::new(|| parse("slack", include_str!("../operations/slack.json")));
+
 /// Every operation of this build, sorted by name.
 pub fn catalog() -> Vec<&'static Operation> {
     let mut all: Vec<&'static Operation> = HTTP.iter().collect();
+    #[cfg(feature = "slack")]
+    all.extend(SLACK.iter());
     all.sort_by(|a, b| a.name.cmp(&b.name));
     all
 }
@@ -87,7 +93,9 @@ impl Connectors for Catalog {
         catalog().into_iter().map(|op| op.name.as_str()).collect()
     }
     fn call<'a>(&'a self, _: &'a str, _: Value, _: Option<Value>) -> CallFuture<'a> {
-        Box::pin(async { Err(CallError { message: "validation calls nothing".into(), retryable: false }) })
+        Box::pin(async {
+            Err(CallError { message: "validation calls nothing".into(), retryable: false, retry_after: None })
+        })
     }
     fn runs_scripts(&self) -> bool {
         self.scripts

@@ -34,8 +34,8 @@ impl Default for HttpConnectorOptions {
 
 #[derive(Debug, Clone)]
 pub struct HttpConnector {
-    client: reqwest::Client,
-    options: HttpConnectorOptions,
+    pub(crate) client: reqwest::Client,
+    pub(crate) options: HttpConnectorOptions,
 }
 
 /// Refuses names and addresses the policy forbids, after resolution, so a DNS answer cannot
@@ -73,7 +73,7 @@ fn refused_in_chain(err: &(dyn std::error::Error + 'static)) -> Option<String> {
 }
 
 pub(crate) fn fail(message: impl Into<String>, retryable: bool) -> CallError {
-    CallError { message: message.into(), retryable }
+    CallError { message: message.into(), retryable, retry_after: None }
 }
 
 impl HttpConnector {
@@ -216,6 +216,7 @@ impl HttpConnector {
             resp = sent(again).await?;
         }
         let status = resp.status();
+        let wait = retry_after(resp.headers());
         let mut headers = Map::new();
         for (name, value) in resp.headers() {
             headers.insert(name.as_str().to_string(), Value::String(String::from_utf8_lossy(value.as_bytes()).into()));
@@ -241,7 +242,11 @@ impl HttpConnector {
             let retryable = status.is_server_error() || code == 408 || code == 429;
             let mut excerpt = body.to_string();
             excerpt.truncate(300);
-            return Err(fail(format!("{url_text} answered HTTP {code}: {excerpt}"), retryable));
+            let mut e = fail(format!("{url_text} answered HTTP {code}: {excerpt}"), retryable);
+            if matches!(code, 429 | 503) {
+                e.retry_after = wait;
+            }
+            return Err(e);
         }
         Ok(json!({ "status": code, "headers": headers, "body": body }))
     }
@@ -265,6 +270,23 @@ impl Connector for HttpConnector {
     fn test_account<'a>(&'a self, account: &'a Account) -> Option<crate::TestFuture<'a>> {
         (account.kind == "http").then(|| Box::pin(auth::test(self, account)) as crate::TestFuture<'a>)
     }
+}
+
+/// The longest `Retry-After` honoured: a provider asking for more gets its run retried after this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3), at most [`MAX_RETRY_AFTER`].
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = match text.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = jiff::fmt::rfc2822::parse(text).ok()?.timestamp();
+            let secs = at.as_second().saturating_sub(jiff::Timestamp::now().as_second());
+            Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// The innermost cause is the informative one (e.g. "connection refused").

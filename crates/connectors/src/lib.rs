@@ -9,11 +9,15 @@ pub mod accounts;
 mod catalog;
 mod http;
 mod network;
+#[cfg(feature = "slack")]
+mod slack;
 
 pub use accounts::{Account, AccountSource, Tokens};
 pub use catalog::{AccountNeed, Catalog, Operation, catalog, operation};
 pub use http::{HttpConnector, HttpConnectorOptions};
 pub use network::NetworkPolicy;
+#[cfg(feature = "slack")]
+pub use slack::{SLACK_API, SlackConnector};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -69,9 +73,12 @@ impl std::fmt::Debug for dyn AccountSource {
 }
 
 impl Registry {
-    /// The built-in connectors; `http` is the client `http.request` uses.
+    /// The built-in connectors of this build; `http` is the client they all use (one network
+    /// policy).
     pub fn new(http: HttpConnector) -> Self {
-        Self {
+        #[cfg(feature = "slack")]
+        let slack = SlackConnector::new(&http);
+        let registry = Self {
             connectors: Vec::new(),
             by_name: HashMap::new(),
             accounts: Arc::default(),
@@ -79,7 +86,10 @@ impl Registry {
             #[cfg(feature = "js")]
             scripts: None,
         }
-        .with(Arc::new(http))
+        .with(Arc::new(http));
+        #[cfg(feature = "slack")]
+        let registry = registry.with(Arc::new(slack));
+        registry
     }
 
     /// Lets steps name accounts, found in `source` by environment and name (once; later calls
@@ -115,7 +125,7 @@ impl Registry {
         op: &'static Operation,
         named: Option<Value>,
     ) -> Result<Option<Arc<Account>>, CallError> {
-        let refuse = |message: String| CallError { message, retryable: false };
+        let refuse = |message: String| CallError { message, retryable: false, retry_after: None };
         let need = op.info().account;
         let name = match (named, need) {
             (None, AccountUse::Required(kind)) => {
@@ -150,7 +160,7 @@ impl Registry {
                  `onset account set {name} --type {kind} --env {environment} FIELD=VALUE…`"
             ))),
             // The store may be back in a moment.
-            Err(e) => Err(CallError { message: format!("account `{name}`: {e}"), retryable: true }),
+            Err(e) => Err(CallError::transient(format!("account `{name}`: {e}"))),
         }
     }
 
@@ -162,11 +172,11 @@ impl Registry {
         account: Option<Value>,
     ) -> Result<Value, CallError> {
         let Some(&(op, index)) = self.by_name.get(operation) else {
-            return Err(CallError { message: format!("no connector provides `{operation}`"), retryable: false });
+            return Err(CallError::fatal(format!("no connector provides `{operation}`")));
         };
         // The rendered input: a template may have produced anything.
         onset_engine::shape::check(&op.input, &input, "with")
-            .map_err(|problem| CallError { message: format!("{operation}: {problem}"), retryable: false })?;
+            .map_err(|problem| CallError::fatal(format!("{operation}: {problem}")))?;
         let account = self.account(environment, op, account).await?;
         self.connectors[index].call(op, input, account, &self.tokens).await.map_err(|mut e| {
             // An operation that must not run twice never asks for another attempt.
@@ -214,11 +224,11 @@ impl Connectors for Registry {
     fn check_script<'a>(&'a self, source: std::sync::Arc<str>) -> CallFuture<'a> {
         Box::pin(async move {
             match &self.scripts {
-                Some((pool, _)) => pool
-                    .check(source)
-                    .await
-                    .map(|()| serde_json::Value::Null)
-                    .map_err(|e| CallError { message: e.to_string(), retryable: false }),
+                Some((pool, _)) => pool.check(source).await.map(|()| serde_json::Value::Null).map_err(|e| CallError {
+                    message: e.to_string(),
+                    retryable: false,
+                    retry_after: None,
+                }),
                 None => Ok(serde_json::Value::Null),
             }
         })
@@ -233,13 +243,18 @@ impl Connectors for Registry {
     fn script<'a>(&'a self, source: std::sync::Arc<str>, ctx: String) -> onset_engine::ScriptFuture<'a> {
         Box::pin(async move {
             let Some((pool, limits)) = &self.scripts else {
-                return Err(CallError { message: "no script runner is configured".into(), retryable: false });
+                return Err(CallError {
+                    message: "no script runner is configured".into(),
+                    retryable: false,
+                    retry_after: None,
+                });
             };
             // Script failures are the script's: running it again would fail the same way.
-            pool.run_json(source, ctx, *limits)
-                .await
-                .map(|out| (out.value, out.logs))
-                .map_err(|e| CallError { message: e.to_string(), retryable: false })
+            pool.run_json(source, ctx, *limits).await.map(|out| (out.value, out.logs)).map_err(|e| CallError {
+                message: e.to_string(),
+                retryable: false,
+                retry_after: None,
+            })
         })
     }
 }

@@ -10,6 +10,20 @@ pub struct CallError {
     pub message: String,
     /// Worth trying again later (network errors, 5xx, 408, 429).
     pub retryable: bool,
+    /// Not before this long: the provider said so (`Retry-After` on a 429 or 503).
+    pub retry_after: Option<std::time::Duration>,
+}
+
+impl CallError {
+    /// A failure that another attempt would repeat.
+    pub fn fatal(message: impl Into<String>) -> Self {
+        Self { message: message.into(), retryable: false, retry_after: None }
+    }
+
+    /// A failure that may pass on another attempt.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self { message: message.into(), retryable: true, retry_after: None }
+    }
 }
 
 pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<serde_json::Value, CallError>> + Send + 'a>>;
@@ -72,7 +86,11 @@ pub trait Connectors: Send + Sync {
     /// Runs a JavaScript step's source on `ctx` (JSON text).
     fn script<'a>(&'a self, _source: std::sync::Arc<str>, _ctx: String) -> ScriptFuture<'a> {
         Box::pin(async {
-            Err(CallError { message: "JavaScript steps are not available in this build".into(), retryable: false })
+            Err(CallError {
+                message: "JavaScript steps are not available in this build".into(),
+                retryable: false,
+                retry_after: None,
+            })
         })
     }
 }
@@ -86,8 +104,6 @@ impl Connectors for NoConnectors {
         false
     }
     fn call<'a>(&'a self, operation: &'a str, _: serde_json::Value, _: Option<serde_json::Value>) -> CallFuture<'a> {
-        Box::pin(
-            async move { Err(CallError { message: format!("no connector provides `{operation}`"), retryable: false }) },
-        )
+        Box::pin(async move { Err(CallError::fatal(format!("no connector provides `{operation}`"))) })
     }
 }

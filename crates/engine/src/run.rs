@@ -36,6 +36,8 @@ pub struct RunFailure {
     /// A later attempt may succeed (network errors, 5xx); `false` for 4xx, `fail` steps and
     /// expression errors.
     pub retryable: bool,
+    /// Not before this long: the failing call's provider said so (`Retry-After`).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -52,11 +54,13 @@ struct StepFailure {
     message: String,
     path: String,
     retryable: bool,
+    /// The provider's `Retry-After`, when it gave one.
+    retry_after: Option<std::time::Duration>,
 }
 
 impl StepFailure {
     fn expr(path: &str, e: ExprError) -> Self {
-        Self { message: format!("expression {e}"), path: path.to_string(), retryable: false }
+        Self { message: format!("expression {e}"), path: path.to_string(), retryable: false, retry_after: None }
     }
     fn as_value(&self) -> Value {
         onset_expr::from_json(&serde_json::json!({
@@ -105,6 +109,7 @@ impl CompiledComponent {
                 message: f.message,
                 step: f.path,
                 retryable: f.retryable,
+                retry_after: f.retry_after,
             }),
             steps: records,
             output,
@@ -177,6 +182,7 @@ impl Exec<'_> {
                         message: format!("the step did not finish within its timeout of {t}"),
                         path: path.to_string(),
                         retryable: true,
+                        retry_after: None,
                     }),
                 },
                 None => work.await,
@@ -202,7 +208,9 @@ impl Exec<'_> {
                     record.error = Some(f.message.clone());
                     if f.retryable && attempt < attempts {
                         if let Some(retry) = &step.retry {
-                            tokio::time::sleep(backoff(retry, attempt)).await;
+                            // Never sooner than the provider asked.
+                            let wait = backoff(retry, attempt).max(f.retry_after.unwrap_or_default());
+                            tokio::time::sleep(wait).await;
                         }
                         attempt += 1;
                         continue;
@@ -313,12 +321,19 @@ impl Exec<'_> {
                         *logs = written;
                         Ok(onset_expr::from_json(&value))
                     }
-                    Err(e) => Err(StepFailure { message: e.message, path: path.to_string(), retryable: e.retryable }),
+                    Err(e) => Err(StepFailure {
+                        message: e.message,
+                        path: path.to_string(),
+                        retryable: e.retryable,
+                        retry_after: e.retry_after,
+                    }),
                 }
             }
             CKind::Respond(value) => {
-                let response = crate::respond::normalise(to_json(&self.eval(value, frame, path)?))
-                    .map_err(|message| StepFailure { message, path: path.to_string(), retryable: false })?;
+                let response =
+                    crate::respond::normalise(to_json(&self.eval(value, frame, path)?)).map_err(|message| {
+                        StepFailure { message, path: path.to_string(), retryable: false, retry_after: None }
+                    })?;
                 let delivered = frame.base.responder.as_ref().is_some_and(|r| r.respond(response.clone()));
                 *input = Some(serde_json::json!({ "delivered": delivered }));
                 Ok(onset_expr::from_json(&response))
@@ -326,14 +341,19 @@ impl Exec<'_> {
             CKind::Delay(duration) => {
                 let v = self.eval(duration, frame, path)?;
                 let text = v.as_str().map_or_else(|| to_json(&v).to_string(), str::to_string);
-                let wait: onset_model::Duration = text.parse().map_err(|e: onset_model::QuantityError| {
-                    StepFailure { message: format!("delay: {e}"), path: path.to_string(), retryable: false }
-                })?;
+                let wait: onset_model::Duration =
+                    text.parse().map_err(|e: onset_model::QuantityError| StepFailure {
+                        message: format!("delay: {e}"),
+                        path: path.to_string(),
+                        retryable: false,
+                        retry_after: None,
+                    })?;
                 if wait > onset_model::MAX_DELAY {
                     return Err(StepFailure {
                         message: format!("delay of {wait} is longer than the limit of {}", onset_model::MAX_DELAY),
                         path: path.to_string(),
                         retryable: false,
+                        retry_after: None,
                     });
                 }
                 *input = Some(serde_json::json!({ "delay": wait.to_string() }));
@@ -352,6 +372,7 @@ impl Exec<'_> {
                             message: format!("for_each needs a list, got {other}"),
                             path: path.to_string(),
                             retryable: false,
+                            retry_after: None,
                         });
                     }
                 };
@@ -419,13 +440,18 @@ impl Exec<'_> {
                 match crate::trace::with_traceparent(traceparent, self.connectors.call(operation, with, account)).await
                 {
                     Ok(out) => Ok(onset_expr::from_json(&out)),
-                    Err(e) => Err(StepFailure { message: e.message, path: path.to_string(), retryable: e.retryable }),
+                    Err(e) => Err(StepFailure {
+                        message: e.message,
+                        path: path.to_string(),
+                        retryable: e.retryable,
+                        retry_after: e.retry_after,
+                    }),
                 }
             }
             CKind::Fail(message) => {
                 let v = self.eval(message, frame, path)?;
                 let text = v.as_str().map_or_else(|| to_json(&v).to_string(), str::to_string);
-                Err(StepFailure { message: text, path: path.to_string(), retryable: false })
+                Err(StepFailure { message: text, path: path.to_string(), retryable: false, retry_after: None })
             }
         }
     }

@@ -26,7 +26,7 @@ impl Connectors for Fake {
     fn script<'a>(&'a self, source: std::sync::Arc<str>, ctx: String) -> crate::ScriptFuture<'a> {
         Box::pin(async move {
             if source.contains("throw") {
-                return Err(CallError { message: "Error: thrown".into(), retryable: false });
+                return Err(CallError { message: "Error: thrown".into(), retryable: false, retry_after: None });
             }
             Ok((serde_json::from_str(&ctx).unwrap(), vec![source.to_string()]))
         })
@@ -39,11 +39,23 @@ impl Connectors for Fake {
                     let mut left = self.flaky_failures.lock().unwrap();
                     if *left > 0 {
                         *left -= 1;
-                        return Err(CallError { message: "HTTP 503".into(), retryable: true });
+                        return Err(CallError { message: "HTTP 503".into(), retryable: true, retry_after: None });
                     }
                     Ok(json!({ "ok": true }))
                 }
-                "test.reject" => Err(CallError { message: "HTTP 400".into(), retryable: false }),
+                "test.limited" => {
+                    let mut left = self.flaky_failures.lock().unwrap();
+                    if *left > 0 {
+                        *left -= 1;
+                        return Err(CallError {
+                            message: "HTTP 429".into(),
+                            retryable: true,
+                            retry_after: Some(std::time::Duration::from_secs(30)),
+                        });
+                    }
+                    Ok(json!({ "ok": true }))
+                }
+                "test.reject" => Err(CallError { message: "HTTP 400".into(), retryable: false, retry_after: None }),
                 "test.slow" => {
                     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
                     Ok(Json::Null)
@@ -195,6 +207,23 @@ async fn step_retry_repeats_only_that_step() {
             ("1", StepStatus::Succeeded)
         ]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_providers_retry_after_holds_back_the_step_retry_and_reaches_the_run() {
+    let fake = Fake::default();
+    *fake.flaky_failures.lock().unwrap() = 1;
+    let c = compile("- call: test.limited\n  retry: { attempts: 2, initial: 1ms, max: 2ms }\n", &fake);
+    let started = tokio::time::Instant::now();
+    let o = run_with(&c, &fake, json!({})).await;
+    assert!(o.result.is_ok(), "{:?}", o.result);
+    // The backoff alone would wait 2 ms at most; the provider asked for 30 s.
+    assert!(started.elapsed() >= std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+    // Without a step retry, the run's failure carries it to the run's own retry.
+    *fake.flaky_failures.lock().unwrap() = 1;
+    let c = compile("- call: test.limited\n", &fake);
+    let failure = run_with(&c, &fake, json!({})).await.result.unwrap_err();
+    assert_eq!(failure.retry_after, Some(std::time::Duration::from_secs(30)));
 }
 
 #[tokio::test]

@@ -498,7 +498,8 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     let (status, error, error_step, next_run_at) = match &outcome.result {
         Ok(()) => (RunStatus::Succeeded, None, None, None),
         Err(f) if f.retryable && run.attempt < run.max_attempts => {
-            let wait = backoff(&handler.retry, run.attempt);
+            // Never sooner than the provider asked (`Retry-After` on a 429 or 503).
+            let wait = backoff(&handler.retry, run.attempt).max(f.retry_after.unwrap_or_default());
             (RunStatus::Retrying, Some(f.message.clone()), Some(f.step.clone()), Some(now + wait.as_millis() as i64))
         }
         Err(f) if f.retryable => (RunStatus::Dead, Some(f.message.clone()), Some(f.step.clone()), None),

@@ -43,7 +43,23 @@ const HTTP_AUTH: &[(&str, &[&str])] = &[
 ];
 
 /// Every account type of this build (a type arrives with the connector that uses it).
-pub const ACCOUNT_TYPES: &[AccountType] = &[AccountType {
+pub const ACCOUNT_TYPES: &[AccountType] = &[
+    HTTP,
+    #[cfg(feature = "slack")]
+    SLACK,
+];
+
+#[cfg(feature = "slack")]
+const SLACK: AccountType = AccountType {
+    kind: "slack",
+    description: "A Slack app's bot token (xoxb-…), with the scopes its operations need (chat:write, reactions:write, files:write, users:read.email)",
+    fields: &[
+        secret("token", "The bot token: OAuth & Permissions → Bot User OAuth Token"),
+        field("base_url", "The Web API's address (default https://slack.com/api)"),
+    ],
+};
+
+const HTTP: AccountType = AccountType {
     kind: "http",
     description: "Any HTTP API: bearer token, basic auth, an API key in a header or the query, or OAuth2 (client credentials or a refresh token)",
     fields: &[
@@ -78,7 +94,7 @@ pub const ACCOUNT_TYPES: &[AccountType] = &[AccountType {
         },
         field("test_url", "A URL `onset account test` calls with these credentials (GET, expects 2xx)"),
     ],
-}];
+};
 
 pub fn account_type(kind: &str) -> Option<&'static AccountType> {
     ACCOUNT_TYPES.iter().find(|t| t.kind == kind)
@@ -102,6 +118,14 @@ pub fn check_fields(kind: &str, fields: &BTreeMap<String, String>) -> Result<(),
             }
             Some(_) => {}
         }
+    }
+    if kind == "slack" && fields.get("token").is_none_or(String::is_empty) {
+        errors.push("a slack account needs `token=xoxb-…` (the app's Bot User OAuth Token)".into());
+    }
+    if let Some(u) = fields.get("base_url").filter(|_| kind == "slack")
+        && !(u.starts_with("https://") || u.starts_with("http://"))
+    {
+        errors.push(format!("`base_url` is an http(s) URL, not `{u}`"));
     }
     if kind == "http" {
         let auth = fields.get("auth").map_or("none", String::as_str);
@@ -142,5 +166,14 @@ mod tests {
         assert!(errs.iter().any(|e| e.starts_with("`auth` is one of none, bearer")), "{errs:?}");
         assert!(errs.iter().any(|e| e.contains("`base_url` is an http(s) URL")), "{errs:?}");
         assert!(check_fields("carrier-pigeon", &BTreeMap::new()).unwrap_err()[0].contains("types: http"));
+    }
+
+    #[cfg(feature = "slack")]
+    #[test]
+    fn a_slack_account_needs_its_token() {
+        assert!(check_fields("slack", &fields(&[("token", "xoxb-1")])).is_ok());
+        let errs = check_fields("slack", &fields(&[("base_url", "slack.test")])).unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("needs `token=xoxb-…`")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.contains("`base_url` is an http(s) URL")), "{errs:?}");
     }
 }

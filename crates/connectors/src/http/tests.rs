@@ -283,3 +283,32 @@ async fn a_refused_refresh_names_the_account_the_providers_answer_and_the_fix() 
     assert_eq!(auth, None, "client_secret_post");
     assert_eq!(form, "grant_type=refresh_token&refresh_token=rt-old&client_id=app&client_secret=s3cret");
 }
+
+#[test]
+fn retry_after_is_read_as_seconds_or_a_date_and_capped() {
+    let mut h = reqwest::header::HeaderMap::new();
+    assert_eq!(retry_after(&h), None);
+    h.insert("retry-after", "120".parse().unwrap());
+    assert_eq!(retry_after(&h), Some(Duration::from_secs(120)));
+    h.insert("retry-after", "999999".parse().unwrap());
+    assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER));
+    let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(90);
+    let date = jiff::fmt::rfc2822::to_string(&soon.to_zoned(jiff::tz::TimeZone::UTC)).unwrap();
+    h.insert("retry-after", date.parse().unwrap());
+    let wait = retry_after(&h).unwrap();
+    assert!((85..=90).contains(&wait.as_secs()), "{date}: {wait:?}");
+    h.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+    assert_eq!(retry_after(&h), Some(Duration::ZERO), "a date in the past: now");
+}
+
+#[tokio::test]
+async fn a_429_carries_the_providers_retry_after() {
+    let addr = serve(
+        Router::new()
+            .route("/limited", any(|| async { (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "7")], "slow down") })),
+    )
+    .await;
+    let err = connector(false).request(json!({ "url": format!("http://{addr}/limited") })).await.unwrap_err();
+    assert!(err.retryable);
+    assert_eq!(err.retry_after, Some(Duration::from_secs(7)));
+}
