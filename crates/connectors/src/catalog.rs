@@ -57,6 +57,10 @@ fn parse(connector: &str, text: &str) -> Vec<Operation> {
 pub(crate) static HTTP: LazyLock<Vec<Operation>> =
     LazyLock::new(|| parse("http", include_str!("../operations/http.json")));
 
+#[cfg(feature = "github")]
+pub(crate) static GITHUB: LazyLock<Vec<Operation>> =
+    LazyLock::new(|| parse("github", include_str!("../operations/github.json")));
+
 #[cfg(feature = "slack")]
 pub(crate) static SLACK: LazyLock<Vec<Operation>> =
     LazyLock::new(|| parse("slack", include_str!("../operations/slack.json")));
@@ -66,6 +70,8 @@ pub fn catalog() -> Vec<&'static Operation> {
     let mut all: Vec<&'static Operation> = HTTP.iter().collect();
     #[cfg(feature = "slack")]
     all.extend(SLACK.iter());
+    #[cfg(feature = "github")]
+    all.extend(GITHUB.iter());
     all.sort_by(|a, b| a.name.cmp(&b.name));
     all
 }

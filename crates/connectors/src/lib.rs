@@ -7,6 +7,8 @@
 
 pub mod accounts;
 mod catalog;
+#[cfg(feature = "github")]
+mod github;
 mod http;
 mod network;
 #[cfg(feature = "slack")]
@@ -14,6 +16,8 @@ mod slack;
 
 pub use accounts::{Account, AccountSource, Tokens};
 pub use catalog::{AccountNeed, Catalog, Operation, catalog, operation};
+#[cfg(feature = "github")]
+pub use github::{GITHUB_API, GitHubConnector, app_jwt};
 pub use http::{HttpConnector, HttpConnectorOptions};
 pub use network::NetworkPolicy;
 #[cfg(feature = "slack")]
@@ -78,6 +82,8 @@ impl Registry {
     pub fn new(http: HttpConnector) -> Self {
         #[cfg(feature = "slack")]
         let slack = SlackConnector::new(&http);
+        #[cfg(feature = "github")]
+        let github = GitHubConnector::new(&http);
         let registry = Self {
             connectors: Vec::new(),
             by_name: HashMap::new(),
@@ -89,6 +95,8 @@ impl Registry {
         .with(Arc::new(http));
         #[cfg(feature = "slack")]
         let registry = registry.with(Arc::new(slack));
+        #[cfg(feature = "github")]
+        let registry = registry.with(Arc::new(github));
         registry
     }
 

@@ -47,7 +47,22 @@ pub const ACCOUNT_TYPES: &[AccountType] = &[
     HTTP,
     #[cfg(feature = "slack")]
     SLACK,
+    #[cfg(feature = "github")]
+    GITHUB,
 ];
+
+#[cfg(feature = "github")]
+const GITHUB: AccountType = AccountType {
+    kind: "github",
+    description: "GitHub: a token (fine-grained or classic), or a GitHub App installation (app_id, private_key, installation_id)",
+    fields: &[
+        secret("token", "A personal access token or any token GitHub accepts as Bearer"),
+        field("app_id", "GitHub App: its App ID (or client ID)"),
+        secret("private_key", "GitHub App: its private key, the PEM file's text"),
+        field("installation_id", "GitHub App: the installation on the account that owns the repositories"),
+        field("base_url", "The REST API's address (default https://api.github.com; Enterprise: https://HOST/api/v3)"),
+    ],
+};
 
 #[cfg(feature = "slack")]
 const SLACK: AccountType = AccountType {
@@ -119,10 +134,24 @@ pub fn check_fields(kind: &str, fields: &BTreeMap<String, String>) -> Result<(),
             Some(_) => {}
         }
     }
+    if kind == "github" {
+        let has = |f: &str| fields.get(f).is_some_and(|v| !v.is_empty());
+        let app = ["app_id", "private_key", "installation_id"];
+        if !has("token") && !app.iter().all(|f| has(f)) {
+            let missing: Vec<&str> = app.iter().copied().filter(|f| !has(f)).collect();
+            errors.push(format!(
+                "a github account needs `token=…`, or a GitHub App's app_id, private_key and installation_id (missing: {})",
+                missing.join(", ")
+            ));
+        }
+        if has("private_key") && !fields["private_key"].contains("PRIVATE KEY-----") {
+            errors.push("`private_key` is the app's PEM file, `-----BEGIN RSA PRIVATE KEY-----` and all".into());
+        }
+    }
     if kind == "slack" && fields.get("token").is_none_or(String::is_empty) {
         errors.push("a slack account needs `token=xoxb-…` (the app's Bot User OAuth Token)".into());
     }
-    if let Some(u) = fields.get("base_url").filter(|_| kind == "slack")
+    if let Some(u) = fields.get("base_url").filter(|_| kind == "slack" || kind == "github")
         && !(u.starts_with("https://") || u.starts_with("http://"))
     {
         errors.push(format!("`base_url` is an http(s) URL, not `{u}`"));
