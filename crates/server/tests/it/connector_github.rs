@@ -3,8 +3,7 @@
 //! verified by PyJWT in the fake, one installation token for 50 concurrent runs), putFile creating
 //! then updating, GitHub's errors as step errors, and the rate limit's reset waited for.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -14,50 +13,26 @@ use crate::support::*;
 const PAT: &str = "ghp_onsetTestToken0000000000000000000000";
 const APP_ID: &str = "12345";
 
-fn root() -> &'static str {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../..")
+fn key_file() -> String {
+    format!("{}/crates/connectors/testdata/github-app-test-key.pem", repo_root())
 }
 
 fn private_key() -> String {
-    std::fs::read_to_string(format!("{}/crates/connectors/testdata/github-app-test-key.pem", root())).unwrap()
+    std::fs::read_to_string(key_file()).unwrap()
 }
 
-struct FakeGitHub {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for FakeGitHub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn fake_github() -> FakeGitHub {
-    let dir = tempfile::tempdir().unwrap();
+/// The GitHub fake, given the app's public key (derived here with `cryptography`).
+fn fake_github(dir: &tempfile::TempDir) -> PyFake {
     let public = dir.path().join("app.pub.pem");
     let script = "import sys\nfrom cryptography.hazmat.primitives import serialization\n\
         key = serialization.load_pem_private_key(open(sys.argv[1], 'rb').read(), None)\n\
         open(sys.argv[2], 'wb').write(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))\n";
-    let key_file = format!("{}/crates/connectors/testdata/github-app-test-key.pem", root());
-    let out = Command::new("python3").args(["-c", script, &key_file]).arg(&public).output().unwrap();
+    let out = Command::new("python3").args(["-c", script, &key_file()]).arg(&public).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let mut child = Command::new("python3")
-        .arg(format!("{}/tests/fakes/github.py", root()))
-        .arg(&public)
-        .arg(APP_ID)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs the GitHub fake");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port = line.trim().strip_prefix("PORT ").unwrap_or_else(|| panic!("the fake said {line:?}")).to_string();
-    FakeGitHub { child, base: format!("http://127.0.0.1:{port}"), _dir: dir }
+    py_fake("github.py", &[public.as_os_str(), std::ffi::OsStr::new(APP_ID)])
 }
 
-async fn fake_get(fake: &FakeGitHub, path: &str) -> Value {
+async fn fake_get(fake: &PyFake, path: &str) -> Value {
     reqwest::get(format!("{}{path}", fake.base)).await.unwrap().json().await.unwrap()
 }
 
@@ -120,16 +95,16 @@ async fn use_account(s: &TestServer, name: &str) {
 
 #[tokio::test]
 async fn github_operations_with_a_token_and_an_app_send_githubs_requests() {
-    let sdk_fake = fake_github();
-    let key_file = format!("{}/crates/connectors/testdata/github-app-test-key.pem", root());
+    let keys = tempfile::tempdir().unwrap();
+    let sdk_fake = fake_github(&keys);
     let out = Command::new("node")
-        .arg(format!("{}/tests/npm/octokit_drives.mjs", root()))
-        .args([&sdk_fake.base, &key_file, APP_ID])
+        .arg(format!("{}/tests/npm/octokit_drives.mjs", repo_root()))
+        .args([&sdk_fake.base, &key_file(), APP_ID])
         .output()
         .unwrap();
     assert!(out.status.success(), "octokit refuses the fake: {}", String::from_utf8_lossy(&out.stderr));
 
-    let fake = fake_github();
+    let fake = fake_github(&keys);
     let s = start(&[]).await;
     set_account(&s, "gh-token", json!({ "token": PAT, "base_url": fake.base })).await;
     set_account(

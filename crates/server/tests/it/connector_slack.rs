@@ -2,8 +2,7 @@
 //! client, accepts: each operation's real request (method, path, auth, content type, params), the
 //! two-step upload, `ok: false` as a step error with Slack's code, and a 429's Retry-After held.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -12,32 +11,11 @@ use crate::support::*;
 
 const TOKEN: &str = "xoxb-onset-test-token";
 
-struct FakeSlack {
-    child: Child,
-    base: String,
+fn fake_slack() -> PyFake {
+    py_fake("slack.py", &[])
 }
 
-impl Drop for FakeSlack {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn fake_slack() -> FakeSlack {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let mut child = Command::new("python3")
-        .arg(format!("{root}/tests/fakes/slack.py"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs the Slack fake");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port = line.trim().strip_prefix("PORT ").unwrap_or_else(|| panic!("the fake said {line:?}")).to_string();
-    FakeSlack { child, base: format!("http://127.0.0.1:{port}") }
-}
-
-async fn seen(fake: &FakeSlack) -> Vec<Value> {
+async fn seen(fake: &PyFake) -> Vec<Value> {
     reqwest::get(format!("{}/_seen", fake.base)).await.unwrap().json::<Vec<Value>>().await.unwrap()
 }
 
@@ -81,9 +59,8 @@ async fn slack_operations_send_slacks_requests_and_surface_slacks_errors() {
     // The fake's answers are ones Slack's own client takes (a fake of its own: the SDK run
     // spends the fake's one rate limit).
     let sdk_fake = fake_slack();
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let out = Command::new("python3")
-        .arg(format!("{root}/tests/fakes/slack_sdk_drives.py"))
+        .arg(format!("{}/tests/fakes/slack_sdk_drives.py", repo_root()))
         .arg(&sdk_fake.base)
         .output()
         .unwrap();

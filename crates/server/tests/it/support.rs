@@ -487,3 +487,36 @@ pub fn now_secs() -> i64 {
 /// schemathesis run) and by those whose brokers time out when starved of CPU (Kafka's mock
 /// cluster), so none of them overlaps another on two cores.
 pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A provider's API faked by a script under tests/fakes (Python), answering on the port it prints
+/// (`PORT n`); killed when dropped.
+pub struct PyFake {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Drop for PyFake {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The repository's root (for tests/fakes, tests/npm and test data).
+pub fn repo_root() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../..")
+}
+
+pub fn py_fake(script: &str, args: &[&std::ffi::OsStr]) -> PyFake {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new("python3")
+        .arg(format!("{}/tests/fakes/{script}", repo_root()))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("python3 runs tests/fakes/{script}: {e}"));
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line.trim().strip_prefix("PORT ").unwrap_or_else(|| panic!("{script} said {line:?}")).to_string();
+    PyFake { child, base: format!("http://127.0.0.1:{port}") }
+}
