@@ -3,6 +3,7 @@
 #![recursion_limit = "256"]
 
 mod brokers;
+mod connector;
 mod load;
 mod payload;
 mod postgres;
@@ -26,8 +27,8 @@ struct Options {
     rate: u64,
     concurrencies: Vec<usize>,
     onset: PathBuf,
-    /// Scenario names to run: bare, sqlite, paused, ed25519, running, open, observed, pruning, brokers or one broker;
-    /// postgres only when named.
+    /// Scenario names to run: bare, sqlite, paused, ed25519, running, open, observed, pruning, connector, brokers or
+    /// one broker; postgres only when named.
     only: Vec<String>,
     /// Repeats of each side of the `observed` comparison.
     repeats: usize,
@@ -66,7 +67,7 @@ fn parse_options() -> anyhow::Result<Options> {
             "--repeats" => o.repeats = value.parse().context("--repeats is a whole number")?,
             other => bail!(
                 "unknown flag {other}; flags: --seconds N, --rate N, --concurrency 1,16,64, --onset PATH, --repeats N, \
-                 --only bare,sqlite,paused,ed25519,running,open,observed,pruning,postgres,brokers (or nats,rabbitmq,mqtt,kafka,sqs)"
+                 --only bare,sqlite,paused,ed25519,running,open,observed,pruning,connector,postgres,brokers (or nats,rabbitmq,mqtt,kafka,sqs)"
             ),
         }
     }
@@ -370,6 +371,9 @@ async fn run() -> anyhow::Result<()> {
         }
     }
 
+    if opts.wants("connector") {
+        connector::run(opts.duration).await?;
+    }
     if opts.wants("observed") {
         observed(&opts, &client, &bodies, &current, &sink_url, capacity).await?;
     }
@@ -593,6 +597,10 @@ fn print_ed25519_ratio(rows: &[Row]) {
 }
 
 fn print_report(rows: &[Row], sqlite_ref: &std::collections::HashMap<usize, f64>, peak_rss_kb: u64) {
+    if rows.is_empty() {
+        // Only scenarios with their own tables ran (connector, brokers, postgres…).
+        return;
+    }
     println!(
         "| scenario | concurrency | accepted/s | vs SQLite ref | ack p50 ms | ack p99 ms | e2e p50 ms | e2e p99 ms |"
     );
