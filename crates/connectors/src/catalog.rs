@@ -98,6 +98,9 @@ impl Connectors for Catalog {
     fn operation_names(&self) -> Vec<&str> {
         catalog().into_iter().map(|op| op.name.as_str()).collect()
     }
+    fn account_types(&self) -> Vec<&str> {
+        crate::accounts::ACCOUNT_TYPES.iter().map(|t| t.kind).collect()
+    }
     fn call<'a>(&'a self, _: &'a str, _: Value, _: Option<Value>) -> CallFuture<'a> {
         Box::pin(async {
             Err(CallError { message: "validation calls nothing".into(), retryable: false, retry_after: None })

@@ -224,6 +224,10 @@ impl Connectors for Registry {
         self.by_name.keys().copied().collect()
     }
 
+    fn account_types(&self) -> Vec<&str> {
+        accounts::ACCOUNT_TYPES.iter().map(|t| t.kind).collect()
+    }
+
     fn call<'a>(&'a self, operation: &'a str, input: Value, account: Option<Value>) -> CallFuture<'a> {
         Box::pin(self.perform(None, operation, input, account))
     }
@@ -283,6 +287,9 @@ impl Connectors for InEnvironment<'_> {
     }
     fn operation_names(&self) -> Vec<&str> {
         self.registry.operation_names()
+    }
+    fn account_types(&self) -> Vec<&str> {
+        self.registry.account_types()
     }
     fn call<'a>(&'a self, operation: &'a str, input: Value, account: Option<Value>) -> CallFuture<'a> {
         Box::pin(self.registry.perform(Some(self.environment), operation, input, account))

@@ -65,6 +65,11 @@ pub trait Connectors: Send + Sync {
     fn operation_names(&self) -> Vec<&str> {
         Vec::new()
     }
+
+    /// The account types `config: { type: account, connector: … }` may name (empty: unchecked).
+    fn account_types(&self) -> Vec<&str> {
+        Vec::new()
+    }
     /// Performs `operation` with its rendered `with:` input.
     fn call<'a>(
         &'a self,

@@ -106,6 +106,9 @@ impl onset_engine::Connectors for Described {
     fn operation_names(&self) -> Vec<&str> {
         vec!["chat.post"]
     }
+    fn account_types(&self) -> Vec<&str> {
+        vec!["chat", "mail"]
+    }
     fn call<'a>(
         &'a self,
         _: &'a str,
@@ -164,6 +167,39 @@ handlers:
         "c.yaml:18:23: `with.priority` of `chat.post` is a string, expected an integer (found `\"high\"`)",
         "c.yaml:19:23: `with.tags[1]` of `chat.post` is a number, expected a string (found `3`)",
         "c.yaml:20:17: `chat.pots` is not a known operation (did you mean `chat.post`?); `onset catalog connectors` lists them (found `chat.pots`)",
+    ];
+    assert_eq!(found, expected, "{found:#?}");
+}
+
+#[test]
+fn accounts_named_by_steps_are_config_of_type_account_of_the_right_type() {
+    let ops = Described(serde_json::json!({ "type": "object", "properties": { "text": { "type": "string" } } }));
+    let text = "component: c
+trigger: { type: http }
+config:
+  chat: { type: account, connector: chat }
+  mail: { type: account, connector: mail }
+  plain: { type: string }
+  typo: { type: account, connector: chta }
+  odd: { type: string, connector: chat }
+handlers:
+  /:
+    POST:
+      steps:
+        - call: chat.post
+          account: \"{{ config.chat }}\"
+        - call: chat.post
+          account: \"{{ config.mail }}\"
+        - call: chat.post
+          account: \"{{ config.plain }}\"
+";
+    let found: Vec<String> =
+        onset_engine::validate_component(Path::new("c.yaml"), text, &ops).iter().map(ToString::to_string).collect();
+    let expected = [
+        "c.yaml:7:37: `chta` is not an account type (did you mean `chat`?); types: chat, mail (found `chta`)",
+        "c.yaml:8:35: `connector` belongs to a config entry of `type: account` (found `chat`)",
+        "c.yaml:16:20: `config.mail` is a `mail` account; `chat.post` needs a `chat` one (found `\"{{ config.mail }}\"`)",
+        "c.yaml:18:20: `config.plain` is not of type account: declare it `plain: { type: account, connector: chat }` (found `\"{{ config.plain }}\"`)",
     ];
     assert_eq!(found, expected, "{found:#?}");
 }

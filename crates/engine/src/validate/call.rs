@@ -65,6 +65,66 @@ pub(super) fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = 
 }
 
 impl V<'_> {
+    /// A config entry of type `account` and its `connector` (the account type it takes).
+    pub(super) fn account_config(&mut self, key: &str, spec: &MarkedYaml<'_>) {
+        let is_account = get(spec, "type").and_then(as_str) == Some("account");
+        let connector = get(spec, "connector");
+        match (is_account, connector) {
+            (false, Some(c)) => self.report(c, "`connector` belongs to a config entry of `type: account`"),
+            (false, None) => {}
+            (true, None) => {
+                self.accounts.insert(key.to_string(), None);
+            }
+            (true, Some(c)) => {
+                let Some(kind) = self.string(c, "`connector`") else { return };
+                let known = self.connectors.account_types();
+                if !known.is_empty() && !known.contains(&kind.as_str()) {
+                    let hint = did_you_mean(&kind, known.iter().copied());
+                    self.report(c, format!("`{kind}` is not an account type{hint}; types: {}", known.join(", ")));
+                }
+                self.accounts.insert(key.to_string(), Some(kind));
+            }
+        }
+    }
+
+    /// `account: "{{ config.KEY }}"`: KEY is a config entry of type `account`, of the type the
+    /// operation uses.
+    fn step_account(&mut self, node: &MarkedYaml<'_>, op: &str, need: Option<&str>) {
+        let Some(text) = as_str(node) else {
+            self.report(node, "`account` is an account's name, usually `\"{{ config.KEY }}\"`");
+            return;
+        };
+        let Some(key) = text
+            .trim()
+            .strip_prefix("{{")
+            .and_then(|t| t.strip_suffix("}}"))
+            .and_then(|t| t.trim().strip_prefix("config."))
+            .map(str::trim)
+            .filter(|k| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        else {
+            return;
+        };
+        match self.accounts.get(key).cloned() {
+            Some(Some(kind)) => {
+                if let Some(need) = need
+                    && !need.split('|').any(|n| n == kind)
+                {
+                    self.report(node, format!("`config.{key}` is a `{kind}` account; `{op}` needs a `{need}` one"));
+                }
+            }
+            Some(None) => {}
+            None if self.config.contains(key) => self.report(
+                node,
+                format!(
+                    "`config.{key}` is not of type account: declare it `{key}: {{ type: account, connector: {} }}`",
+                    need.unwrap_or("TYPE")
+                ),
+            ),
+            // An undeclared key is reported with the other names the step reads.
+            None => {}
+        }
+    }
+
     pub(super) fn call(&mut self, step: &MarkedYaml<'_>, name_node: &MarkedYaml<'_>, op: &str) {
         if !self.connectors.knows(op) {
             let names = self.connectors.operation_names();
@@ -76,6 +136,15 @@ impl V<'_> {
             return;
         }
         let Some(info) = self.connectors.operation(op) else { return };
+        if let Some(a) = get(step, "account") {
+            let need = match info.account {
+                AccountUse::Required(k) | AccountUse::Optional(k) => Some(k),
+                AccountUse::None => None,
+            };
+            if need.is_some() {
+                self.step_account(a, op, need);
+            }
+        }
         match (info.account, get(step, "account")) {
             (AccountUse::Required(kind), None) => self.report(
                 name_node,

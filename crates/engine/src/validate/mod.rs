@@ -61,6 +61,8 @@ struct V<'a> {
     text: &'a str,
     connectors: &'a dyn Connectors,
     config: HashSet<String>,
+    /// Config keys of type `account`, with the account type their `connector` names.
+    accounts: std::collections::HashMap<String, Option<String>>,
     http: bool,
     /// The trigger type, when it is one this build knows.
     kind: Option<&'static str>,
@@ -488,6 +490,7 @@ impl V<'_> {
                 self.config.insert(key.to_string());
                 if self.mapping(spec, "a config entry") {
                     self.keys(spec, CONFIG, "a config entry");
+                    self.account_config(key, spec);
                     match get(spec, "type") {
                         Some(t) if matches!(as_str(t), Some(s) if CONFIG_TYPES.contains(&s)) => {}
                         Some(t) => self.report(t, format!("a config type is one of: {}", CONFIG_TYPES.join(", "))),
@@ -650,7 +653,16 @@ pub fn validate_component(file: &Path, text: &str, connectors: &dyn Connectors) 
             message: "the file is empty; a component file starts with `component: <name>`".into(),
         }];
     };
-    let mut v = V { file, text, connectors, config: HashSet::new(), http: false, kind: None, out: Vec::new() };
+    let mut v = V {
+        file,
+        text,
+        connectors,
+        config: HashSet::new(),
+        accounts: std::collections::HashMap::new(),
+        http: false,
+        kind: None,
+        out: Vec::new(),
+    };
     v.component(root);
     v.out.sort_by_key(|d| (d.line, d.column));
     v.out
