@@ -41,6 +41,7 @@ pub async fn run(duration: Duration) -> anyhow::Result<()> {
     let raw = reqwest::Client::builder().build()?;
     let registry = Registry::new(HttpConnector::new(Default::default()).map_err(anyhow::Error::msg)?);
     let account = Account {
+        environment: "bench".into(),
         name: "sink".into(),
         kind: "http".into(),
         fields: [("auth", "bearer"), ("token", "bench-token")].into_iter().map(|(k, v)| (k.into(), v.into())).collect(),

@@ -115,7 +115,7 @@ impl GitHubConnector {
             ));
         };
         let key = format!("{}/installation", account.fingerprint());
-        tokens.get(&key, || self.installation_token(account, app_id, pem, installation)).await
+        tokens.get(account, &key, || self.installation_token(account, app_id, pem, installation)).await
     }
 
     async fn installation_token(

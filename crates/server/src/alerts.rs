@@ -1,6 +1,6 @@
 //! Operational alerts: a run dead after its last retry, an in-server source down for longer than
-//! `--alert-source-down`, a failed registration or renewal, the data directory's disk above
-//! `--alert-disk-percent` or full. Each is raised once per condition (keyed), listed at
+//! `--alert-source-down`, a failed registration or renewal, an account that cannot get an access
+//! token, the data directory's disk above `--alert-disk-percent` or full. Each is raised once per condition (keyed), listed at
 //! `GET /api/v1/alerts`, and, with `--alert-webhook`, POSTed there once, signed the Standard
 //! Webhooks way and retried with backoff until it is taken.
 
@@ -25,6 +25,7 @@ pub enum Kind {
     RenewalFailed,
     DiskUsage,
     DiskFull,
+    AccountRefreshFailed,
 }
 
 impl Kind {
@@ -36,6 +37,7 @@ impl Kind {
             Kind::RenewalFailed => "renewal_failed",
             Kind::DiskUsage => "disk_usage",
             Kind::DiskFull => "disk_full",
+            Kind::AccountRefreshFailed => "account_refresh_failed",
         }
     }
 }

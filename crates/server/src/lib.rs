@@ -232,6 +232,12 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
     };
     let app = Arc::new(app);
     app.connectors.set_accounts(Arc::new(service::accounts::StoreAccounts(Arc::downgrade(&app))));
+    let weak = Arc::downgrade(&app);
+    app.connectors.tokens().observe(Arc::new(move |account, outcome| {
+        let Some(app) = weak.upgrade() else { return };
+        let (environment, name) = (account.environment.clone(), account.name.clone());
+        tokio::spawn(async move { service::accounts::token_outcome(&app, &environment, &name, outcome).await });
+    }));
     app.load_environments().await?;
 
     auth::bootstrap(&app).await.map_err(ServerError::Start)?;

@@ -19,6 +19,8 @@ use std::sync::Arc;
 /// One account, opened: every field in plain text. Its `Debug` shows no secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Account {
+    /// The environment it belongs to (empty outside a server).
+    pub environment: String,
     pub name: String,
     /// Its type (`http`, `slack`…).
     pub kind: String,
@@ -32,7 +34,12 @@ impl fmt::Debug for Account {
             .iter()
             .map(|(k, v)| (k.as_str(), if self.is_secret(k) { onset_engine::REDACTED } else { v.as_str() }))
             .collect();
-        f.debug_struct("Account").field("name", &self.name).field("kind", &self.kind).field("fields", &shown).finish()
+        f.debug_struct("Account")
+            .field("environment", &self.environment)
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("fields", &shown)
+            .finish()
     }
 }
 
@@ -51,7 +58,7 @@ impl Account {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (&self.kind, &self.fields).hash(&mut h);
-        format!("{}/{:016x}", self.name, h.finish())
+        format!("{}/{}/{:016x}", self.environment, self.name, h.finish())
     }
 }
 

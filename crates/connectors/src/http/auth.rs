@@ -69,7 +69,7 @@ pub(super) async fn apply(
         }
         "oauth2_client_credentials" | "oauth2_refresh_token" => {
             let key = account.fingerprint();
-            let token = tokens.get(&key, || fetch_token(http, account, auth)).await?;
+            let token = tokens.get(account, &key, || fetch_token(http, account, auth)).await?;
             request.headers_mut().insert(header::AUTHORIZATION, secret_header(&format!("Bearer {token}"), account)?);
             Ok(Some((key, token)))
         }

@@ -115,6 +115,7 @@ async fn bad_input_is_explained() {
 
 fn account(pairs: &[(&str, &str)]) -> Account {
     Account {
+        environment: String::new(),
         name: "api".into(),
         kind: "http".into(),
         fields: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),

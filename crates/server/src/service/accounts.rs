@@ -83,7 +83,7 @@ fn open(app: &App, row: &SealedValue) -> Result<Account, String> {
         .as_object()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
         .unwrap_or_default();
-    Ok(Account { name: row.key.clone(), kind, fields })
+    Ok(Account { environment: row.environment.clone(), name: row.key.clone(), kind, fields })
 }
 
 async fn rows(app: &App, environment: &str) -> Result<Vec<SealedValue>, String> {
@@ -152,7 +152,7 @@ pub async fn set(
     }
     check_fields(&req.kind, &fields)
         .map_err(|errors| ServiceError::invalid("invalid_account", errors.join("; "), "body fields"))?;
-    let account = Account { name: name.clone(), kind: req.kind, fields };
+    let account = Account { environment: environment.clone(), name: name.clone(), kind: req.kind, fields };
     let plain = json!({ "type": account.kind, "fields": account.fields }).to_string();
     let ring = app.keyring();
     let key = ring.sealing();
@@ -273,4 +273,19 @@ pub async fn check_config(app: &App, deployed: &crate::deploy::Deployed) -> Vec<
         }
     }
     errors
+}
+
+/// A token fetch for an account went one way or the other: a failure raises the
+/// `account_refresh_failed` alert for it (once while it lasts), a success resolves it.
+pub async fn token_outcome(app: &App, environment: &str, name: &str, outcome: Result<(), String>) {
+    let key = format!("account_refresh_failed:{environment}/{name}");
+    match outcome {
+        Ok(()) => crate::alerts::resolve(app, &key).await,
+        Err(why) => {
+            let subject = crate::alerts::Subject { component: None, environment: Some(environment) };
+            let message = format!("account `{name}` in `{environment}` cannot get an access token: {why}");
+            let detail = json!({ "account": name, "environment": environment, "error": why });
+            crate::alerts::raise(app, crate::alerts::Kind::AccountRefreshFailed, key, subject, message, detail).await;
+        }
+    }
 }

@@ -136,3 +136,72 @@ async fn a_run_calls_with_the_account_of_its_environment_and_the_secret_shows_no
     let run = s.wait_run_status(&id, "failed").await;
     assert!(run["error"].as_str().unwrap().contains("there is no account `api` in environment `development`"), "{run}");
 }
+
+#[tokio::test]
+async fn an_account_that_cannot_get_a_token_raises_an_alert_until_it_can() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // A token endpoint that refuses the client until `fixed`, and an API behind it.
+    let fixed = Arc::new(AtomicBool::new(false));
+    let f = fixed.clone();
+    let app = axum::Router::new()
+        .route(
+            "/token",
+            axum::routing::post(move || {
+                let ok = f.load(Ordering::SeqCst);
+                async move {
+                    if ok {
+                        (StatusCode::OK, axum::Json(json!({ "access_token": "at-1", "expires_in": 3600 })))
+                    } else {
+                        (
+                            StatusCode::UNAUTHORIZED,
+                            axum::Json(json!({ "error": "invalid_client", "error_description": "Client authentication failed" })),
+                        )
+                    }
+                }
+            }),
+        )
+        .route("/orders", axum::routing::post(|| async { axum::Json(json!({ "ok": true })) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let s = start_with(Options::new(&[]).env("ONSET_CONFIG__CALLER__API", "api")).await;
+    let fields = json!({ "auth": "oauth2_client_credentials", "token_url": format!("{base}/token"),
+        "client_id": "onset", "client_secret": "wrong", "base_url": base });
+    assert_eq!(put_account(&s, "api", "development", json!({ "type": "http", "fields": fields })).await.status(), 200);
+    assert_eq!(deploy(&s, "development", CALLER).await.status(), StatusCode::CREATED);
+    let send = || async {
+        let r = s.post_json("/hooks/development/caller", &json!({})).await;
+        r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string()
+    };
+    let run = s.wait_run_status(&send().await, "failed").await;
+    assert!(
+        run["error"].as_str().unwrap().contains("HTTP 401: invalid_client (Client authentication failed)"),
+        "{run}"
+    );
+    let alert = loop {
+        let open = s.get("/api/v1/alerts?state=open").await;
+        if let Some(a) = open["items"].as_array().unwrap().iter().find(|a| a["kind"] == "account_refresh_failed") {
+            break a.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(alert["environment"], "development");
+    assert!(
+        alert["message"].as_str().unwrap().starts_with("account `api` in `development` cannot get an access token")
+    );
+    assert!(!alert.to_string().contains("wrong"), "no secret in the alert: {alert}");
+
+    // Fixed at the provider: the next run gets a token and the alert is resolved.
+    fixed.store(true, Ordering::SeqCst);
+    s.wait_run_status(&send().await, "succeeded").await;
+    for _ in 0..250 {
+        let open = s.get("/api/v1/alerts?state=open").await;
+        if !open["items"].as_array().unwrap().iter().any(|a| a["kind"] == "account_refresh_failed") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the alert stayed open");
+}

@@ -216,7 +216,8 @@ pub enum AlertState {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Alert {
     pub id: String,
-    /// `run_dead`, `source_down`, `registration_failed`, `renewal_failed`, `disk_usage` or `disk_full`.
+    /// `run_dead`, `source_down`, `registration_failed`, `renewal_failed`, `account_refresh_failed`,
+    /// `disk_usage` or `disk_full`.
     pub kind: String,
     pub component: Option<String>,
     pub environment: Option<String>,
