@@ -61,6 +61,10 @@ pub(crate) static HTTP: LazyLock<Vec<Operation>> =
 pub(crate) static GITHUB: LazyLock<Vec<Operation>> =
     LazyLock::new(|| parse("github", include_str!("../operations/github.json")));
 
+#[cfg(feature = "sql")]
+pub(crate) static SQL: LazyLock<Vec<Operation>> =
+    LazyLock::new(|| parse("sql", include_str!("../operations/sql.json")));
+
 #[cfg(feature = "slack")]
 pub(crate) static SLACK: LazyLock<Vec<Operation>> =
     LazyLock::new(|| parse("slack", include_str!("../operations/slack.json")));
@@ -72,6 +76,8 @@ pub fn catalog() -> Vec<&'static Operation> {
     all.extend(SLACK.iter());
     #[cfg(feature = "github")]
     all.extend(GITHUB.iter());
+    #[cfg(feature = "sql")]
+    all.extend(SQL.iter());
     all.sort_by(|a, b| a.name.cmp(&b.name));
     all
 }

@@ -13,6 +13,8 @@ mod http;
 mod network;
 #[cfg(feature = "slack")]
 mod slack;
+#[cfg(feature = "sql")]
+mod sql;
 
 pub use accounts::{Account, AccountSource, Tokens};
 pub use catalog::{AccountNeed, Catalog, Operation, catalog, operation};
@@ -22,6 +24,8 @@ pub use http::{HttpConnector, HttpConnectorOptions};
 pub use network::NetworkPolicy;
 #[cfg(feature = "slack")]
 pub use slack::{SLACK_API, SlackConnector};
+#[cfg(feature = "sql")]
+pub use sql::SqlConnector;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -97,6 +101,8 @@ impl Registry {
         let registry = registry.with(Arc::new(slack));
         #[cfg(feature = "github")]
         let registry = registry.with(Arc::new(github));
+        #[cfg(feature = "sql")]
+        let registry = registry.with(Arc::new(SqlConnector::default()));
         registry
     }
 

@@ -49,7 +49,19 @@ pub const ACCOUNT_TYPES: &[AccountType] = &[
     SLACK,
     #[cfg(feature = "github")]
     GITHUB,
+    #[cfg(feature = "sql")]
+    POSTGRES,
 ];
+
+#[cfg(feature = "sql")]
+const POSTGRES: AccountType = AccountType {
+    kind: "postgres",
+    description: "A PostgreSQL database: its connection URL (user and password in it), one pool per account",
+    fields: &[
+        secret("url", "postgres://USER:PASSWORD@HOST:5432/DATABASE (sslmode and other options as query parameters)"),
+        field("max_connections", "The pool's size (default 5)"),
+    ],
+};
 
 #[cfg(feature = "github")]
 const GITHUB: AccountType = AccountType {
@@ -146,6 +158,18 @@ pub fn check_fields(kind: &str, fields: &BTreeMap<String, String>) -> Result<(),
         }
         if has("private_key") && !fields["private_key"].contains("PRIVATE KEY-----") {
             errors.push("`private_key` is the app's PEM file, `-----BEGIN RSA PRIVATE KEY-----` and all".into());
+        }
+    }
+    if kind == "postgres" {
+        match fields.get("url") {
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {}
+            Some(_) => errors.push("`url` is a postgres:// URL".into()),
+            None => errors.push("a postgres account needs `url=postgres://USER:PASSWORD@HOST:5432/DATABASE`".into()),
+        }
+        if let Some(n) = fields.get("max_connections")
+            && !n.parse::<u32>().is_ok_and(|n| (1..=100).contains(&n))
+        {
+            errors.push(format!("`max_connections` is a whole number from 1 to 100, not `{n}`"));
         }
     }
     if kind == "slack" && fields.get("token").is_none_or(String::is_empty) {
