@@ -69,8 +69,7 @@ pub(crate) static SQL: LazyLock<Vec<Operation>> =
 pub(crate) static SLACK: LazyLock<Vec<Operation>> =
     LazyLock::new(|| parse("slack", include_str!("../operations/slack.json")));
 
-/// Every operation of this build, sorted by name.
-pub fn catalog() -> Vec<&'static Operation> {
+static ALL: LazyLock<Vec<&'static Operation>> = LazyLock::new(|| {
     let mut all: Vec<&'static Operation> = HTTP.iter().collect();
     #[cfg(feature = "slack")]
     all.extend(SLACK.iter());
@@ -80,11 +79,16 @@ pub fn catalog() -> Vec<&'static Operation> {
     all.extend(SQL.iter());
     all.sort_by(|a, b| a.name.cmp(&b.name));
     all
+});
+
+/// Every operation of this build, sorted by name.
+pub fn catalog() -> Vec<&'static Operation> {
+    ALL.clone()
 }
 
 /// One operation by name.
 pub fn operation(name: &str) -> Option<&'static Operation> {
-    catalog().into_iter().find(|op| op.name == name)
+    ALL.binary_search_by(|op| op.name.as_str().cmp(name)).ok().map(|i| ALL[i])
 }
 
 /// The operations of this build without their clients: what `onset validate` checks against.
@@ -102,7 +106,7 @@ impl Connectors for Catalog {
         operation(name).map(Operation::info)
     }
     fn operation_names(&self) -> Vec<&str> {
-        catalog().into_iter().map(|op| op.name.as_str()).collect()
+        ALL.iter().map(|op| op.name.as_str()).collect()
     }
     fn account_types(&self) -> Vec<&str> {
         crate::accounts::ACCOUNT_TYPES.iter().map(|t| t.kind).collect()

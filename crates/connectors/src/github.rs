@@ -12,7 +12,7 @@ use reqwest::{Method, header};
 use serde_json::{Value, json};
 
 use crate::accounts::{Account, Tokens};
-use crate::http::{HttpConnector, describe, fail, retry_after};
+use crate::http::{HttpConnector, ReadError, describe, fail, read_limited, retry_after};
 use crate::{Connector, Operation};
 
 /// The REST API when the account gives no `base_url` (GitHub Enterprise: `https://HOST/api/v3`).
@@ -178,13 +178,10 @@ impl GitHubConnector {
             .filter(|_| resp.headers().get("x-ratelimit-remaining").is_some_and(|v| v == "0"))
             .map(|at| Duration::from_secs(u64::try_from(at - jiff::Timestamp::now().as_second()).unwrap_or(0).max(1)));
         let wait = retry_after(resp.headers()).or(reset).map(|w| w.min(crate::http::MAX_RETRY_AFTER));
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| fail(format!("{url}: {}", describe(&e)), true))? {
-            if bytes.len() + chunk.len() > MAX_ANSWER {
-                return Err(fail(format!("{url}: GitHub's answer is over {MAX_ANSWER} bytes"), false));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = read_limited(&mut resp, MAX_ANSWER).await.map_err(|e| match e {
+            ReadError::Network(e) => fail(format!("{url}: {}", describe(&e)), true),
+            ReadError::TooLarge => fail(format!("{url}: GitHub's answer is over {MAX_ANSWER} bytes"), false),
+        })?;
         let answer = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Ok((status, answer, wait))
     }
@@ -348,9 +345,7 @@ impl Connector for GitHubConnector {
         tokens: &'a Tokens,
     ) -> onset_engine::CallFuture<'a> {
         Box::pin(async move {
-            let Some(account) = account else {
-                return Err(fail(format!("{} needs a github account", operation.name), false));
-            };
+            let account = crate::required_account(operation, account)?;
             self.perform(operation, input, &account, tokens).await
         })
     }

@@ -223,13 +223,10 @@ impl HttpConnector {
         }
         let is_json =
             resp.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("json"));
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| fail(format!("{url_text}: {}", describe(&e)), true))? {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(fail(format!("{url_text}: the response is over {MAX_RESPONSE_BYTES} bytes"), false));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_limited(&mut resp, MAX_RESPONSE_BYTES).await.map_err(|e| match e {
+            ReadError::Network(e) => fail(format!("{url_text}: {}", describe(&e)), true),
+            ReadError::TooLarge => fail(format!("{url_text}: the response is over {MAX_RESPONSE_BYTES} bytes"), false),
+        })?;
         let body = if body.is_empty() {
             Value::Null
         } else if is_json {
@@ -270,6 +267,25 @@ impl Connector for HttpConnector {
     fn test_account<'a>(&'a self, account: &'a Account) -> Option<crate::TestFuture<'a>> {
         (account.kind == "http").then(|| Box::pin(auth::test(self, account)) as crate::TestFuture<'a>)
     }
+}
+
+/// Why an answer was not read whole.
+pub(crate) enum ReadError {
+    Network(reqwest::Error),
+    /// Longer than the limit the caller gave.
+    TooLarge,
+}
+
+/// The answer's body, at most `max` bytes (a longer one is not kept in memory).
+pub(crate) async fn read_limited(resp: &mut reqwest::Response, max: usize) -> Result<Vec<u8>, ReadError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(ReadError::Network)? {
+        if body.len() + chunk.len() > max {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The longest `Retry-After` honoured: a provider asking for more gets its run retried after this.

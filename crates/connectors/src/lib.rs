@@ -60,6 +60,14 @@ pub trait Connector: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// The account the registry resolved for an operation that requires one.
+pub(crate) fn required_account(op: &Operation, account: Option<Arc<Account>>) -> Result<Arc<Account>, CallError> {
+    account.ok_or_else(|| {
+        let kind = op.account.as_ref().map_or("", |a| a.kind.as_str());
+        CallError::fatal(format!("{} needs a {kind} account", op.name))
+    })
+}
+
 pub type TestFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>>;
 
 /// Every connector of this build, by operation name, and the script runner.

@@ -11,7 +11,7 @@ use reqwest::header;
 use serde_json::{Value, json};
 
 use crate::accounts::{Account, Tokens};
-use crate::http::{HttpConnector, describe, fail, retry_after};
+use crate::http::{HttpConnector, ReadError, describe, fail, read_limited, retry_after};
 use crate::{Connector, Operation};
 
 /// The Web API's address when the account gives no `base_url`.
@@ -76,13 +76,10 @@ impl SlackConnector {
         let mut resp = req.send().await.map_err(|e| fail(format!("{op}: {url}: {}", describe(&e)), true))?;
         let status = resp.status();
         let wait = retry_after(resp.headers());
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| fail(format!("{op}: {url}: {}", describe(&e)), true))? {
-            if bytes.len() + chunk.len() > MAX_ANSWER {
-                return Err(fail(format!("{op}: Slack's answer is over {MAX_ANSWER} bytes"), false));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = read_limited(&mut resp, MAX_ANSWER).await.map_err(|e| match e {
+            ReadError::Network(e) => fail(format!("{op}: {url}: {}", describe(&e)), true),
+            ReadError::TooLarge => fail(format!("{op}: Slack's answer is over {MAX_ANSWER} bytes"), false),
+        })?;
         let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status.as_u16() == 429 {
             let mut e = fail(format!("{op}: Slack is rate limiting {method}"), true);
@@ -182,9 +179,7 @@ impl Connector for SlackConnector {
         _: &'a Tokens,
     ) -> onset_engine::CallFuture<'a> {
         Box::pin(async move {
-            let Some(account) = account else {
-                return Err(fail(format!("{} needs a slack account", operation.name), false));
-            };
+            let account = crate::required_account(operation, account)?;
             self.perform(operation, input, &account).await
         })
     }

@@ -144,9 +144,7 @@ impl Connector for SqlConnector {
         _: &'a Tokens,
     ) -> onset_engine::CallFuture<'a> {
         Box::pin(async move {
-            let Some(account) = account else {
-                return Err(fail(format!("{} needs a postgres account", operation.name), false));
-            };
+            let account = crate::required_account(operation, account)?;
             self.perform(operation, input, &account).await
         })
     }

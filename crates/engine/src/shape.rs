@@ -105,15 +105,52 @@ pub fn alternatives(schema: &Value) -> Option<&Vec<Value>> {
     schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array)
 }
 
+/// Where in the input a check is: built into text only when it fails, so a passing check
+/// allocates nothing.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Root(&'a str),
+    Field(&'a At<'a>, &'a str),
+    Item(&'a At<'a>, usize),
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Root(name) => f.write_str(name),
+            At::Field(parent, name) => write!(f, "{parent}.{name}"),
+            At::Item(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+/// Whether a value of JSON type `found` fits the schema's `type` (what [`type_allowed`] says of
+/// [`types`], without collecting them).
+fn allows(schema: &Value, found: &str) -> bool {
+    let fits = |t: &str| t == found || (t == "number" && found == "integer");
+    match schema.get("type") {
+        Some(Value::String(t)) => fits(t),
+        Some(Value::Array(list)) => {
+            let mut named = list.iter().filter_map(Value::as_str).peekable();
+            named.peek().is_none() || named.any(fits)
+        }
+        _ => true,
+    }
+}
+
 /// The first way `value` breaks `schema`, naming where (`with.blocks[2].type`).
 pub fn check(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    walk(schema, value, &At::Root(at))
+}
+
+fn walk(schema: &Value, value: &Value, at: &At<'_>) -> Result<(), String> {
     if let Some(alts) = alternatives(schema)
-        && !alts.iter().any(|alt| check(alt, value, at).is_ok())
+        && !alts.iter().any(|alt| walk(alt, value, at).is_ok())
     {
         // The closest alternative's complaint says the most: the first whose type fits.
         let fitting = alts.iter().find(|alt| type_allowed(&types(alt), type_of(value)));
         return match fitting {
-            Some(alt) => check(alt, value, at),
+            Some(alt) => walk(alt, value, at),
             None => Err(format!(
                 "`{at}` is {}, expected {}",
                 article(type_of(value)),
@@ -121,10 +158,9 @@ pub fn check(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
             )),
         };
     }
-    let allowed = types(schema);
     let found = type_of(value);
-    if !type_allowed(&allowed, found) {
-        return Err(format!("`{at}` is {}, expected {}", article(found), expected_type(&allowed)));
+    if !allows(schema, found) {
+        return Err(format!("`{at}` is {}, expected {}", article(found), expected_type(&types(schema))));
     }
     if let Some(Value::Array(options)) = schema.get("enum")
         && !options.contains(value)
@@ -134,7 +170,8 @@ pub fn check(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
     }
     match value {
         Value::Object(map) => {
-            for name in required(schema) {
+            let required = schema.get("required").and_then(Value::as_array).into_iter().flatten();
+            for name in required.filter_map(Value::as_str) {
                 if !map.contains_key(name) {
                     return Err(format!("`{at}` needs `{name}`; it takes {}", fields(schema)));
                 }
@@ -144,7 +181,7 @@ pub fn check(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
                     Property::Forbidden => {
                         return Err(format!("`{at}.{name}` is not a field here; it takes {}", fields(schema)));
                     }
-                    Property::Schema(sub) => check(sub, v, &format!("{at}.{name}"))?,
+                    Property::Schema(sub) => walk(sub, v, &At::Field(at, name))?,
                     Property::Any => {}
                 }
             }
@@ -157,7 +194,7 @@ pub fn check(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
             }
             if let Some(item) = schema.get("items") {
                 for (i, v) in items.iter().enumerate() {
-                    check(item, v, &format!("{at}[{i}]"))?;
+                    walk(item, v, &At::Item(at, i))?;
                 }
             }
         }

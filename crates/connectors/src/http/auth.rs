@@ -8,7 +8,7 @@ use onset_engine::CallError;
 use reqwest::header::{self, HeaderValue};
 use serde_json::Value;
 
-use super::{HttpConnector, describe, fail};
+use super::{HttpConnector, ReadError, describe, fail, read_limited};
 use crate::accounts::{Account, Tokens};
 
 /// Token endpoint answers larger than this are not read.
@@ -133,13 +133,10 @@ async fn fetch_token(
     };
     let mut resp = req.body(body).send().await.map_err(|e| refused(describe(&e), true))?;
     let status = resp.status();
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| refused(describe(&e), true))? {
-        if body.len() + chunk.len() > MAX_TOKEN_ANSWER {
-            return Err(refused(format!("the answer is over {MAX_TOKEN_ANSWER} bytes"), false));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_limited(&mut resp, MAX_TOKEN_ANSWER).await.map_err(|e| match e {
+        ReadError::Network(e) => refused(describe(&e), true),
+        ReadError::TooLarge => refused(format!("the answer is over {MAX_TOKEN_ANSWER} bytes"), false),
+    })?;
     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if !status.is_success() {
         // The provider's own words (RFC 6749 §5.2), never the request's secrets.

@@ -22,25 +22,24 @@ use crate::service::{Kind, ServiceError, environment};
 /// The owner name accounts are kept under among the sealed values.
 pub const SCOPE: &str = "@accounts";
 
-/// Opened accounts by `(environment, name)`.
+/// Opened accounts by environment, then name (a lookup builds no key).
 #[derive(Debug, Default)]
-pub struct Cache(RwLock<HashMap<(String, String), Arc<Account>>>);
+pub struct Cache(RwLock<HashMap<String, HashMap<String, Arc<Account>>>>);
 
 impl Cache {
     fn get(&self, environment: &str, name: &str) -> Option<Arc<Account>> {
         let map = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(&(environment.to_string(), name.to_string())).cloned()
+        map.get(environment)?.get(name).cloned()
     }
 
     fn put(&self, environment: &str, account: Arc<Account>) {
         let mut map = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.insert((environment.to_string(), account.name.clone()), account);
+        map.entry(environment.to_string()).or_default().insert(account.name.clone(), account);
     }
 
     /// Drops every account of `environment` (one changed here or on another node).
     pub fn forget(&self, environment: &str) {
-        let mut map = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.retain(|(env, _), _| env != environment);
+        self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(environment);
     }
 }
 
