@@ -173,13 +173,14 @@ impl Registry {
             )));
         };
         match source.account(environment, &name).await {
-            Ok(Some(a)) if a.kind == kind => Ok(Some(a)),
+            Ok(Some(a)) if kind.split('|').any(|k| k == a.kind) => Ok(Some(a)),
             Ok(Some(a)) => {
                 Err(refuse(format!("account `{name}` is a `{}` account; `{}` needs a `{kind}` one", a.kind, op.name)))
             }
             Ok(None) => Err(refuse(format!(
                 "there is no account `{name}` in environment `{environment}`; create it with \
-                 `onset account set {name} --type {kind} --env {environment} FIELD=VALUE…`"
+                 `onset account set {name} --type {} --env {environment} FIELD=VALUE…`",
+                kind.split('|').next().unwrap_or(kind)
             ))),
             // The store may be back in a moment.
             Err(e) => Err(CallError::transient(format!("account `{name}`: {e}"))),

@@ -51,7 +51,19 @@ pub const ACCOUNT_TYPES: &[AccountType] = &[
     GITHUB,
     #[cfg(feature = "sql")]
     POSTGRES,
+    #[cfg(feature = "sql")]
+    MYSQL,
 ];
+
+#[cfg(feature = "sql")]
+const MYSQL: AccountType = AccountType {
+    kind: "mysql",
+    description: "A MySQL or MariaDB database: its connection URL (user and password in it), one pool per account",
+    fields: &[
+        secret("url", "mysql://USER:PASSWORD@HOST:3306/DATABASE (ssl-mode and other options as query parameters)"),
+        field("max_connections", "The pool's size (default 5)"),
+    ],
+};
 
 #[cfg(feature = "sql")]
 const POSTGRES: AccountType = AccountType {

@@ -146,13 +146,16 @@ impl V<'_> {
             }
         }
         match (info.account, get(step, "account")) {
-            (AccountUse::Required(kind), None) => self.report(
+            (AccountUse::Required(kinds), None) => {
+                let kind = kinds.split('|').next().unwrap_or(kinds);
+                self.report(
                 name_node,
                 format!(
-                    "`{op}` needs `account:` naming a `{kind}` account, e.g. `account: \"{{{{ config.{kind} }}}}\"` \
+                    "`{op}` needs `account:` naming a `{kinds}` account, e.g. `account: \"{{{{ config.{kind} }}}}\"` \
                      with `config: {{ {kind}: {{ type: account, connector: {kind} }} }}`"
                 ),
-            ),
+            )
+            }
             (AccountUse::None, Some(a)) => self.report(a, format!("`{op}` takes no account; remove `account:`")),
             _ => {}
         }
