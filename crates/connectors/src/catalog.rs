@@ -65,6 +65,10 @@ pub(crate) static GITHUB: LazyLock<Vec<Operation>> =
 pub(crate) static SQL: LazyLock<Vec<Operation>> =
     LazyLock::new(|| parse("sql", include_str!("../operations/sql.json")));
 
+#[cfg(feature = "email")]
+pub(crate) static EMAIL: LazyLock<Vec<Operation>> =
+    LazyLock::new(|| parse("email", include_str!("../operations/email.json")));
+
 #[cfg(feature = "slack")]
 pub(crate) static SLACK: LazyLock<Vec<Operation>> =
     LazyLock::new(|| parse("slack", include_str!("../operations/slack.json")));
@@ -77,6 +81,8 @@ static ALL: LazyLock<Vec<&'static Operation>> = LazyLock::new(|| {
     all.extend(GITHUB.iter());
     #[cfg(feature = "sql")]
     all.extend(SQL.iter());
+    #[cfg(feature = "email")]
+    all.extend(EMAIL.iter());
     all.sort_by(|a, b| a.name.cmp(&b.name));
     all
 });

@@ -7,6 +7,8 @@
 
 pub mod accounts;
 mod catalog;
+#[cfg(feature = "email")]
+pub mod email;
 #[cfg(feature = "github")]
 mod github;
 mod http;
@@ -111,6 +113,8 @@ impl Registry {
         let registry = registry.with(Arc::new(github));
         #[cfg(feature = "sql")]
         let registry = registry.with(Arc::new(SqlConnector::default()));
+        #[cfg(feature = "email")]
+        let registry = registry.with(Arc::new(email::EmailConnector::default()));
         registry
     }
 

@@ -53,7 +53,30 @@ pub const ACCOUNT_TYPES: &[AccountType] = &[
     POSTGRES,
     #[cfg(feature = "sql")]
     MYSQL,
+    #[cfg(feature = "email")]
+    SMTP,
 ];
+
+#[cfg(feature = "email")]
+const SMTP: AccountType = AccountType {
+    kind: "smtp",
+    description: "An SMTP server that relays mail: its host, how the connection is secured, and the login",
+    fields: &[
+        field("host", "The server's host name (e.g. smtp.example.com)"),
+        field("port", "Default 587 for starttls, 465 for tls, 25 for none"),
+        AccountField {
+            name: "security",
+            description: "starttls (default): upgrade after connecting; tls: TLS from the start; none: plain text",
+            secret: false,
+            choices: &["starttls", "tls", "none"],
+        },
+        field("username", "The login (AUTH PLAIN or LOGIN); none: no AUTH"),
+        secret("password", "The login's password or app password"),
+        field("from", "The sender when a step gives no `from`: `Name <address>` or an address"),
+        field("ca_cert", "PEM of a private CA the server's certificate is signed by (default: the system's roots)"),
+        field("helo", "The name given in EHLO (default localhost)"),
+    ],
+};
 
 #[cfg(feature = "sql")]
 const MYSQL: AccountType = AccountType {

@@ -5,6 +5,7 @@ mod accounts;
 mod alerts;
 mod config;
 mod connections;
+mod connector_email;
 mod connector_github;
 mod connector_slack;
 mod control_plane;
