@@ -69,6 +69,10 @@ pub(crate) static SQL: LazyLock<Vec<Operation>> =
 pub(crate) static EMAIL: LazyLock<Vec<Operation>> =
     LazyLock::new(|| parse("email", include_str!("../operations/email.json")));
 
+#[cfg(feature = "google")]
+pub(crate) static GOOGLE: LazyLock<Vec<Operation>> =
+    LazyLock::new(|| parse("google", include_str!("../operations/google.json")));
+
 #[cfg(feature = "slack")]
 pub(crate) static SLACK: LazyLock<Vec<Operation>> =
     LazyLock::new(|| parse("slack", include_str!("../operations/slack.json")));
@@ -83,6 +87,8 @@ static ALL: LazyLock<Vec<&'static Operation>> = LazyLock::new(|| {
     all.extend(SQL.iter());
     #[cfg(feature = "email")]
     all.extend(EMAIL.iter());
+    #[cfg(feature = "google")]
+    all.extend(GOOGLE.iter());
     all.sort_by(|a, b| a.name.cmp(&b.name));
     all
 });

@@ -7,13 +7,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
-use lettre::message::header::ContentType;
-use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use onset_engine::CallError;
 use serde_json::{Value, json};
 
@@ -21,8 +18,6 @@ use crate::accounts::{Account, Tokens};
 use crate::http::fail;
 use crate::{Connector, Operation};
 
-/// Attachments larger than this in all (decoded) fail the step before anything is sent.
-pub const MAX_ATTACHMENTS: usize = 20 << 20;
 /// A connection, a command or the message's transfer that takes longer fails the attempt.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -79,108 +74,6 @@ fn transport(account: &Account) -> Result<Transport, String> {
         builder = builder.hello_name(ClientId::Domain(helo.to_string()));
     }
     Ok(builder.build())
-}
-
-/// `to`, `cc` or `bcc`: one address or a list.
-fn mailboxes(op: &str, input: &Value, field: &str) -> Result<Vec<Mailbox>, CallError> {
-    let one = |text: &str| {
-        text.trim().parse::<Mailbox>().map_err(|e| {
-            bad(
-                op,
-                format!(
-                    "`{field}`: `{text}` is not an email address (`Name <user@example.com>` or `user@example.com`): {e}"
-                ),
-            )
-        })
-    };
-    match input.get(field) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(vec![one(s)?]),
-        Some(Value::Array(list)) => list.iter().map(|v| one(v.as_str().unwrap_or_default())).collect(),
-        Some(_) => Err(bad(op, format!("`{field}` is an address or a list of addresses"))),
-    }
-}
-
-/// A Message-ID in the sender's domain, unique enough to find the message in a mailbox.
-fn message_id(from: &Mailbox) -> String {
-    format!("<{:016x}{:016x}@{}>", fastrand::u64(..), fastrand::u64(..), from.email.domain())
-}
-
-fn body(op: &str, input: &Value) -> Result<MultiPart, CallError> {
-    let text = input["text"].as_str();
-    let html = input["html"].as_str();
-    let content = match (text, html) {
-        (Some(t), Some(h)) => MultiPart::alternative_plain_html(t.to_string(), h.to_string()),
-        (Some(t), None) => MultiPart::mixed().singlepart(SinglePart::plain(t.to_string())),
-        (None, Some(h)) => MultiPart::mixed().singlepart(SinglePart::html(h.to_string())),
-        (None, None) => return Err(bad(op, "give `text`, `html` or both: the message has no body".into())),
-    };
-    let Some(files) = input["attachments"].as_array().filter(|a| !a.is_empty()) else {
-        return Ok(content);
-    };
-    let mut mixed = MultiPart::mixed().multipart(content);
-    let mut total = 0;
-    for (i, file) in files.iter().enumerate() {
-        let name = file["filename"].as_str().unwrap_or_default();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(file["content"].as_str().unwrap_or_default().trim())
-            .map_err(|e| bad(op, format!("`attachments[{i}].content` ({name}) is not base64: {e}")))?;
-        total += bytes.len();
-        if total > MAX_ATTACHMENTS {
-            return Err(bad(op, format!("the attachments are over {} MiB in all", MAX_ATTACHMENTS >> 20)));
-        }
-        let kind = file["content_type"].as_str().unwrap_or("application/octet-stream");
-        let kind = ContentType::parse(kind).map_err(|_| {
-            bad(op, format!("`attachments[{i}].content_type` `{kind}` is not a media type (e.g. text/csv)"))
-        })?;
-        mixed = mixed.singlepart(Attachment::new(name.to_string()).body(bytes, kind));
-    }
-    Ok(mixed)
-}
-
-fn message(op: &str, input: &Value, account: &Account) -> Result<(Message, String, Vec<String>), CallError> {
-    let from = match input["from"].as_str().or_else(|| account.get("from")) {
-        Some(f) => {
-            f.trim().parse::<Mailbox>().map_err(|e| bad(op, format!("`from`: `{f}` is not an email address: {e}")))?
-        }
-        None => {
-            return Err(bad(
-                op,
-                format!(
-                    "no sender: give `from`, or set it on the account (`onset account set {} … from=…`)",
-                    account.name
-                ),
-            ));
-        }
-    };
-    let id = message_id(&from);
-    let mut builder = Message::builder().from(from).message_id(Some(id.clone()));
-    let (to, cc, bcc) = (mailboxes(op, input, "to")?, mailboxes(op, input, "cc")?, mailboxes(op, input, "bcc")?);
-    if to.is_empty() {
-        return Err(bad(op, "`to` names no recipient".into()));
-    }
-    let recipients: Vec<String> = to.iter().chain(&cc).chain(&bcc).map(|m| m.email.to_string()).collect();
-    for m in to {
-        builder = builder.to(m);
-    }
-    for m in cc {
-        builder = builder.cc(m);
-    }
-    for m in bcc {
-        builder = builder.bcc(m);
-    }
-    if let Some(r) = input["reply_to"].as_str().filter(|r| !r.trim().is_empty()) {
-        let r = r
-            .trim()
-            .parse::<Mailbox>()
-            .map_err(|e| bad(op, format!("`reply_to`: `{r}` is not an email address: {e}")))?;
-        builder = builder.reply_to(r);
-    }
-    let builder = builder.subject(input["subject"].as_str().unwrap_or_default());
-    let message =
-        builder.multipart(body(op, input)?).map_err(|e| bad(op, format!("the message cannot be built: {e}")))?;
-    Ok((message, id, recipients))
 }
 
 /// The server's answer as one line: `250 2.0.0 Ok: queued as …`.
@@ -244,7 +137,8 @@ impl EmailConnector {
     }
 
     async fn send(&self, op: &str, input: &Value, account: &Account) -> Result<Value, CallError> {
-        let (message, id, recipients) = message(op, input, account)?;
+        let fix = format!("give `from`, or set it on the account (`onset account set {} … from=…`)", account.name);
+        let (message, id, recipients) = crate::mime::message(op, input, account.get("from"), &fix, false)?;
         let transport = self.transport(op, account)?;
         let response = transport.send(message).await.map_err(|e| smtp_failure(op, account, &e))?;
         Ok(json!({
@@ -312,7 +206,7 @@ mod tests {
             "subject": "Issue #7", "text": "plain", "html": "<b>bold</b>",
             "attachments": [{ "filename": "rows.csv", "content": "YSxiCjEsMgo=", "content_type": "text/csv" }]
         });
-        let (m, id, recipients) = message("email.send", &input, &a).unwrap();
+        let (m, id, recipients) = crate::mime::message("email.send", &input, a.get("from"), "", false).unwrap();
         assert_eq!(recipients, ["ann@example.com", "bob@example.com", "cy@example.com", "dee@example.com"]);
         assert!(id.ends_with("@example.com>"), "{id}");
         let text = String::from_utf8(m.formatted()).unwrap();
@@ -325,7 +219,9 @@ mod tests {
     #[test]
     fn bad_input_says_what_and_how() {
         let a = account(&[("host", "smtp.example.com")]);
-        let err = |input: Value| message("email.send", &input, &a).unwrap_err().message;
+        let err = |input: Value| {
+            crate::mime::message("email.send", &input, a.get("from"), "give `from`", false).unwrap_err().message
+        };
         assert!(err(json!({ "to": "a@example.com", "subject": "s", "text": "t" })).contains("no sender"));
         let with_from = |mut v: Value| {
             v["from"] = json!("bot@example.com");

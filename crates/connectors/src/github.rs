@@ -12,7 +12,7 @@ use reqwest::{Method, header};
 use serde_json::{Value, json};
 
 use crate::accounts::{Account, Tokens};
-use crate::http::{HttpConnector, ReadError, describe, fail, read_limited, retry_after};
+use crate::http::{HttpConnector, ReadError, describe, fail, read_limited, retry_after, segment};
 use crate::{Connector, Operation};
 
 /// The REST API when the account gives no `base_url` (GitHub Enterprise: `https://HOST/api/v3`).
@@ -29,51 +29,10 @@ pub struct GitHubConnector {
     timeout: Duration,
 }
 
-/// One path segment, percent-encoded (RFC 3986 unreserved characters kept).
-fn segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn b64url(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The app's RSA key from its PEM (`BEGIN RSA PRIVATE KEY`, as GitHub hands it out, or PKCS#8).
-fn rsa_key(pem: &str) -> Result<ring::signature::RsaKeyPair, String> {
-    let pkcs1 = pem.contains("BEGIN RSA PRIVATE KEY");
-    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).map(str::trim).collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .map_err(|e| format!("`private_key` is not a PEM key: {e}"))?;
-    let key =
-        if pkcs1 { ring::signature::RsaKeyPair::from_der(&der) } else { ring::signature::RsaKeyPair::from_pkcs8(&der) };
-    key.map_err(|e| format!("`private_key` is not an RSA private key GitHub issued: {e}"))
-}
-
 /// The app JWT GitHub asks for: RS256, `iss` the app id, `iat` a minute back, `exp` 9 minutes on.
 pub fn app_jwt(app_id: &str, private_key_pem: &str, now: i64) -> Result<String, String> {
-    let key = rsa_key(private_key_pem)?;
-    let header = b64url(br#"{"alg":"RS256","typ":"JWT"}"#);
     let iss = app_id.parse::<u64>().map_or_else(|_| json!(app_id), |n| json!(n));
-    let claims = b64url(json!({ "iat": now - JWT_SKEW, "exp": now + JWT_LIFE, "iss": iss }).to_string().as_bytes());
-    let signing_input = format!("{header}.{claims}");
-    let mut signature = vec![0; key.public().modulus_len()];
-    key.sign(
-        &ring::signature::RSA_PKCS1_SHA256,
-        &ring::rand::SystemRandom::new(),
-        signing_input.as_bytes(),
-        &mut signature,
-    )
-    .map_err(|_| "cannot sign the app JWT".to_string())?;
-    Ok(format!("{signing_input}.{}", b64url(&signature)))
+    crate::jwt::rs256(&json!({ "iat": now - JWT_SKEW, "exp": now + JWT_LIFE, "iss": iss }), private_key_pem)
 }
 
 /// What to do about a GitHub error status.
@@ -385,7 +344,7 @@ mod tests {
         assert_eq!(decode(parts[0]), json!({ "alg": "RS256", "typ": "JWT" }));
         assert_eq!(decode(parts[1]), json!({ "iat": 1_699_999_940, "exp": 1_700_000_540, "iss": 12345 }));
         // The signature checks with the key's public half.
-        let key = rsa_key(pem).unwrap();
+        let key = crate::jwt::rsa_key(pem).unwrap();
         let public = ring::signature::UnparsedPublicKey::new(
             &ring::signature::RSA_PKCS1_2048_8192_SHA256,
             ring::signature::KeyPair::public_key(&key).as_ref(),

@@ -14,7 +14,7 @@ use crate::accounts::{Account, Tokens};
 use crate::network::NetworkPolicy;
 use crate::{Connector, Operation};
 
-mod auth;
+pub(crate) mod auth;
 
 /// Bodies of responses larger than this fail the step instead of filling memory.
 const MAX_RESPONSE_BYTES: usize = 10 << 20;
@@ -70,6 +70,20 @@ fn refused_in_chain(err: &(dyn std::error::Error + 'static)) -> Option<String> {
         cur = e.source();
     }
     None
+}
+
+/// One path segment, percent-encoded (RFC 3986 unreserved characters kept).
+#[cfg_attr(not(any(feature = "github", feature = "google")), allow(dead_code))]
+pub(crate) fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 pub(crate) fn fail(message: impl Into<String>, retryable: bool) -> CallError {

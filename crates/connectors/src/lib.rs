@@ -11,7 +11,13 @@ mod catalog;
 pub mod email;
 #[cfg(feature = "github")]
 mod github;
+#[cfg(feature = "google")]
+mod google;
 mod http;
+#[cfg(any(feature = "github", feature = "google"))]
+mod jwt;
+#[cfg(any(feature = "email", feature = "google"))]
+mod mime;
 mod network;
 #[cfg(feature = "slack")]
 mod slack;
@@ -22,6 +28,8 @@ pub use accounts::{Account, AccountSource, Tokens};
 pub use catalog::{AccountNeed, Catalog, Operation, catalog, operation};
 #[cfg(feature = "github")]
 pub use github::{GITHUB_API, GitHubConnector, app_jwt};
+#[cfg(feature = "google")]
+pub use google::{DEFAULT_SCOPES, GOOGLE_TOKEN_URL, GoogleConnector, service_account_assertion};
 pub use http::{HttpConnector, HttpConnectorOptions};
 pub use network::NetworkPolicy;
 #[cfg(feature = "slack")]
@@ -80,6 +88,9 @@ pub struct Registry {
     /// Set once, when the server that owns the accounts exists.
     accounts: Arc<std::sync::OnceLock<Arc<dyn AccountSource>>>,
     tokens: Arc<Tokens>,
+    /// Google's token source, which the Google Calendar trigger shares.
+    #[cfg(feature = "google")]
+    google: Option<Arc<GoogleConnector>>,
     #[cfg(feature = "js")]
     scripts: Option<(onset_script::ScriptPool, onset_script::Limits)>,
 }
@@ -98,11 +109,15 @@ impl Registry {
         let slack = SlackConnector::new(&http);
         #[cfg(feature = "github")]
         let github = GitHubConnector::new(&http);
+        #[cfg(feature = "google")]
+        let google = Arc::new(GoogleConnector::new(&http));
         let registry = Self {
             connectors: Vec::new(),
             by_name: HashMap::new(),
             accounts: Arc::default(),
             tokens: Arc::default(),
+            #[cfg(feature = "google")]
+            google: None,
             #[cfg(feature = "js")]
             scripts: None,
         }
@@ -115,6 +130,8 @@ impl Registry {
         let registry = registry.with(Arc::new(SqlConnector::default()));
         #[cfg(feature = "email")]
         let registry = registry.with(Arc::new(email::EmailConnector::default()));
+        #[cfg(feature = "google")]
+        let registry = Self { google: Some(google.clone()), ..registry.with(google) };
         registry
     }
 
@@ -127,6 +144,14 @@ impl Registry {
     /// The access tokens obtained from accounts.
     pub fn tokens(&self) -> &Tokens {
         &self.tokens
+    }
+
+    /// An access token for a `google` account, from the cache every Google operation shares
+    /// (the Google Calendar trigger asks here too).
+    #[cfg(feature = "google")]
+    pub async fn google_token(&self, account: &Account) -> Result<String, String> {
+        let google = self.google.as_ref().ok_or("this registry has no Google connector")?;
+        google.access_token(account, &self.tokens).await.map_err(|e| e.message)
     }
 
     /// `onset account test`: a cheap real call with the account, by the connector of its type.

@@ -55,7 +55,28 @@ pub const ACCOUNT_TYPES: &[AccountType] = &[
     MYSQL,
     #[cfg(feature = "email")]
     SMTP,
+    #[cfg(feature = "google")]
+    GOOGLE,
 ];
+
+#[cfg(feature = "google")]
+const GOOGLE: AccountType = AccountType {
+    kind: "google",
+    description: "Google Workspace APIs (Sheets, Calendar, Gmail): a service account's key file, or an OAuth2 client with a user's refresh token",
+    fields: &[
+        secret("service_account", "The service account's key file, its JSON as Google hands it out"),
+        field("subject", "Service account: the user it acts for (domain-wide delegation), e.g. ann@example.com"),
+        field(
+            "scopes",
+            "Service account: scopes to ask for, space-separated (default spreadsheets, calendar, gmail.send)",
+        ),
+        field("client_id", "OAuth2: the client id of the app the user authorized"),
+        secret("client_secret", "OAuth2: the client's secret"),
+        secret("refresh_token", "OAuth2: the user's refresh token"),
+        field("token_url", "The token endpoint (default https://oauth2.googleapis.com/token)"),
+        field("base_url", "One address for every Google API (tests and proxies; default each API's own)"),
+    ],
+};
 
 #[cfg(feature = "email")]
 const SMTP: AccountType = AccountType {
@@ -207,10 +228,50 @@ pub fn check_fields(kind: &str, fields: &BTreeMap<String, String>) -> Result<(),
             errors.push(format!("`max_connections` is a whole number from 1 to 100, not `{n}`"));
         }
     }
+    if kind == "mysql" {
+        match fields.get("url") {
+            Some(u) if u.starts_with("mysql://") => {}
+            Some(_) => errors.push("`url` is a mysql:// URL".into()),
+            None => errors.push("a mysql account needs `url=mysql://USER:PASSWORD@HOST:3306/DATABASE`".into()),
+        }
+    }
+    if kind == "smtp" {
+        if fields.get("host").is_none_or(String::is_empty) {
+            errors.push("an smtp account needs `host=…` (e.g. smtp.example.com)".into());
+        }
+        if let Some(p) = fields.get("port")
+            && p.parse::<u16>().is_err()
+        {
+            errors.push(format!("`port` is a port number, not `{p}`"));
+        }
+        if let Some(pem) = fields.get("ca_cert")
+            && !pem.contains("-----BEGIN CERTIFICATE-----")
+        {
+            errors.push("`ca_cert` is a PEM certificate, `-----BEGIN CERTIFICATE-----` and all".into());
+        }
+    }
+    if kind == "google" {
+        let has = |f: &str| fields.get(f).is_some_and(|v| !v.is_empty());
+        if has("service_account") {
+            let parsed: Option<serde_json::Value> = serde_json::from_str(&fields["service_account"]).ok();
+            match parsed {
+                Some(key) if key["client_email"].is_string() && key["private_key"].is_string() => {}
+                _ => errors.push(
+                    "`service_account` is the service account's key file, its whole JSON (with client_email and private_key)"
+                        .into(),
+                ),
+            }
+        } else if !(has("client_id") && has("refresh_token")) {
+            errors.push(
+                "a google account needs `service_account=…` (the key file's JSON), or `client_id`, `client_secret` and `refresh_token`"
+                    .into(),
+            );
+        }
+    }
     if kind == "slack" && fields.get("token").is_none_or(String::is_empty) {
         errors.push("a slack account needs `token=xoxb-…` (the app's Bot User OAuth Token)".into());
     }
-    if let Some(u) = fields.get("base_url").filter(|_| kind == "slack" || kind == "github")
+    if let Some(u) = fields.get("base_url").filter(|_| matches!(kind, "slack" | "github" | "google"))
         && !(u.starts_with("https://") || u.starts_with("http://"))
     {
         errors.push(format!("`base_url` is an http(s) URL, not `{u}`"));

@@ -14,7 +14,7 @@ use crate::accounts::{Account, Tokens};
 /// Token endpoint answers larger than this are not read.
 const MAX_TOKEN_ANSWER: usize = 64 << 10;
 
-fn secret_header(text: &str, account: &Account) -> Result<HeaderValue, CallError> {
+pub(crate) fn secret_header(text: &str, account: &Account) -> Result<HeaderValue, CallError> {
     let mut value = HeaderValue::from_str(text).map_err(|_| {
         fail(format!("account `{}`: a credential holds characters a header cannot carry", account.name), false)
     })?;
@@ -108,28 +108,46 @@ async fn fetch_token(
         }
         form.finish()
     };
-    let mut req = http
-        .client
-        .post(&token_url)
+    let basic = match (basic, client_secret) {
+        (true, Some(secret)) => {
+            // RFC 6749 §2.3.1: both parts form-encoded, then Basic.
+            let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let pair = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(&client_id), enc(secret)));
+            Some(secret_header(&format!("Basic {pair}"), account)?)
+        }
+        _ => None,
+    };
+    let fix = format!(
+        "check the account's client_id, client_secret{} and scope (`onset account set {} --type http --env ENV …`)",
+        if grant == "oauth2_refresh_token" { ", refresh_token" } else { "" },
+        account.name
+    );
+    token_endpoint(&http.client, http.options.default_timeout, account, &token_url, body, basic, &fix).await
+}
+
+/// POSTs a token request (`body`, form-encoded) to `token_url` and reads the access token and its
+/// lifetime from the answer (RFC 6749 §5.1); a refusal carries the provider's words (§5.2, never
+/// the request's secrets) and ends with `fix`.
+pub(crate) async fn token_endpoint(
+    client: &reqwest::Client,
+    timeout: Duration,
+    account: &Account,
+    token_url: &str,
+    body: String,
+    authorization: Option<HeaderValue>,
+    fix: &str,
+) -> Result<(String, Option<Duration>), CallError> {
+    let mut req = client
+        .post(token_url)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "application/json")
-        .timeout(http.options.default_timeout);
-    if basic && let Some(secret) = client_secret {
-        // RFC 6749 §2.3.1: both parts form-encoded, then Basic.
-        let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        let pair = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(&client_id), enc(secret)));
-        req = req.header(header::AUTHORIZATION, secret_header(&format!("Basic {pair}"), account)?);
+        .timeout(timeout);
+    if let Some(value) = authorization {
+        req = req.header(header::AUTHORIZATION, value);
     }
     let name = &account.name;
     let refused = |why: String, retryable: bool| {
-        fail(
-            format!(
-                "account `{name}`: cannot get an access token from {token_url}: {why}; check the account's \
-                 client_id, client_secret{} and scope (`onset account set {name} --type http --env ENV …`)",
-                if grant == "oauth2_refresh_token" { ", refresh_token" } else { "" }
-            ),
-            retryable,
-        )
+        fail(format!("account `{name}`: cannot get an access token from {token_url}: {why}; {fix}"), retryable)
     };
     let mut resp = req.body(body).send().await.map_err(|e| refused(describe(&e), true))?;
     let status = resp.status();
@@ -139,7 +157,6 @@ async fn fetch_token(
     })?;
     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if !status.is_success() {
-        // The provider's own words (RFC 6749 §5.2), never the request's secrets.
         let said = match (json["error"].as_str(), json["error_description"].as_str()) {
             (Some(e), Some(d)) => format!("{e} ({d})"),
             (Some(e), None) => e.to_string(),

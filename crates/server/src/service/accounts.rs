@@ -55,6 +55,47 @@ impl AccountSource for StoreAccounts {
     }
 }
 
+/// An access token for a Google trigger's credentials, from the token cache Google steps use:
+/// a `google` account of `environment` by name (`Ok(None)` when there is none), or an inline
+/// OAuth2 client with its refresh token.
+pub async fn google_token(
+    app: &App,
+    environment: &str,
+    component: &str,
+    credentials: onset_sources::triggers::GoogleCredentials<'_>,
+) -> Result<Option<String>, String> {
+    use onset_sources::triggers::GoogleCredentials;
+    let account = match credentials {
+        // An access token is never a valid account name, so no account is looked up for one.
+        GoogleCredentials::Account(name) if !valid_name(name) => return Ok(None),
+        GoogleCredentials::Account(name) => match find(app, environment, name).await? {
+            None => return Ok(None),
+            Some(a) if a.kind == "google" => a,
+            Some(a) => {
+                return Err(format!(
+                    "account `{name}` is a `{}` account; the google-calendar trigger needs a `google` one",
+                    a.kind
+                ));
+            }
+        },
+        GoogleCredentials::Refresh { token_url, client_id, client_secret, refresh_token } => Arc::new(Account {
+            environment: environment.to_string(),
+            name: format!("{component} (google-calendar trigger)"),
+            kind: "google".into(),
+            fields: [
+                ("token_url", token_url),
+                ("client_id", client_id),
+                ("client_secret", client_secret),
+                ("refresh_token", refresh_token),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        }),
+    };
+    app.connectors.google_token(&account).await.map(Some)
+}
+
 /// An account by name, from this node's cache or the store.
 async fn find(app: &App, environment: &str, name: &str) -> Result<Option<Arc<Account>>, String> {
     if let Some(a) = app.accounts.get(environment, name) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use onset_model::catalog::EventName;
-use onset_sources::triggers::{Host, Member, SyncChanges};
+use onset_sources::triggers::{GoogleCredentials, Host, Member, SyncChanges};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -113,6 +113,10 @@ where
 
     fn renew_before(&self) -> std::time::Duration {
         self.app.config.channel_renewal
+    }
+
+    async fn google_token(&self, credentials: GoogleCredentials<'_>) -> Result<Option<String>, String> {
+        crate::service::accounts::google_token(&self.app, self.environment(), self.component(), credentials).await
     }
 
     async fn call(&self, operation: &str, input: Value) -> Result<Value, String> {

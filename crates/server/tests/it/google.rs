@@ -223,3 +223,44 @@ async fn google_needs_an_https_public_url() {
     let err = deploy_error(&[("cal.yaml", &yaml)]).await;
     assert!(err.contains("--public-url"), "{err}");
 }
+
+#[tokio::test]
+async fn the_trigger_takes_a_google_account_and_its_token_cache() {
+    let calendar = Arc::new(Mutex::new(Calendar::default()));
+    let api = fakes::google(calendar).await;
+    let options = Options::new(&[]).env("ONSET_CONFIG__CAL__ACCOUNT", "team-cal");
+    let s = start_with(Options { public_url: Some("https://hooks.example.com".into()), ..options }).await;
+    let r = s
+        .api
+        .put(s.url("/api/v1/accounts/team-cal?environment=development"))
+        .json(&serde_json::json!({ "type": "google", "fields": {
+            "client_id": "cid", "client_secret": "csecret", "refresh_token": "1//refresh",
+            "token_url": format!("{}/token", api.base) } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let yaml = component(&api.base)
+        .replace("config:\n  account: { type: json }\n", "config:\n  account: { type: account, connector: google }\n");
+    let r = s
+        .api
+        .post(s.url("/api/v1/deployments"))
+        .json(&serde_json::json!({ "environment": "development", "source": yaml, "path": "components/cal.yaml" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let seen = api.take();
+    let tokens: Vec<_> = seen.iter().filter(|r| r.path == "/token").collect();
+    assert_eq!(tokens.len(), 1, "one token for the watch and the baseline listing");
+    assert_eq!(
+        tokens[0].body,
+        "grant_type=refresh_token&client_id=cid&client_secret=csecret&refresh_token=1%2F%2Frefresh"
+    );
+    let watch = seen.iter().find(|r| r.path.ends_with("/events/watch")).unwrap();
+    assert_eq!(watch.headers["authorization"], "Bearer ya29.fresh");
+    // `onset account test` asks the token endpoint itself, never the cache.
+    let r = s.api.post(s.url("/api/v1/accounts/team-cal/test?environment=development")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    assert_eq!(api.take().iter().filter(|r| r.path == "/token").count(), 1);
+}

@@ -7,6 +7,7 @@ mod config;
 mod connections;
 mod connector_email;
 mod connector_github;
+mod connector_google;
 mod connector_slack;
 mod control_plane;
 mod deployments;

@@ -21,6 +21,14 @@ pub struct SyncChanges {
     pub headers: String,
 }
 
+/// The credentials a Google trigger names: an account of the environment by name, or its inline
+/// OAuth2 client and refresh token.
+#[derive(Debug, Clone, Copy)]
+pub enum GoogleCredentials<'a> {
+    Account(&'a str),
+    Refresh { token_url: &'a str, client_id: &'a str, client_secret: &'a str, refresh_token: &'a str },
+}
+
 #[async_trait::async_trait]
 pub trait Host: Send + Sync {
     fn component(&self) -> &str;
@@ -55,6 +63,9 @@ pub trait Host: Send + Sync {
     async fn apply_sync(&self, changes: SyncChanges) -> Result<(), String>;
     /// How long before it expires a registration (a watch channel) is renewed.
     fn renew_before(&self) -> std::time::Duration;
+    /// An access token for Google credentials, from the token cache Google steps use. For an
+    /// account name, `Ok(None)` when the environment has no account of that name.
+    async fn google_token(&self, credentials: GoogleCredentials<'_>) -> Result<Option<String>, String>;
     /// Calls a connector operation (`http.request`), as a step would.
     async fn call(&self, operation: &str, input: Value) -> Result<Value, String>;
     /// The source works; `next_at` (unix ms) is when it acts next, if it knows.

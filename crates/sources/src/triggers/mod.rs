@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-pub use host::{Host, Member, SyncChanges, now_ms};
+pub use host::{GoogleCredentials, Host, Member, SyncChanges, now_ms};
 pub use providers::{GitHub, GoogleAccount, GoogleCalendar, Http, Slack};
 pub use stream::{Stream, StreamCommon};
 pub use timed::{Poll, PollTemplates, Schedule, Timing};

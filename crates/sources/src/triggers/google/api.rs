@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::tokens::{TokenCache, key};
+use crate::triggers::host::{GoogleCredentials, Host};
 use crate::triggers::{GoogleAccount, GoogleCalendar as GoogleSettings};
 
 /// Why a call failed; `Gone` is `events.list`'s 410 (the sync token expired).
@@ -42,44 +42,29 @@ fn failed(what: &str, status: StatusCode, body: &Value) -> ApiError {
 }
 
 impl<'a> Calendar<'a> {
-    /// Gets an access token for the account (refreshing one when the account says how, and
-    /// reusing it from `cache` while it is valid).
-    pub async fn connect(settings: &'a GoogleSettings, cache: &TokenCache) -> Result<Calendar<'a>, ApiError> {
+    /// Gets an access token for the account through the host, which keeps one token cache for
+    /// Google steps and triggers: a named `google` account, the inline refresh token, or, when
+    /// the string names no account, the string as an access token.
+    pub async fn connect(settings: &'a GoogleSettings, host: &dyn Host) -> Result<Calendar<'a>, ApiError> {
         let client = crate::triggers::registration::client().map_err(ApiError::Failed)?;
         let token = match &settings.account {
-            GoogleAccount::Token(t) => t.expose().to_string(),
-            GoogleAccount::Refresh { client_id, refresh_token, .. }
-                if let Some(t) = cache.get(&key(&settings.token_url, client_id, refresh_token.expose())) =>
-            {
-                t
-            }
+            GoogleAccount::Token(t) => match host.google_token(GoogleCredentials::Account(t.expose())).await {
+                Ok(Some(token)) => token,
+                Ok(None) => t.expose().to_string(),
+                Err(e) => return Err(ApiError::Failed(e)),
+            },
             GoogleAccount::Refresh { client_id, client_secret, refresh_token } => {
-                let form = [
-                    ("grant_type", "refresh_token"),
-                    ("client_id", client_id.as_str()),
-                    ("client_secret", client_secret.expose()),
-                    ("refresh_token", refresh_token.expose()),
-                ];
-                let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-                let resp = client
-                    .post(&settings.token_url)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| ApiError::Failed(format!("Google token refresh: {e}")))?;
-                let status = resp.status();
-                let answer: Value = resp.json().await.unwrap_or(Value::Null);
-                if !status.is_success() {
-                    return Err(failed("token refresh", status, &answer));
+                let credentials = GoogleCredentials::Refresh {
+                    token_url: &settings.token_url,
+                    client_id,
+                    client_secret: client_secret.expose(),
+                    refresh_token: refresh_token.expose(),
+                };
+                match host.google_token(credentials).await {
+                    Ok(Some(token)) => token,
+                    Ok(None) => return Err(ApiError::Failed("no Google token for the inline account".into())),
+                    Err(e) => return Err(ApiError::Failed(format!("Google token refresh: {e}"))),
                 }
-                let token = answer["access_token"]
-                    .as_str()
-                    .ok_or_else(|| ApiError::Failed("Google token refresh answered without an access_token".into()))?
-                    .to_string();
-                let expires_in = answer["expires_in"].as_i64().unwrap_or(0);
-                cache.put(key(&settings.token_url, client_id, refresh_token.expose()), token.clone(), expires_in);
-                token
             }
         };
         Ok(Calendar { client, settings, token })

@@ -5,7 +5,6 @@
 //! compared with the etag seen before; one sync at a time per component and environment).
 
 mod api;
-pub mod tokens;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -20,13 +19,9 @@ use super::host::{Host, SyncChanges, now_ms, rfc3339};
 use super::providers::GoogleCalendar as GoogleSettings;
 use super::registration::{hook_url, public_url};
 use api::{ApiError, Calendar};
-use tokens::TokenCache;
 
 pub const CHANNEL_KEY: &str = "google.channel";
 pub const SYNC_TOKEN_KEY: &str = "google.sync_token";
-
-/// Access tokens from refresh tokens, shared by every calendar of the process.
-static TOKENS: LazyLock<TokenCache> = LazyLock::new(TokenCache::default);
 
 type SyncLock = Arc<tokio::sync::Mutex<()>>;
 
@@ -77,7 +72,7 @@ async fn open(
     address: &str,
     old: Option<&Channel>,
 ) -> Result<Vec<String>, String> {
-    let calendar = Calendar::connect(s, &TOKENS).await.map_err(|e| e.to_string())?;
+    let calendar = Calendar::connect(s, host).await.map_err(|e| e.to_string())?;
     let id = uuid::Uuid::now_v7().to_string();
     let token = secret_token();
     let (resource_id, expiration) = calendar.watch(&id, &token, address).await.map_err(|e| e.to_string())?;
@@ -95,7 +90,7 @@ async fn open(
     if let Some(o) = old {
         // The old channel's calendar may differ (the settings changed): stop it where it was.
         let settings = GoogleSettings { calendar_id: o.calendar_id.clone(), api_url: o.api_url.clone(), ..s.clone() };
-        let old_calendar = Calendar::connect(&settings, &TOKENS).await.map_err(|e| e.to_string())?;
+        let old_calendar = Calendar::connect(&settings, host).await.map_err(|e| e.to_string())?;
         match old_calendar.stop(&o.id, &o.resource_id).await {
             Ok(()) => log.push(format!("Google Calendar channel {} stopped", o.id)),
             Err(e) => {
@@ -142,7 +137,7 @@ pub(super) async fn register(host: &dyn Host, s: &GoogleSettings) -> Result<Vec<
 pub(super) async fn unregister(host: &dyn Host, s: &GoogleSettings) -> Result<Vec<String>, String> {
     let Some(c) = load(host).await? else { return Ok(Vec::new()) };
     let settings = GoogleSettings { calendar_id: c.calendar_id.clone(), api_url: c.api_url.clone(), ..s.clone() };
-    let calendar = Calendar::connect(&settings, &TOKENS).await.map_err(|e| e.to_string())?;
+    let calendar = Calendar::connect(&settings, host).await.map_err(|e| e.to_string())?;
     calendar.stop(&c.id, &c.resource_id).await.map_err(|e| e.to_string())?;
     save(host, None).await?;
     host.set_state(SYNC_TOKEN_KEY, None).await?;
@@ -220,7 +215,7 @@ async fn baseline(host: &dyn Host, s: &GoogleSettings) -> Result<Option<String>,
     if host.state(SYNC_TOKEN_KEY).await?.is_some() {
         return Ok(None);
     }
-    let calendar = Calendar::connect(s, &TOKENS).await.map_err(|e| e.to_string())?;
+    let calendar = Calendar::connect(s, host).await.map_err(|e| e.to_string())?;
     let (items, next) = calendar.list_all(None).await.map_err(|e| e.to_string())?;
     let upserts: Vec<(String, String)> = items.iter().filter(|i| !cancelled(i)).filter_map(id_etag).collect();
     let n = upserts.len();
@@ -254,7 +249,7 @@ async fn changes(host: Arc<dyn Host>, s: GoogleSettings, headers: String) {
 
 async fn sync_once(host: &dyn Host, s: &GoogleSettings, headers: String) -> Result<(), String> {
     let token = host.state(SYNC_TOKEN_KEY).await?;
-    let calendar = Calendar::connect(s, &TOKENS).await.map_err(|e| e.to_string())?;
+    let calendar = Calendar::connect(s, host).await.map_err(|e| e.to_string())?;
     let (items, next, full) = match calendar.list_all(token.as_deref()).await {
         Ok((items, next)) => (items, next, token.is_none()),
         Err(ApiError::Gone) => {
