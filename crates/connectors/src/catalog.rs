@@ -73,6 +73,21 @@ pub(crate) static EMAIL: LazyLock<Vec<Operation>> =
 pub(crate) static GOOGLE: LazyLock<Vec<Operation>> =
     LazyLock::new(|| parse("google", include_str!("../operations/google.json")));
 
+/// The broker operations this build has a client for.
+#[cfg(feature = "publish")]
+pub(crate) static PUBLISH: LazyLock<Vec<Operation>> = LazyLock::new(|| {
+    let mut all = parse("publish", include_str!("../operations/publish.json"));
+    all.retain(|op| match op.name.as_str() {
+        "publish.rabbitmq" => cfg!(feature = "publish-rabbitmq"),
+        "publish.kafka" => cfg!(feature = "publish-kafka"),
+        "publish.sqs" => cfg!(feature = "publish-sqs"),
+        "publish.nats" => cfg!(feature = "publish-nats"),
+        "publish.mqtt" => cfg!(feature = "publish-mqtt"),
+        _ => true,
+    });
+    all
+});
+
 #[cfg(feature = "slack")]
 pub(crate) static SLACK: LazyLock<Vec<Operation>> =
     LazyLock::new(|| parse("slack", include_str!("../operations/slack.json")));
@@ -89,6 +104,8 @@ static ALL: LazyLock<Vec<&'static Operation>> = LazyLock::new(|| {
     all.extend(EMAIL.iter());
     #[cfg(feature = "google")]
     all.extend(GOOGLE.iter());
+    #[cfg(feature = "publish")]
+    all.extend(PUBLISH.iter());
     all.sort_by(|a, b| a.name.cmp(&b.name));
     all
 });

@@ -19,6 +19,8 @@ mod jwt;
 #[cfg(any(feature = "email", feature = "google"))]
 mod mime;
 mod network;
+#[cfg(feature = "publish")]
+mod publish;
 #[cfg(feature = "slack")]
 mod slack;
 #[cfg(feature = "sql")]
@@ -132,6 +134,8 @@ impl Registry {
         let registry = registry.with(Arc::new(email::EmailConnector::default()));
         #[cfg(feature = "google")]
         let registry = Self { google: Some(google.clone()), ..registry.with(google) };
+        #[cfg(feature = "publish")]
+        let registry = registry.with(Arc::new(publish::PublishConnector::default()));
         registry
     }
 

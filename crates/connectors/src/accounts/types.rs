@@ -57,7 +57,84 @@ pub const ACCOUNT_TYPES: &[AccountType] = &[
     SMTP,
     #[cfg(feature = "google")]
     GOOGLE,
+    #[cfg(feature = "publish-rabbitmq")]
+    RABBITMQ,
+    #[cfg(feature = "publish-kafka")]
+    KAFKA,
+    #[cfg(feature = "publish-sqs")]
+    SQS,
+    #[cfg(feature = "publish-nats")]
+    NATS,
+    #[cfg(feature = "publish-mqtt")]
+    MQTT,
 ];
+
+#[cfg(feature = "publish-rabbitmq")]
+const RABBITMQ: AccountType = AccountType {
+    kind: "rabbitmq",
+    description: "A RabbitMQ broker to publish to: its AMQP URL, as the rabbitmq trigger takes it",
+    fields: &[secret("url", "amqp://USER:PASSWORD@HOST:5672/VHOST (%2f for the default vhost)")],
+};
+
+#[cfg(feature = "publish-kafka")]
+const KAFKA: AccountType = AccountType {
+    kind: "kafka",
+    description: "A Kafka cluster to produce to: its bootstrap brokers and, when it asks, SASL",
+    fields: &[
+        field("brokers", "host:port of one or more brokers, comma-separated"),
+        AccountField {
+            name: "security_protocol",
+            description: "How to reach the brokers (default plaintext)",
+            secret: false,
+            choices: &["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"],
+        },
+        AccountField {
+            name: "sasl_mechanism",
+            description: "SASL: the mechanism",
+            secret: false,
+            choices: &["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
+        },
+        field("sasl_username", "SASL: the user name (or API key)"),
+        secret("sasl_password", "SASL: the password (or API secret)"),
+    ],
+};
+
+#[cfg(feature = "publish-sqs")]
+const SQS: AccountType = AccountType {
+    kind: "sqs",
+    description: "Amazon SQS: a region and access keys, as the sqs trigger takes them",
+    fields: &[
+        field("region", "e.g. eu-west-1"),
+        field("access_key_id", "The IAM access key id"),
+        secret("secret_access_key", "Its secret"),
+        secret("session_token", "Temporary credentials: the session token"),
+        field("endpoint", "Another address for the SQS API (LocalStack, moto, a VPC endpoint)"),
+    ],
+};
+
+#[cfg(feature = "publish-nats")]
+const NATS: AccountType = AccountType {
+    kind: "nats",
+    description: "A NATS server to publish to (core or JetStream)",
+    fields: &[
+        field("url", "nats://HOST:4222 (several comma-separated)"),
+        secret("token", "Token authentication"),
+        field("username", "User and password authentication: the user"),
+        secret("password", "… and the password"),
+    ],
+};
+
+#[cfg(feature = "publish-mqtt")]
+const MQTT: AccountType = AccountType {
+    kind: "mqtt",
+    description: "An MQTT broker to publish to (one connection per publish)",
+    fields: &[
+        field("url", "mqtt://HOST:1883"),
+        field("username", "The user, when the broker asks"),
+        secret("password", "Its password"),
+        field("client_id", "Prefix of the client ids (default onset-publish)"),
+    ],
+};
 
 #[cfg(feature = "google")]
 const GOOGLE: AccountType = AccountType {
@@ -266,6 +343,17 @@ pub fn check_fields(kind: &str, fields: &BTreeMap<String, String>) -> Result<(),
                 "a google account needs `service_account=…` (the key file's JSON), or `client_id`, `client_secret` and `refresh_token`"
                     .into(),
             );
+        }
+    }
+    for (k, need, example) in [
+        ("rabbitmq", "url", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+        ("kafka", "brokers", "127.0.0.1:9092"),
+        ("sqs", "region", "eu-west-1"),
+        ("nats", "url", "nats://127.0.0.1:4222"),
+        ("mqtt", "url", "mqtt://127.0.0.1:1883"),
+    ] {
+        if kind == k && fields.get(need).is_none_or(String::is_empty) {
+            errors.push(format!("a {k} account needs `{need}=…` (e.g. {example})"));
         }
     }
     if kind == "slack" && fields.get("token").is_none_or(String::is_empty) {

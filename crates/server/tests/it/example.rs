@@ -54,18 +54,6 @@ async fn the_shop_example_verifies_shapes_and_forwards_orders() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "every resource of the component is verified");
 }
 
-/// Sets an account through the API (the same as `onset account set`).
-async fn account(s: &TestServer, name: &str, kind: &str, fields: Value) {
-    let r = s
-        .api
-        .put(s.url(&format!("/api/v1/accounts/{name}?environment=development")))
-        .json(&json!({ "type": kind, "fields": fields }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
-}
-
 #[tokio::test]
 async fn the_github_to_sheets_example_records_announces_and_emails() {
     const HOOK_SECRET: &str = "It's a Secret to Everybody";
@@ -91,17 +79,15 @@ async fn the_github_to_sheets_example_records_announces_and_emails() {
         "private_key": std::fs::read_to_string(format!("{}/crates/connectors/testdata/google-sa-test-key.pem", repo_root())).unwrap(),
         "token_uri": format!("{}/token", google.base)
     });
-    account(&s, "robot", "google", json!({ "service_account": key_file.to_string(), "base_url": google.base })).await;
-    account(
-        &s,
+    s.set_account("robot", "google", json!({ "service_account": key_file.to_string(), "base_url": google.base })).await;
+    s.set_account(
         "team-slack",
         "slack",
         json!({ "token": "xoxb-onset-test-token", "base_url": format!("{}/api", slack.base) }),
     )
     .await;
     let ports: Value = s.api.get(format!("{}/_ports", smtp.base)).send().await.unwrap().json().await.unwrap();
-    account(
-        &s,
+    s.set_account(
         "relay",
         "smtp",
         json!({ "host": "127.0.0.1", "port": ports["plain"].to_string(), "security": "none", "username": "onset",

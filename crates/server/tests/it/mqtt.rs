@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use crate::support::*;
 
-struct Mosquitto {
+pub struct Mosquitto {
     child: std::process::Child,
-    port: u16,
+    pub port: u16,
 }
 
 fn spawn_mosquitto(port: u16) -> std::process::Child {
@@ -14,7 +14,7 @@ fn spawn_mosquitto(port: u16) -> std::process::Child {
 }
 
 impl Mosquitto {
-    fn start() -> Mosquitto {
+    pub fn start() -> Mosquitto {
         let port = free_port();
         Mosquitto { child: spawn_mosquitto(port), port }
     }

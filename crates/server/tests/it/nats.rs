@@ -7,21 +7,21 @@ use serde_json::json;
 
 use crate::support::*;
 
-struct NatsServer {
+pub struct NatsServer {
     child: std::process::Child,
     port: u16,
     dir: tempfile::TempDir,
 }
 
 impl NatsServer {
-    fn start() -> NatsServer {
+    pub fn start() -> NatsServer {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let child = spawn_nats(port, dir.path());
         NatsServer { child, port, dir }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
@@ -54,7 +54,7 @@ impl Drop for NatsServer {
     }
 }
 
-async fn connect(url: &str) -> async_nats::Client {
+pub async fn connect(url: &str) -> async_nats::Client {
     for _ in 0..100 {
         if let Ok(c) = async_nats::connect(url).await {
             return c;

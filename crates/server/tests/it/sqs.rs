@@ -5,18 +5,18 @@ use std::time::Duration;
 
 use crate::support::*;
 
-struct Moto {
+pub struct Moto {
     child: std::process::Child,
     port: u16,
 }
 
 impl Moto {
-    fn start() -> Moto {
+    pub fn start() -> Moto {
         let port = free_port();
         Moto { child: spawn_moto(port), port }
     }
 
-    fn endpoint(&self) -> String {
+    pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 

@@ -166,6 +166,18 @@ async fn boot(data: tempfile::TempDir, project: tempfile::TempDir, options: &Opt
 }
 
 impl TestServer {
+    /// Sets an account of `development` through the API, as `onset account set` does.
+    pub async fn set_account(&self, name: &str, kind: &str, fields: Value) {
+        let r = self
+            .api
+            .put(self.url(&format!("/api/v1/accounts/{name}?environment=development")))
+            .json(&serde_json::json!({ "type": kind, "fields": fields }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "{}", r.text().await.unwrap());
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
