@@ -167,7 +167,7 @@ impl Connector for EmailConnector {
         })
     }
 
-    fn test_account<'a>(&'a self, account: &'a Account) -> Option<crate::TestFuture<'a>> {
+    fn test_account<'a>(&'a self, account: &'a Account, _tokens: &'a Tokens) -> Option<crate::TestFuture<'a>> {
         (account.kind == "smtp").then(|| {
             Box::pin(async move {
                 let t = self.transport("account test", account).map_err(|e| e.message)?;

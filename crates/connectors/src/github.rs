@@ -309,7 +309,7 @@ impl Connector for GitHubConnector {
         })
     }
 
-    fn test_account<'a>(&'a self, account: &'a Account) -> Option<crate::TestFuture<'a>> {
+    fn test_account<'a>(&'a self, account: &'a Account, _tokens: &'a Tokens) -> Option<crate::TestFuture<'a>> {
         (account.kind == "github").then(|| {
             Box::pin(async move {
                 let fresh = Tokens::default();

@@ -148,12 +148,12 @@ impl GoogleConnector {
 
     /// An access token for `account`, from the cache or fetched once for every concurrent caller.
     pub async fn access_token(&self, account: &Account, tokens: &Tokens) -> Result<String, CallError> {
-        tokens.get(account, &Self::cache_key(account), || self.fetch_token(account)).await
+        tokens.get(account, &Self::cache_key(account), || self.fetch_token(account, tokens)).await
     }
 
     /// Asks Google's token endpoint for an access token, with the account's service-account
     /// assertion or its refresh token.
-    async fn fetch_token(&self, account: &Account) -> Result<(String, Option<Duration>), CallError> {
+    async fn fetch_token(&self, account: &Account, tokens: &Tokens) -> Result<(String, Option<Duration>), CallError> {
         let name = &account.name;
         let wrong = |why: String| fail(format!("account `{name}`: {why}"), false);
         let fix = format!("check the account's credentials (`onset account set {name} --type google --env ENV …`)");
@@ -171,9 +171,11 @@ impl GoogleConnector {
                 "check `service_account` and `subject`, and that the service account may act for that user \
                  (domain-wide delegation) with these scopes (`onset account set {name} --type google --env ENV …`)"
             );
-            return token_endpoint(&self.client, self.timeout, account, &sa.token_url, body, None, &fix).await;
+            let issued = token_endpoint(&self.client, self.timeout, account, &sa.token_url, body, None, &fix).await?;
+            return Ok((issued.token, issued.life));
         }
-        let (Some(client_id), Some(refresh)) = (account.get("client_id"), account.get("refresh_token")) else {
+        let (Some(client_id), Some(refresh)) = (account.get("client_id"), tokens.field(account, "refresh_token"))
+        else {
             return Err(wrong(
                 "give it `service_account` (the key file's JSON) or `client_id`, `client_secret` and `refresh_token`"
                     .into(),
@@ -187,9 +189,10 @@ impl GoogleConnector {
             if let Some(secret) = account.get("client_secret") {
                 form.append_pair("client_secret", secret);
             }
-            form.append_pair("refresh_token", refresh).finish()
+            form.append_pair("refresh_token", &refresh).finish()
         };
-        token_endpoint(&self.client, self.timeout, account, token_url, body, None, &fix).await
+        let issued = token_endpoint(&self.client, self.timeout, account, token_url, body, None, &fix).await?;
+        Ok(issued.keep(account, tokens))
     }
 
     /// One API call with the account's access token; a 401 drops the token and tries once more
@@ -368,11 +371,11 @@ impl Connector for GoogleConnector {
         })
     }
 
-    fn test_account<'a>(&'a self, account: &'a Account) -> Option<crate::TestFuture<'a>> {
+    fn test_account<'a>(&'a self, account: &'a Account, tokens: &'a Tokens) -> Option<crate::TestFuture<'a>> {
         (account.kind == "google").then(|| {
             Box::pin(async move {
                 // Asked now, never from the cache: the point is whether Google takes the credentials.
-                let (_, life) = self.fetch_token(account).await.map_err(|e| e.message)?;
+                let (_, life) = self.fetch_token(account, tokens).await.map_err(|e| e.message)?;
                 let who = match service_account(account) {
                     Ok(Some(sa)) => format!(" to service account {}", sa.client_email),
                     _ => String::new(),

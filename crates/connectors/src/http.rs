@@ -278,8 +278,8 @@ impl Connector for HttpConnector {
         Box::pin(async move { self.request_as(input, account.as_deref(), tokens).await })
     }
 
-    fn test_account<'a>(&'a self, account: &'a Account) -> Option<crate::TestFuture<'a>> {
-        (account.kind == "http").then(|| Box::pin(auth::test(self, account)) as crate::TestFuture<'a>)
+    fn test_account<'a>(&'a self, account: &'a Account, tokens: &'a Tokens) -> Option<crate::TestFuture<'a>> {
+        (account.kind == "http").then(|| Box::pin(auth::test(self, account, tokens)) as crate::TestFuture<'a>)
     }
 }
 

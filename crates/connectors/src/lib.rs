@@ -67,7 +67,7 @@ pub trait Connector: Send + Sync + std::fmt::Debug {
 
     /// A cheap real call with `account` (one of the types this connector uses), answering what
     /// it proved; `None` when the account is not of its types.
-    fn test_account<'a>(&'a self, _account: &'a Account) -> Option<TestFuture<'a>> {
+    fn test_account<'a>(&'a self, _account: &'a Account, _tokens: &'a Tokens) -> Option<TestFuture<'a>> {
         None
     }
 }
@@ -161,7 +161,7 @@ impl Registry {
     /// `onset account test`: a cheap real call with the account, by the connector of its type.
     pub async fn test_account(&self, account: &Account) -> Result<String, String> {
         for c in &self.connectors {
-            if let Some(test) = c.test_account(account) {
+            if let Some(test) = c.test_account(account, &self.tokens) {
                 return test.await;
             }
         }
@@ -234,6 +234,16 @@ impl Registry {
         onset_engine::shape::check(&op.input, &input, "with")
             .map_err(|problem| CallError::fatal(format!("{operation}: {problem}")))?;
         let account = self.account(environment, op, account).await?;
+        if let Some(a) = &account
+            && let Some(t) = accounts::account_type(&a.kind)
+        {
+            // The account's own secrets join the credentials runs' records never show.
+            for field in t.fields.iter().filter(|f| f.secret) {
+                if let Some(value) = a.get(field.name) {
+                    self.tokens.remember(value);
+                }
+            }
+        }
         self.connectors[index].call(op, input, account, &self.tokens).await.map_err(|mut e| {
             // An operation that must not run twice never asks for another attempt.
             e.retryable &= op.retryable;
@@ -274,6 +284,9 @@ impl Connectors for Registry {
 
     fn account_types(&self) -> Vec<&str> {
         accounts::ACCOUNT_TYPES.iter().map(|t| t.kind).collect()
+    }
+    fn live_credentials(&self) -> Option<Arc<Vec<String>>> {
+        Some(self.tokens.live())
     }
 
     fn call<'a>(&'a self, operation: &'a str, input: Value, account: Option<Value>) -> CallFuture<'a> {
@@ -338,6 +351,9 @@ impl Connectors for InEnvironment<'_> {
     }
     fn account_types(&self) -> Vec<&str> {
         self.registry.account_types()
+    }
+    fn live_credentials(&self) -> Option<Arc<Vec<String>>> {
+        Some(self.registry.tokens.live())
     }
     fn call<'a>(&'a self, operation: &'a str, input: Value, account: Option<Value>) -> CallFuture<'a> {
         Box::pin(self.registry.perform(Some(self.environment), operation, input, account))

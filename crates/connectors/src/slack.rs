@@ -184,7 +184,7 @@ impl Connector for SlackConnector {
         })
     }
 
-    fn test_account<'a>(&'a self, account: &'a Account) -> Option<crate::TestFuture<'a>> {
+    fn test_account<'a>(&'a self, account: &'a Account, _tokens: &'a Tokens) -> Option<crate::TestFuture<'a>> {
         (account.kind == "slack").then(|| {
             Box::pin(async move {
                 let who = self

@@ -271,7 +271,7 @@ impl Connector for SqlConnector {
         })
     }
 
-    fn test_account<'a>(&'a self, account: &'a Account) -> Option<crate::TestFuture<'a>> {
+    fn test_account<'a>(&'a self, account: &'a Account, _tokens: &'a Tokens) -> Option<crate::TestFuture<'a>> {
         matches!(account.kind.as_str(), "postgres" | "mysql").then(|| {
             Box::pin(async move {
                 let one: i64 = match self.pool("account test", account).map_err(|e| e.message)? {
@@ -370,7 +370,7 @@ mod tests {
         let err = exec(format!("INSERT INTO {table} (id) VALUES ($1)"), json!([1])).await.unwrap_err();
         assert!(err.message.contains("(23505)") && !err.retryable, "{err:?}");
         exec(format!("DROP TABLE {table}"), json!([])).await.unwrap();
-        assert_eq!(sql.test_account(&a).unwrap().await.unwrap(), "SELECT 1 answered 1");
+        assert_eq!(sql.test_account(&a, &Tokens::default()).unwrap().await.unwrap(), "SELECT 1 answered 1");
     }
 
     #[tokio::test]
@@ -435,6 +435,6 @@ mod tests {
         let err = exec(format!("INSERT INTO {table} (id) VALUES (?)"), json!([1])).await.unwrap_err();
         assert!(err.message.contains("MySQL refused") && !err.retryable, "{err:?}");
         exec(format!("DROP TABLE {table}"), json!([])).await.unwrap();
-        assert_eq!(sql.test_account(&a).unwrap().await.unwrap(), "SELECT 1 answered 1");
+        assert_eq!(sql.test_account(&a, &Tokens::default()).unwrap().await.unwrap(), "SELECT 1 answered 1");
     }
 }

@@ -56,6 +56,12 @@ pub trait Connectors: Send + Sync {
     /// Whether `operation` exists; unknown operations are refused when a component is compiled.
     fn knows(&self, operation: &str) -> bool;
 
+    /// Credentials the connectors have put on the wire (access tokens obtained at run time,
+    /// accounts' keys): a run's records show none of them, even when an API echoes one back.
+    fn live_credentials(&self) -> Option<std::sync::Arc<Vec<String>>> {
+        None
+    }
+
     /// The operation's input schema and account, when the connectors describe it.
     fn operation(&self, _operation: &str) -> Option<OperationInfo<'_>> {
         None

@@ -115,6 +115,9 @@ impl CompiledComponent {
             output,
         };
         self.secrets.redact_outcome(&mut outcome);
+        if let Some(live) = connectors.live_credentials().filter(|l| !l.is_empty()) {
+            crate::Secrets::from_values(live.iter().map(String::as_str)).redact_outcome(&mut outcome);
+        }
         outcome
     }
 }

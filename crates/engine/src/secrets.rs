@@ -15,18 +15,23 @@ pub struct Secrets(Vec<String>);
 
 impl Secrets {
     pub fn of(component: &Component, config: &serde_json::Value) -> Secrets {
+        let values = component
+            .config
+            .iter()
+            .filter(|(_, spec)| spec.kind == ConfigType::Secret)
+            .filter_map(|(key, _)| config.get(key.as_str()).and_then(serde_json::Value::as_str));
+        Secrets::from_values(values)
+    }
+
+    /// Secrets from their values (empty ones skipped).
+    pub fn from_values<'a>(values: impl IntoIterator<Item = &'a str>) -> Secrets {
         let mut list = Vec::new();
-        for (key, spec) in &component.config {
-            if spec.kind != ConfigType::Secret {
-                continue;
-            }
-            if let Some(text) = config.get(key.as_str()).and_then(serde_json::Value::as_str).filter(|t| !t.is_empty()) {
-                list.push(text.to_string());
-                let escaped = serde_json::Value::String(text.to_string()).to_string();
-                let inner = &escaped[1..escaped.len() - 1];
-                if inner != text {
-                    list.push(inner.to_string());
-                }
+        for text in values.into_iter().filter(|t| !t.is_empty()) {
+            list.push(text.to_string());
+            let escaped = serde_json::Value::String(text.to_string()).to_string();
+            let inner = &escaped[1..escaped.len() - 1];
+            if inner != text {
+                list.push(inner.to_string());
             }
         }
         // Longer first, so a secret containing another is replaced whole.

@@ -238,6 +238,12 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
         let (environment, name) = (account.environment.clone(), account.name.clone());
         tokio::spawn(async move { service::accounts::token_outcome(&app, &environment, &name, outcome).await });
     }));
+    let weak = Arc::downgrade(&app);
+    app.connectors.tokens().on_rotation(Arc::new(move |account, field, value| {
+        let Some(app) = weak.upgrade() else { return };
+        let account = account.clone();
+        tokio::spawn(async move { service::accounts::rotate(&app, &account, field, value).await });
+    }));
     app.load_environments().await?;
 
     auth::bootstrap(&app).await.map_err(ServerError::Start)?;

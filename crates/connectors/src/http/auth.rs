@@ -53,6 +53,7 @@ pub(super) async fn apply(
         "basic" => {
             let pair = format!("{}:{}", needs(account, "username")?, account.get("password").unwrap_or_default());
             let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+            tokens.remember(&encoded);
             request.headers_mut().insert(header::AUTHORIZATION, secret_header(&format!("Basic {encoded}"), account)?);
             Ok(None)
         }
@@ -69,7 +70,7 @@ pub(super) async fn apply(
         }
         "oauth2_client_credentials" | "oauth2_refresh_token" => {
             let key = account.fingerprint();
-            let token = tokens.get(account, &key, || fetch_token(http, account, auth)).await?;
+            let token = tokens.get(account, &key, || fetch_token(http, account, auth, tokens)).await?;
             request.headers_mut().insert(header::AUTHORIZATION, secret_header(&format!("Bearer {token}"), account)?);
             Ok(Some((key, token)))
         }
@@ -83,6 +84,7 @@ async fn fetch_token(
     http: &HttpConnector,
     account: &Account,
     grant: &str,
+    tokens: &Tokens,
 ) -> Result<(String, Option<Duration>), CallError> {
     let token_url = needs(account, "token_url")?;
     let client_id = needs(account, "client_id")?;
@@ -92,8 +94,13 @@ async fn fetch_token(
     let body = {
         let mut form = form_urlencoded::Serializer::new(String::new());
         if grant == "oauth2_refresh_token" {
-            form.append_pair("grant_type", "refresh_token")
-                .append_pair("refresh_token", &needs(account, "refresh_token")?);
+            // The provider's rotated one, while the account as stored does not have it yet.
+            let refresh = tokens.field(account, "refresh_token");
+            let refresh = match refresh {
+                Some(r) => r,
+                None => needs(account, "refresh_token")?,
+            };
+            form.append_pair("grant_type", "refresh_token").append_pair("refresh_token", &refresh);
         } else {
             form.append_pair("grant_type", "client_credentials");
         }
@@ -122,7 +129,29 @@ async fn fetch_token(
         if grant == "oauth2_refresh_token" { ", refresh_token" } else { "" },
         account.name
     );
-    token_endpoint(&http.client, http.options.default_timeout, account, &token_url, body, basic, &fix).await
+    let issued =
+        token_endpoint(&http.client, http.options.default_timeout, account, &token_url, body, basic, &fix).await?;
+    Ok(issued.keep(account, tokens))
+}
+
+/// A token endpoint's answer: the access token, its lifetime when given, and a new refresh
+/// token when the provider rotates them.
+pub(crate) struct Issued {
+    pub token: String,
+    pub life: Option<Duration>,
+    pub refresh_token: Option<String>,
+}
+
+impl Issued {
+    /// Keeps a rotated refresh token (the old one stops working) and answers what the token
+    /// cache keeps.
+    pub(crate) fn keep(self, account: &Account, tokens: &Tokens) -> (String, Option<Duration>) {
+        let current = tokens.field(account, "refresh_token");
+        if let Some(new) = self.refresh_token.filter(|r| !r.is_empty() && Some(r) != current.as_ref()) {
+            tokens.rotated(account, "refresh_token", new);
+        }
+        (self.token, self.life)
+    }
 }
 
 /// POSTs a token request (`body`, form-encoded) to `token_url` and reads the access token and its
@@ -136,7 +165,7 @@ pub(crate) async fn token_endpoint(
     body: String,
     authorization: Option<HeaderValue>,
     fix: &str,
-) -> Result<(String, Option<Duration>), CallError> {
+) -> Result<Issued, CallError> {
     let mut req = client
         .post(token_url)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -173,12 +202,13 @@ pub(crate) async fn token_endpoint(
         Value::String(s) => s.parse().ok(),
         _ => None,
     };
-    Ok((token.to_string(), life.map(Duration::from_secs)))
+    let refresh_token = json["refresh_token"].as_str().map(str::to_string);
+    Ok(Issued { token: token.to_string(), life: life.map(Duration::from_secs), refresh_token })
 }
 
 /// `onset account test` for an `http` account: GET its `test_url` with the credentials, or for
 /// OAuth2 without one, obtain a token (never from the cache: the point is to ask now).
-pub(super) async fn test(http: &HttpConnector, account: &Account) -> Result<String, String> {
+pub(super) async fn test(http: &HttpConnector, account: &Account, tokens: &Tokens) -> Result<String, String> {
     let fresh = Tokens::default();
     if let Some(url) = account.get("test_url") {
         let out =
@@ -187,7 +217,8 @@ pub(super) async fn test(http: &HttpConnector, account: &Account) -> Result<Stri
     }
     match account.get("auth").unwrap_or("none") {
         grant @ ("oauth2_client_credentials" | "oauth2_refresh_token") => {
-            let (_, life) = fetch_token(http, account, grant).await.map_err(|e| e.message)?;
+            // A rotated refresh token is kept through the registry's tokens, not the fresh cache.
+            let (_, life) = fetch_token(http, account, grant, tokens).await.map_err(|e| e.message)?;
             let life = life.map_or_else(String::new, |d| format!(", valid for {} s", d.as_secs()));
             Ok(format!("the token endpoint issued an access token{life}"))
         }

@@ -193,23 +193,63 @@ pub async fn set(
     check_fields(&req.kind, &fields)
         .map_err(|errors| ServiceError::invalid("invalid_account", errors.join("; "), "body fields"))?;
     let account = Account { environment: environment.clone(), name: name.clone(), kind: req.kind, fields };
+    let now = save(app, &account).await.map_err(ServiceError::Internal)?;
+    let detail = json!({ "type": account.kind, "fields": changed });
+    auth::audit(app, who, "account.set", &format!("{environment}/{name}"), detail).await;
+    Ok(shown(&account, &environment, now))
+}
+
+/// A provider rotated a field of an account (its refresh token): the new value is sealed and
+/// kept at once, since the old one no longer works; the audit log says so, without the value.
+pub async fn rotate(app: &App, account: &Account, field: &'static str, value: String) {
+    // One rotation kept at a time, and always the newest: two grants in a row rotate twice, and
+    // their tasks may run in either order.
+    static KEEPING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one = KEEPING.lock().await;
+    let value = app.connectors.tokens().field(account, field).unwrap_or(value);
+    let (environment, name) = (&account.environment, &account.name);
+    let current = match load(app, environment, name).await {
+        Ok(Some(a)) if a.kind == account.kind => a,
+        // Deleted or replaced meanwhile: nothing to keep it in.
+        Ok(_) => return,
+        Err(e) => {
+            tracing::error!(environment = %environment, account = %name, error = %e, "a rotated refresh token could not be kept");
+            return;
+        }
+    };
+    if current.get(field) == Some(value.as_str()) {
+        return;
+    }
+    let mut fields = current.fields.clone();
+    fields.insert(field.to_string(), value);
+    let rotated = Account { fields, ..(*current).clone() };
+    if let Err(e) = save(app, &rotated).await {
+        tracing::error!(environment = %environment, account = %name, error = %e, "a rotated refresh token could not be kept");
+        return;
+    }
+    let system =
+        auth::Principal { token_id: String::new(), name: "onset".into(), role: auth::Role::Admin, can_promote: false };
+    auth::audit(app, &system, "account.rotate", &format!("{environment}/{name}"), json!({ "fields": [field] })).await;
+}
+
+/// Seals and stores an account, and drops this node's cached accounts of its environment.
+async fn save(app: &App, account: &Account) -> Result<i64, String> {
     let plain = json!({ "type": account.kind, "fields": account.fields }).to_string();
     let ring = app.keyring();
     let key = ring.sealing();
     let now = now_ms();
+    let (environment, name) = (&account.environment, &account.name);
     let row = SealedValue {
         component: SCOPE.to_string(),
         environment: environment.clone(),
         key: name.clone(),
-        sealed: key.seal(SCOPE, &environment, &name, &plain).map_err(ServiceError::Internal)?,
+        sealed: key.seal(SCOPE, environment, name, &plain)?,
         key_id: key.id.clone(),
         updated_at: now,
     };
-    app.store.set_config_values(vec![row]).await?;
-    app.accounts.forget(&environment);
-    let detail = json!({ "type": account.kind, "fields": changed });
-    auth::audit(app, who, "account.set", &format!("{environment}/{name}"), detail).await;
-    Ok(shown(&account, &environment, now))
+    app.store.set_config_values(vec![row]).await.map_err(|e| e.to_string())?;
+    app.accounts.forget(environment);
+    Ok(now)
 }
 
 /// The accounts of an environment, by name, secrets masked.

@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 const TOKEN: &str = "tok-3b9d27c1-account";
+/// An access token the token endpoint issues at run time.
+const LIVE_TOKEN: &str = "at-1-issued-at-run-time";
 
 const CALLER: &str = r#"component: caller
 trigger: { type: http }
@@ -151,7 +153,7 @@ async fn an_account_that_cannot_get_a_token_raises_an_alert_until_it_can() {
                 let ok = f.load(Ordering::SeqCst);
                 async move {
                     if ok {
-                        (StatusCode::OK, axum::Json(json!({ "access_token": "at-1", "expires_in": 3600 })))
+                        (StatusCode::OK, axum::Json(json!({ "access_token": LIVE_TOKEN, "expires_in": 3600 })))
                     } else {
                         (
                             StatusCode::UNAUTHORIZED,
@@ -161,7 +163,14 @@ async fn an_account_that_cannot_get_a_token_raises_an_alert_until_it_can() {
                 }
             }),
         )
-        .route("/orders", axum::routing::post(|| async { axum::Json(json!({ "ok": true })) }));
+        // An API that echoes the credentials it got (some do, in errors and debug answers).
+        .route(
+            "/orders",
+            axum::routing::post(|headers: axum::http::HeaderMap| async move {
+                let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                axum::Json(json!({ "ok": true, "you_sent": auth }))
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -193,9 +202,12 @@ async fn an_account_that_cannot_get_a_token_raises_an_alert_until_it_can() {
     );
     assert!(!alert.to_string().contains("wrong"), "no secret in the alert: {alert}");
 
-    // Fixed at the provider: the next run gets a token and the alert is resolved.
+    // Fixed at the provider: the next run gets a token and the alert is resolved. The token,
+    // obtained at run time and echoed by the API, is redacted from the run's record.
     fixed.store(true, Ordering::SeqCst);
-    s.wait_run_status(&send().await, "succeeded").await;
+    let run = s.wait_run_status(&send().await, "succeeded").await;
+    assert!(!run.to_string().contains(LIVE_TOKEN), "{run}");
+    assert!(run.to_string().contains("Bearer [redacted]"), "{run}");
     for _ in 0..250 {
         let open = s.get("/api/v1/alerts?state=open").await;
         if !open["items"].as_array().unwrap().iter().any(|a| a["kind"] == "account_refresh_failed") {
@@ -204,4 +216,77 @@ async fn an_account_that_cannot_get_a_token_raises_an_alert_until_it_can() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("the alert stayed open");
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_used_at_once_and_kept_sealed() {
+    use std::sync::{Arc, Mutex};
+    // A token endpoint that rotates refresh tokens: each takes one grant, and the answer carries
+    // the next. Its API refuses the first access token once (revoked), forcing another grant.
+    let chain = Arc::new(Mutex::new((1u32, Vec::<String>::new())));
+    let c = chain.clone();
+    let app = axum::Router::new()
+        .route(
+            "/token",
+            axum::routing::post(move |body: String| {
+                let c = c.clone();
+                async move {
+                    let mut chain = c.lock().unwrap();
+                    let form: std::collections::HashMap<String, String> =
+                        form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+                    let sent = form.get("refresh_token").cloned().unwrap_or_default();
+                    chain.1.push(sent.clone());
+                    if sent != format!("refresh-{}", chain.0) {
+                        return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": "invalid_grant" })));
+                    }
+                    chain.0 += 1;
+                    let n = chain.0;
+                    (
+                        StatusCode::OK,
+                        axum::Json(json!({ "access_token": format!("access-token-{n}"), "expires_in": 3600,
+                                           "refresh_token": format!("refresh-{n}") })),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/orders",
+            axum::routing::post(|headers: axum::http::HeaderMap| async move {
+                if headers.get("authorization").is_some_and(|v| v == "Bearer access-token-2") {
+                    (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "revoked" })))
+                } else {
+                    (StatusCode::OK, axum::Json(json!({ "ok": true })))
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let s = start_with(Options::new(&[]).env("ONSET_CONFIG__CALLER__API", "api")).await;
+    let fields = json!({ "auth": "oauth2_refresh_token", "token_url": format!("{base}/token"),
+        "client_id": "onset", "refresh_token": "refresh-1", "base_url": base });
+    assert_eq!(put_account(&s, "api", "development", json!({ "type": "http", "fields": fields })).await.status(), 200);
+    assert_eq!(deploy(&s, "development", CALLER).await.status(), StatusCode::CREATED);
+    let r = s.post_json("/hooks/development/caller", &json!({})).await;
+    let id = r.json::<Value>().await.unwrap()["event_id"].as_str().unwrap().to_string();
+    // Grant 1 (refresh-1 → refresh-2), a 401, grant 2 with the rotated refresh-2, then through.
+    s.wait_run_status(&id, "succeeded").await;
+    assert_eq!(chain.lock().unwrap().1, ["refresh-1", "refresh-2"]);
+    // The stored account has the latest refresh token: the account test (a fresh grant, from
+    // the store) sends it.
+    for _ in 0..100 {
+        let audit = s.get("/api/v1/audit").await;
+        if audit.to_string().contains("account.rotate") {
+            assert!(!audit.to_string().contains("refresh-"), "no token in the audit log: {audit}");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Both rotations were handed over before the run ended; the second may still be storing.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let r = s.api.post(s.url("/api/v1/accounts/api/test?environment=development")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    assert_eq!(chain.lock().unwrap().1.last().unwrap(), "refresh-3");
+    assert!(!raw_database(&s).windows(9).any(|w| w == b"refresh-4"), "sealed at rest");
 }
