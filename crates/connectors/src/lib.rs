@@ -19,6 +19,7 @@ mod jwt;
 #[cfg(any(feature = "email", feature = "google"))]
 mod mime;
 mod network;
+pub mod openapi;
 #[cfg(feature = "publish")]
 mod publish;
 #[cfg(feature = "slack")]
