@@ -87,6 +87,9 @@ struct Exec<'a> {
     attempt: u32,
     /// The trace id, when the run is traced.
     trace_id: Option<String>,
+    /// Whether a step called a connector (only then can a connector's credential be in the
+    /// records).
+    called: std::sync::atomic::AtomicBool,
 }
 
 impl CompiledComponent {
@@ -99,8 +102,13 @@ impl CompiledComponent {
             responder: input.responder,
         });
         let mut frame = Frame::new(base);
-        let exec =
-            Exec { component: self, connectors, attempt: input.attempt, trace_id: input.trace.map(|t| t.trace_id) };
+        let exec = Exec {
+            component: self,
+            connectors,
+            attempt: input.attempt,
+            trace_id: input.trace.map(|t| t.trace_id),
+            called: std::sync::atomic::AtomicBool::new(false),
+        };
         let mut records = Vec::with_capacity(handler.steps.len());
         let result = exec.steps(&handler.steps, "", &mut frame, &mut records).await;
         let output = result.as_ref().map_or(serde_json::Value::Null, to_json);
@@ -115,7 +123,9 @@ impl CompiledComponent {
             output,
         };
         self.secrets.redact_outcome(&mut outcome);
-        if let Some(live) = connectors.live_credentials().filter(|l| !l.is_empty()) {
+        if exec.called.load(std::sync::atomic::Ordering::Relaxed)
+            && let Some(live) = connectors.live_credentials().filter(|l| !l.is_empty())
+        {
             crate::Secrets::from_values(live.iter().map(String::as_str)).redact_outcome(&mut outcome);
         }
         outcome
@@ -440,6 +450,7 @@ impl Exec<'_> {
                     (Some(trace), Some(span)) => Some(format!("00-{trace}-{span}-01")),
                     _ => None,
                 };
+                self.called.store(true, std::sync::atomic::Ordering::Relaxed);
                 match crate::trace::with_traceparent(traceparent, self.connectors.call(operation, with, account)).await
                 {
                     Ok(out) => Ok(onset_expr::from_json(&out)),
