@@ -7,6 +7,33 @@ use std::path::Path;
 use onset_model::catalog::{self, ChannelInfo, TriggerInfo};
 use serde_json::Value;
 
+/// `onset connector import SPEC --name NAME`: the document checked, kept as
+/// `connectors/NAME.yaml` of the project, its operations and account kinds listed.
+pub fn import_connector(spec: &Path, name: &str, project: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(spec).map_err(|e| format!("{}: cannot read: {e}", spec.display()))?;
+    let api = onset_connectors::openapi::import(name, &text)
+        .map_err(|errors| errors.iter().map(|e| format!("{}: {e}", spec.display())).collect::<Vec<_>>().join("\n"))?;
+    if !project.join("onset.yaml").is_file() {
+        return Err(format!("{}: no onset.yaml here; give the project with --project DIR", project.display()));
+    }
+    let dir = project.join("connectors");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let target = dir.join(format!("{name}.yaml"));
+    std::fs::write(&target, &text).map_err(|e| format!("{}: {e}", target.display()))?;
+    println!("{} operations of {} kept as {}", api.operations.len(), spec.display(), target.display());
+    for op in &api.operations {
+        println!("  {:<40} {}", op.name, op.description);
+    }
+    match &api.base_url {
+        Some(url) => println!("server: {url} (an account's base_url replaces it)"),
+        None => println!("server: none in the document: give the account a base_url"),
+    }
+    for (scheme, fields) in &api.auth {
+        println!("security `{scheme}`: onset account set ACCOUNT --type http --env ENV {fields}");
+    }
+    Ok(())
+}
+
 pub fn print(kind: Option<&str>, json: bool, presets: bool) -> Result<(), String> {
     if presets {
         return print_presets(kind, json);

@@ -166,6 +166,23 @@ struct ServeArgs {
 }
 
 #[derive(Subcommand)]
+enum ConnectorCommand {
+    /// Checks an OpenAPI 3.0/3.1 document (YAML or JSON), keeps it in the project as
+    /// `connectors/NAME.yaml` (deployed with the components that call it) and lists its
+    /// operations and the http accounts its security schemes take.
+    Import {
+        /// The document.
+        spec: std::path::PathBuf,
+        /// The connector's name: operations become `NAME.<operationId>`.
+        #[arg(long)]
+        name: String,
+        /// The project directory (with onset.yaml).
+        #[arg(long, default_value = ".")]
+        project: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Receive events, run handlers and serve the control plane, all in one process.
     Serve(Box<ServeArgs>),
@@ -276,6 +293,11 @@ enum Command {
         command: accounts::AccountCommand,
         #[command(flatten)]
         remote: remote::RemoteArgs,
+    },
+    /// Imported connectors: an OpenAPI document's operations as `NAME.<operationId>`.
+    Connector {
+        #[command(subcommand)]
+        command: ConnectorCommand,
     },
     /// The master key that seals config values.
     Keys {
@@ -565,6 +587,9 @@ fn main() -> ExitCode {
             Command::Logs { deployment, remote } => deploy::logs(&remote::Remote::new(&remote)?, &deployment).await,
             Command::Env { command, remote } => settings::env(&remote::Remote::new(&remote)?, command).await,
             Command::Config { command, remote } => settings::config(&remote::Remote::new(&remote)?, command).await,
+            Command::Connector { command: ConnectorCommand::Import { spec, name, project } } => {
+                catalog::import_connector(&spec, &name, &project)
+            }
             Command::Account { command, remote } => accounts::run(&remote::Remote::new(&remote)?, command).await,
             Command::Keys { command, remote } => settings::keys(&remote::Remote::new(&remote)?, command).await,
             Command::New { component, trigger, channel, event, project } => {

@@ -91,6 +91,8 @@ pub struct Registry {
     /// Set once, when the server that owns the accounts exists.
     accounts: Arc<std::sync::OnceLock<Arc<dyn AccountSource>>>,
     tokens: Arc<Tokens>,
+    /// The HTTP client every connector shares; imported OpenAPI operations call through it.
+    http: HttpConnector,
     /// Google's token source, which the Google Calendar trigger shares.
     #[cfg(feature = "google")]
     google: Option<Arc<GoogleConnector>>,
@@ -119,6 +121,7 @@ impl Registry {
             by_name: HashMap::new(),
             accounts: Arc::default(),
             tokens: Arc::default(),
+            http: http.clone(),
             #[cfg(feature = "google")]
             google: None,
             #[cfg(feature = "js")]
@@ -171,18 +174,24 @@ impl Registry {
 
     /// The operations as a run in `environment` sees them: accounts are that environment's.
     pub fn in_environment<'a>(&'a self, environment: &'a str) -> InEnvironment<'a> {
-        InEnvironment { registry: self, environment }
+        InEnvironment { registry: self, environment, imported: &[] }
+    }
+
+    /// As [`Registry::in_environment`], with the operations of a deployment's imported OpenAPI
+    /// documents too.
+    pub fn in_deployment<'a>(&'a self, environment: &'a str, imported: &'a [openapi::Imported]) -> InEnvironment<'a> {
+        InEnvironment { registry: self, environment, imported }
     }
 
     /// Finds the account a step names and checks it is of the type the operation uses.
     async fn account(
         &self,
         environment: Option<&str>,
-        op: &'static Operation,
+        op: &Operation,
+        need: AccountUse,
         named: Option<Value>,
     ) -> Result<Option<Arc<Account>>, CallError> {
         let refuse = |message: String| CallError { message, retryable: false, retry_after: None };
-        let need = op.info().account;
         let name = match (named, need) {
             (None, AccountUse::Required(kind)) => {
                 return Err(refuse(format!("`{}` needs `account:` naming a `{kind}` account", op.name)));
@@ -234,19 +243,48 @@ impl Registry {
         // The rendered input: a template may have produced anything.
         onset_engine::shape::check(&op.input, &input, "with")
             .map_err(|problem| CallError::fatal(format!("{operation}: {problem}")))?;
-        let account = self.account(environment, op, account).await?;
-        if let Some(a) = &account
+        let account = self.account(environment, op, op.info().account, account).await?;
+        self.remember_secrets(account.as_deref());
+        self.connectors[index].call(op, input, account, &self.tokens).await.map_err(|mut e| {
+            // An operation that must not run twice never asks for another attempt.
+            e.retryable &= op.retryable;
+            e
+        })
+    }
+
+    /// The account's own secrets join the credentials runs' records never show.
+    fn remember_secrets(&self, account: Option<&Account>) {
+        if let Some(a) = account
             && let Some(t) = accounts::account_type(&a.kind)
         {
-            // The account's own secrets join the credentials runs' records never show.
             for field in t.fields.iter().filter(|f| f.secret) {
                 if let Some(value) = a.get(field.name) {
                     self.tokens.remember(value);
                 }
             }
         }
-        self.connectors[index].call(op, input, account, &self.tokens).await.map_err(|mut e| {
-            // An operation that must not run twice never asks for another attempt.
+    }
+
+    /// An operation of an imported OpenAPI document: its input checked, the step's `http`
+    /// account found, and the request the document describes made with it.
+    async fn perform_imported(
+        &self,
+        environment: Option<&str>,
+        api: &openapi::Imported,
+        index: usize,
+        input: Value,
+        account: Option<Value>,
+    ) -> Result<Value, CallError> {
+        let op = &api.operations[index];
+        onset_engine::shape::check(&op.input, &input, "with")
+            .map_err(|problem| CallError::fatal(format!("{}: {problem}", op.name)))?;
+        let account = self.account(environment, op, openapi::account_use(op), account).await?;
+        self.remember_secrets(account.as_deref());
+        let request = api
+            .http_input(index, &input, account.as_deref().and_then(|a| a.get("base_url")))
+            .map_err(CallError::fatal)?;
+        self.http.request_as(request, account.as_deref(), &self.tokens).await.map_err(|mut e| {
+            e.message = format!("{}: {}", op.name, e.message);
             e.retryable &= op.retryable;
             e
         })
@@ -333,22 +371,29 @@ impl Connectors for Registry {
     }
 }
 
-/// The registry as a run in one environment sees it (see [`Registry::in_environment`]).
+/// The registry as a run in one environment sees it (see [`Registry::in_environment`]), with a
+/// deployment's imported operations.
 #[derive(Debug, Clone, Copy)]
 pub struct InEnvironment<'a> {
     registry: &'a Registry,
     environment: &'a str,
+    imported: &'a [openapi::Imported],
 }
 
 impl Connectors for InEnvironment<'_> {
     fn knows(&self, operation: &str) -> bool {
-        self.registry.knows(operation)
+        openapi::find(self.imported, operation).is_some() || self.registry.knows(operation)
     }
     fn operation(&self, operation: &str) -> Option<OperationInfo<'_>> {
-        self.registry.operation(operation)
+        match openapi::find(self.imported, operation) {
+            Some((api, i)) => Some(openapi::info(&api.operations[i])),
+            None => self.registry.operation(operation),
+        }
     }
     fn operation_names(&self) -> Vec<&str> {
-        self.registry.operation_names()
+        let mut names = self.registry.operation_names();
+        names.extend(self.imported.iter().flat_map(|api| api.operations.iter().map(|o| o.name.as_str())));
+        names
     }
     fn account_types(&self) -> Vec<&str> {
         self.registry.account_types()
@@ -357,7 +402,10 @@ impl Connectors for InEnvironment<'_> {
         Some(self.registry.tokens.live())
     }
     fn call<'a>(&'a self, operation: &'a str, input: Value, account: Option<Value>) -> CallFuture<'a> {
-        Box::pin(self.registry.perform(Some(self.environment), operation, input, account))
+        match openapi::find(self.imported, operation) {
+            Some((api, i)) => Box::pin(self.registry.perform_imported(Some(self.environment), api, i, input, account)),
+            None => Box::pin(self.registry.perform(Some(self.environment), operation, input, account)),
+        }
     }
     fn runs_scripts(&self) -> bool {
         self.registry.runs_scripts()

@@ -7,6 +7,8 @@
 
 use serde_json::{Map, Value, json};
 
+use onset_engine::{AccountUse, Connectors, OperationInfo};
+
 use crate::catalog::{AccountNeed, Operation};
 
 /// Where a parameter goes.
@@ -254,6 +256,13 @@ pub fn import(name: &str, text: &str) -> Result<Imported, Vec<String>> {
                     }
                 };
                 let mut s = p.get("schema").map_or_else(|| json!({}), |s| schema(&doc, s, 0, true));
+                // Parameters travel as text: a number or boolean where the document says string
+                // (an id from an earlier step's JSON) is taken as its text.
+                if s["type"] == "string"
+                    && let Some(obj) = s.as_object_mut()
+                {
+                    obj.insert("type".into(), json!(["string", "number", "boolean"]));
+                }
                 if let (Some(d), Some(obj)) = (p["description"].as_str(), s.as_object_mut()) {
                     obj.entry("description").or_insert_with(|| json!(d));
                 }
@@ -400,6 +409,77 @@ impl Imported {
             request["headers"] = Value::Object(headers);
         }
         Ok(request)
+    }
+}
+
+/// The imported operation `name` (`petstore.listPets`) among `imported`: its document and index.
+pub fn find<'a>(imported: &'a [Imported], name: &str) -> Option<(&'a Imported, usize)> {
+    let (prefix, _) = name.split_once('.')?;
+    let api = imported.iter().find(|api| api.name == prefix)?;
+    api.operations.iter().position(|o| o.name == name).map(|i| (api, i))
+}
+
+/// Imported operations take an `http` account (required when the document's security says so).
+pub fn account_use(op: &Operation) -> AccountUse {
+    match &op.account {
+        Some(a) if a.required => AccountUse::Required("http"),
+        _ => AccountUse::Optional("http"),
+    }
+}
+
+pub fn info(op: &Operation) -> OperationInfo<'_> {
+    OperationInfo { input: &op.input, account: account_use(op) }
+}
+
+/// The documents a deployment carries (`files["../connectors/NAME.yaml"]`), imported.
+pub fn from_files(files: &std::collections::BTreeMap<String, String>) -> Result<Vec<Imported>, Vec<String>> {
+    let mut all = Vec::new();
+    let mut errors = Vec::new();
+    for (path, text) in files {
+        let Some(name) = path.strip_prefix(onset_model::CONNECTORS_DIR).and_then(|f| f.strip_suffix(".yaml")) else {
+            continue;
+        };
+        match import(name, text) {
+            Ok(api) => all.push(api),
+            Err(e) => errors.extend(e.into_iter().map(|e| format!("connectors/{name}.yaml: {e}"))),
+        }
+    }
+    if errors.is_empty() { Ok(all) } else { Err(errors) }
+}
+
+/// Validation's view: the build's operations and a project's imported ones.
+#[derive(Clone, Copy)]
+pub struct WithImported<'a, C> {
+    pub base: C,
+    pub imported: &'a [Imported],
+}
+
+impl<C: Connectors> Connectors for WithImported<'_, C> {
+    fn knows(&self, operation: &str) -> bool {
+        find(self.imported, operation).is_some() || self.base.knows(operation)
+    }
+    fn operation(&self, operation: &str) -> Option<OperationInfo<'_>> {
+        match find(self.imported, operation) {
+            Some((api, i)) => Some(info(&api.operations[i])),
+            None => self.base.operation(operation),
+        }
+    }
+    fn operation_names(&self) -> Vec<&str> {
+        let mut names = self.base.operation_names();
+        names.extend(self.imported.iter().flat_map(|api| api.operations.iter().map(|o| o.name.as_str())));
+        names
+    }
+    fn account_types(&self) -> Vec<&str> {
+        self.base.account_types()
+    }
+    fn call<'a>(&'a self, operation: &'a str, input: Value, account: Option<Value>) -> onset_engine::CallFuture<'a> {
+        self.base.call(operation, input, account)
+    }
+    fn runs_scripts(&self) -> bool {
+        self.base.runs_scripts()
+    }
+    fn check_script<'a>(&'a self, source: std::sync::Arc<str>) -> onset_engine::CallFuture<'a> {
+        self.base.check_script(source)
     }
 }
 

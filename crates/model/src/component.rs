@@ -207,6 +207,25 @@ impl Component {
         files
     }
 
+    /// The connectors the component's `call` steps name (`petstore` for `petstore.listPets`),
+    /// each once, in file order.
+    pub fn called_connectors(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for events in self.handlers.values() {
+            for handler in events.values() {
+                walk_steps(&handler.steps, &mut |step| {
+                    if let StepKind::Call { operation, .. } = &step.kind
+                        && let Some((prefix, _)) = operation.split_once('.')
+                        && !names.iter().any(|n| n == prefix)
+                    {
+                        names.push(prefix.to_string());
+                    }
+                });
+            }
+        }
+        names
+    }
+
     /// Puts each `script_file`'s text (from `files`, keyed by the path as written) into its step.
     pub fn attach_scripts(&mut self, files: &std::collections::BTreeMap<String, String>) -> Vec<Problem> {
         let mut problems = Vec::new();

@@ -16,7 +16,7 @@ pub use component::{
 };
 pub use config::{CONFIG_TYPES, ConfigSpec, ConfigType, REDACTED};
 pub use names::{ComponentName, ConfigKey, NameError};
-pub use project::{LoadError, Manifest, Project, SourceFile, parse_component};
+pub use project::{CONNECTORS_DIR, LoadError, Manifest, Project, SourceFile, parse_component};
 pub use quantity::{ByteSize, Duration, QuantityError};
 pub use schema::component_schema;
 pub use step::{

@@ -7,6 +7,10 @@ use serde::Deserialize;
 
 use crate::component::Component;
 
+/// Where a component file finds the project's imported connector documents (`connectors/NAME.yaml`
+/// beside `components/`), and the key they are carried under in its files.
+pub const CONNECTORS_DIR: &str = "../connectors/";
+
 /// Larger files are refused before parsing (alias-expansion bombs, accidents).
 const MAX_FILE_BYTES: u64 = 1 << 20;
 
@@ -36,6 +40,13 @@ impl SourceFile {
         if let Ok(component) = yaml_serde::from_str::<Component>(&file.text) {
             let dir = path.parent().unwrap_or(Path::new("."));
             for name in component.script_files() {
+                if let Ok(text) = read_capped(&dir.join(&name)) {
+                    file.files.insert(name, text);
+                }
+            }
+            // Imported connectors' documents go with the components that call them.
+            for connector in component.called_connectors() {
+                let name = format!("{CONNECTORS_DIR}{connector}.yaml");
                 if let Ok(text) = read_capped(&dir.join(&name)) {
                     file.files.insert(name, text);
                 }
@@ -267,6 +278,22 @@ mod tests {
         let b = errors[1].to_string();
         assert!(b.contains("b.yaml:5:5"), "{b}");
         assert!(b.contains("HTTP methods"), "{b}");
+    }
+
+    #[test]
+    fn imported_connector_documents_go_with_the_components_that_call_them() {
+        let dir = tempdir();
+        write(&dir, "onset.yaml", "name: shop\n");
+        write(&dir, "connectors/petstore.yaml", "openapi: 3.0.0\n");
+        write(&dir, "connectors/unused.yaml", "openapi: 3.0.0\n");
+        write(
+            &dir,
+            "components/a.yaml",
+            "component: a\ntrigger: { type: http }\nhandlers:\n  /:\n    POST:\n      steps: [ { call: petstore.listPets }, { call: http.request, with: { url: x } } ]\n",
+        );
+        let project = Project::load(&dir).unwrap();
+        let files = &project.components[0].1.files;
+        assert_eq!(files.keys().collect::<Vec<_>>(), ["../connectors/petstore.yaml"]);
     }
 
     #[test]

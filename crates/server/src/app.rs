@@ -387,15 +387,18 @@ impl App {
         file: &SourceFile,
     ) -> Result<Deployed, Failure> {
         let values = self.config_values(&component, environment).await?;
+        // The project's OpenAPI documents the component calls, carried with it.
+        let imported = onset_connectors::openapi::from_files(&file.files)?;
         let mut deployed = Deployed::build(
             id,
             environment,
             component,
             file.text.clone(),
             (&values, &self.config.config_env),
-            &self.connectors,
+            &self.connectors.in_deployment(environment, &imported),
         )?;
         deployed.files = file.files.clone();
+        deployed.imported = imported;
         Ok(deployed)
     }
 

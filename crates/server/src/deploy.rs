@@ -33,6 +33,8 @@ pub struct Deployed {
     pub source: String,
     /// The files the component refers to (`script_file`), path → text.
     pub files: std::collections::BTreeMap<String, String>,
+    /// The operations of the imported OpenAPI documents among `files`.
+    pub imported: Vec<onset_connectors::openapi::Imported>,
     pub compiled: CompiledComponent,
     /// The trigger, built by its type in the registry of `onset_sources::triggers`.
     pub trigger: Box<dyn onset_sources::triggers::Trigger>,
@@ -181,6 +183,7 @@ impl Deployed {
             component,
             source,
             files: Default::default(),
+            imported: Vec::new(),
             compiled,
             trigger: built.trigger,
             intake,

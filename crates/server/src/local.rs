@@ -160,7 +160,10 @@ pub async fn run_local(project_dir: &Path, req: LocalRunRequest) -> Result<Local
     })?;
     let http = onset_connectors::HttpConnector::new(Default::default()).map_err(|e| vec![e])?;
     let scripts = onset_script::ScriptPool::new(1).map_err(|e| vec![format!("cannot start the script runner: {e}")])?;
-    let connectors = Registry::new(http).with_scripts(scripts, onset_script::Limits::default());
+    let registry = Registry::new(http).with_scripts(scripts, onset_script::Limits::default());
+    // The project's OpenAPI documents the component calls; no accounts locally.
+    let imported = onset_connectors::openapi::from_files(&file.files)?;
+    let connectors = registry.in_deployment("local", &imported);
     let compiled = CompiledComponent::compile(component, &config, &connectors)
         .map_err(|errs| errs.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
     let handler = compiled.handler(&channel, &event).ok_or_else(|| vec![format!("no handler {channel} {event}")])?;

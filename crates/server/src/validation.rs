@@ -7,9 +7,18 @@ use onset_engine::{Diagnostic, validate_component};
 /// What this build can do, for validation only (nothing is called).
 const CAPABILITIES: onset_connectors::Catalog = onset_connectors::Catalog { scripts: true };
 
-/// Every problem in one component file's text.
-pub fn validate_source(path: &Path, text: &str) -> Vec<Diagnostic> {
-    validate_component(path, text, &CAPABILITIES)
+/// Every problem in one component file's text; `files` are those it carries (imported
+/// connectors' documents among them).
+pub fn validate_source(path: &Path, text: &str, files: &std::collections::BTreeMap<String, String>) -> Vec<Diagnostic> {
+    let imported = match onset_connectors::openapi::from_files(files) {
+        Ok(i) => i,
+        Err(errors) => return errors.into_iter().map(|message| whole_file(path, message)).collect(),
+    };
+    validate_component(path, text, &onset_connectors::openapi::WithImported { base: CAPABILITIES, imported: &imported })
+}
+
+fn whole_file(path: &Path, message: String) -> Diagnostic {
+    Diagnostic { file: path.to_path_buf(), line: 1, column: 1, found: String::new(), message }
 }
 
 /// Every problem in the project's component files, in file order, each with file:line:column.
@@ -26,8 +35,8 @@ pub fn validate_project(dir: &Path) -> (usize, Vec<Diagnostic>) {
     paths.sort();
     let mut all = Vec::new();
     for path in &paths {
-        match std::fs::read_to_string(path) {
-            Ok(text) => all.extend(validate_component(path, &text, &CAPABILITIES)),
+        match onset_model::SourceFile::read(path) {
+            Ok(file) => all.extend(validate_source(path, &file.text, &file.files)),
             Err(e) => all.push(Diagnostic {
                 file: path.clone(),
                 line: 1,

@@ -28,6 +28,10 @@ fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
             }
         }
     }
+    // Imported connectors' documents: a change redeploys the components that call them.
+    if let Ok(entries) = std::fs::read_dir(dir.join("connectors")) {
+        entries.flatten().for_each(|e| visit(e.path()));
+    }
     out.sort();
     out
 }

@@ -475,7 +475,7 @@ async fn execute(app: &Arc<App>, job: Job) -> Option<PendingRun> {
     // Lines a run's steps log carry the run they belong to.
     let span = tracing::info_span!("run", run = %run.id, component = %run.component, environment = %run.environment);
     let outcome = tracing::Instrument::instrument(
-        deployed.compiled.run(handler, input, &app.connectors.in_environment(&run.environment)),
+        deployed.compiled.run(handler, input, &app.connectors.in_deployment(&run.environment, &deployed.imported)),
         span,
     )
     .await;

@@ -121,3 +121,29 @@ fn catalog_lists_the_webhook_presets() {
     let bad = onset(dir.path(), &["catalog", "github", "--presets"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("onset catalog http --presets"));
 }
+
+#[test]
+fn connector_import_keeps_the_document_and_validate_knows_its_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("onset.yaml"), "name: t\n").unwrap();
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../connectors/testdata/petstore.yaml");
+    let out = ok(&onset(dir.path(), &["connector", "import", spec, "--name", "petstore"]));
+    assert!(out.contains("3 operations") && out.contains("petstore.showPetById"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("connectors/petstore.yaml")).unwrap(),
+        std::fs::read_to_string(spec).unwrap()
+    );
+    std::fs::create_dir_all(dir.path().join("components")).unwrap();
+    let component = "component: shop\ntrigger: { type: http }\nhandlers:\n  /:\n    POST:\n      steps:\n        - call: petstore.showPetById\n          with: { pet: 1 }\n";
+    std::fs::write(dir.path().join("components/shop.yaml"), component).unwrap();
+    // `onset validate` checks the step against the imported operation's input.
+    let out = onset(dir.path(), &["validate"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("components/shop.yaml:8") && text.contains("petId"), "{text}");
+    std::fs::write(dir.path().join("components/shop.yaml"), component.replace("pet: 1", "petId: 1")).unwrap();
+    ok(&onset(dir.path(), &["validate"]));
+    // A name a built-in connector has is refused.
+    let out = onset(dir.path(), &["connector", "import", spec, "--name", "http"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("built-in connector"));
+}

@@ -330,7 +330,7 @@ pub async fn deploy(app: &App, who: &Principal, req: DeployRequest) -> crate::se
     who.may_change(&environment)?;
     let path = std::path::PathBuf::from(req.path.unwrap_or_else(|| "component.yaml".into()));
     // The same one-pass check as `onset validate`, at file:line:column.
-    let problems = crate::validation::validate_source(&path, &req.source);
+    let problems = crate::validation::validate_source(&path, &req.source, &req.files);
     if !problems.is_empty() {
         return Err(refused(problems.iter().map(ToString::to_string).collect::<Vec<_>>().into(), Vec::new()));
     }

@@ -8,6 +8,7 @@ mod connections;
 mod connector_email;
 mod connector_github;
 mod connector_google;
+mod connector_openapi;
 mod connector_publish;
 mod connector_slack;
 mod control_plane;
