@@ -46,18 +46,18 @@ fn needs<'a>(op: &str, account: &'a Account, field: &str) -> Result<&'a str, Cal
     })
 }
 
-/// One client per account, kept while its fields do not change.
+/// One client per account (by its fingerprint, so a changed account gets a new one).
 struct Clients<T>(Mutex<HashMap<String, T>>);
 
 impl<T: Clone> Clients<T> {
-    fn get(&self, account: &Account) -> Option<T> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&account.fingerprint()).cloned()
+    fn get(&self, key: &str) -> Option<T> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).cloned()
     }
-    fn put(&self, account: &Account, client: T) {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(account.fingerprint(), client);
+    fn put(&self, key: String, client: T) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, client);
     }
-    fn drop_for(&self, account: &Account) {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&account.fingerprint());
+    fn remove(&self, key: &str) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key);
     }
 }
 
@@ -88,7 +88,8 @@ impl std::fmt::Debug for PublishConnector {
 #[cfg(feature = "publish-rabbitmq")]
 impl PublishConnector {
     async fn rabbit_channel(&self, op: &str, account: &Account) -> Result<lapin::Channel, CallError> {
-        if let Some(c) = self.rabbit.get(account).filter(|c| c.status().connected()) {
+        let key = account.fingerprint();
+        if let Some(c) = self.rabbit.get(&key).filter(|c| c.status().connected()) {
             return Ok(c);
         }
         let url = needs(op, account, "url")?;
@@ -98,7 +99,7 @@ impl PublishConnector {
             lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await.map_err(unreachable)?;
         let channel = conn.create_channel().await.map_err(unreachable)?;
         channel.confirm_select(lapin::options::ConfirmSelectOptions::default()).await.map_err(unreachable)?;
-        self.rabbit.put(account, channel.clone());
+        self.rabbit.put(key, channel.clone());
         Ok(channel)
     }
 
@@ -137,11 +138,11 @@ impl PublishConnector {
         let confirmation = match tokio::time::timeout(TIMEOUT, sent).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
-                self.rabbit.drop_for(account);
+                self.rabbit.remove(&account.fingerprint());
                 return Err(fail(format!("{op}: RabbitMQ: {e}"), true));
             }
             Err(_) => {
-                self.rabbit.drop_for(account);
+                self.rabbit.remove(&account.fingerprint());
                 return Err(fail(format!("{op}: RabbitMQ did not confirm within {TIMEOUT:?}"), true));
             }
         };
@@ -167,7 +168,8 @@ impl PublishConnector {
 #[cfg(feature = "publish-nats")]
 impl PublishConnector {
     async fn nats_client(&self, op: &str, account: &Account) -> Result<async_nats::Client, CallError> {
-        if let Some(c) = self.nats.get(account) {
+        let key = account.fingerprint();
+        if let Some(c) = self.nats.get(&key) {
             return Ok(c);
         }
         let url = needs(op, account, "url")?;
@@ -182,7 +184,7 @@ impl PublishConnector {
             .connect(url)
             .await
             .map_err(|e| fail(format!("{op}: cannot reach NATS for account `{}`: {e}", account.name), true))?;
-        self.nats.put(account, client.clone());
+        self.nats.put(key, client.clone());
         Ok(client)
     }
 
@@ -227,7 +229,8 @@ impl PublishConnector {
 #[cfg(feature = "publish-kafka")]
 impl PublishConnector {
     fn kafka_producer(&self, op: &str, account: &Account) -> Result<rdkafka::producer::FutureProducer, CallError> {
-        if let Some(p) = self.kafka.get(account) {
+        let key = account.fingerprint();
+        if let Some(p) = self.kafka.get(&key) {
             return Ok(p);
         }
         let mut config = rdkafka::ClientConfig::new();
@@ -249,7 +252,7 @@ impl PublishConnector {
         let producer: rdkafka::producer::FutureProducer = config
             .create()
             .map_err(|e| fail(format!("{op}: account `{}`: Kafka producer: {e}", account.name), false))?;
-        self.kafka.put(account, producer.clone());
+        self.kafka.put(key, producer.clone());
         Ok(producer)
     }
 
@@ -294,7 +297,8 @@ impl PublishConnector {
         account: &Account,
         queue_url: &str,
     ) -> Result<onset_sources::stream::sqs::Client, CallError> {
-        let key = Account { name: format!("{}\u{0}{queue_url}", account.name), ..account.clone() };
+        // One client per account and queue (the client signs for its queue URL).
+        let key = format!("{}\u{0}{queue_url}", account.fingerprint());
         if let Some(c) = self.sqs.get(&key) {
             return Ok(c);
         }
@@ -308,7 +312,7 @@ impl PublishConnector {
             .map_err(|e| fail(format!("{op}: account `{}`: {e}", account.name), false))?;
         let client = onset_sources::stream::sqs::Client::new(&settings)
             .map_err(|e| fail(format!("{op}: account `{}`: {e}", account.name), false))?;
-        self.sqs.put(&key, client.clone());
+        self.sqs.put(key, client.clone());
         Ok(client)
     }
 
