@@ -462,3 +462,16 @@ pub struct Signals {
 pub(crate) fn key_ids(text: &str) -> Result<Vec<String>, crate::StoreError> {
     serde_json::from_str(text).map_err(|e| crate::StoreError::Corrupt(format!("node key ids: {e}")))
 }
+
+/// A component's source as the web UI keeps it between deploys (server mode, no `--project`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftRow {
+    pub component: String,
+    /// The component file's YAML, byte for byte as written.
+    pub text: String,
+    /// Starts at 1 and grows by one with every save: a save based on an older revision is refused.
+    pub revision: i64,
+    pub updated_at: i64,
+    /// The name of the token that saved it.
+    pub updated_by: String,
+}

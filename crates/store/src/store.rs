@@ -201,6 +201,18 @@ pub trait Settings: Send + Sync {
     /// Records the key new values are sealed with, and writes `values` (re-sealed under it), in
     /// one transaction.
     async fn set_sealing_key(&self, key_id: String, values: Vec<SealedValue>) -> Result<(), StoreError>;
+    /// The web UI's draft of a component's source, if one was saved.
+    async fn draft(&self, component: String) -> Result<Option<DraftRow>, StoreError>;
+    /// Saves a draft as the next revision and answers it. With `base`, only when the stored
+    /// revision is `base` (0: none stored yet): else `Ok(None)` and nothing is written.
+    async fn put_draft(
+        &self,
+        component: String,
+        text: String,
+        updated_by: String,
+        now: i64,
+        base: Option<i64>,
+    ) -> Result<Option<i64>, StoreError>;
 }
 
 /// Control-plane tokens (hashes only) and the audit log.

@@ -140,6 +140,7 @@ macro_rules! conformance {
                 environments_keep_promotion_order,
                 config_values_are_upserted_and_scoped,
                 the_sealing_key_is_recorded_with_the_values_it_sealed,
+                drafts_are_saved_as_revisions_and_refuse_a_stale_base,
             ],
             access: [
                 tokens_are_found_by_hash_until_revoked,

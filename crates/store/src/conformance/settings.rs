@@ -80,3 +80,31 @@ pub async fn the_sealing_key_is_recorded_with_the_values_it_sealed(b: &dyn Backe
     let values = store.config_values(None).await.unwrap();
     assert_eq!((values.len(), values[0].sealed.as_str(), values[0].key_id.as_str()), (1, "new", "k2"));
 }
+
+pub async fn drafts_are_saved_as_revisions_and_refuse_a_stale_base(b: &dyn Backend) {
+    let store = b.open().await;
+    assert_eq!(store.draft("orders".into()).await.unwrap(), None);
+    let text = "# keep me\ncomponent: orders\n";
+    assert_eq!(store.put_draft("orders".into(), text.into(), "ann".into(), 10, Some(0)).await.unwrap(), Some(1));
+    let saved = store.draft("orders".into()).await.unwrap().unwrap();
+    assert_eq!(
+        (saved.text.as_str(), saved.revision, saved.updated_at, saved.updated_by.as_str()),
+        (text, 1, 10, "ann"),
+        "byte for byte, with who saved it"
+    );
+    assert_eq!(
+        store.put_draft("orders".into(), "x".into(), "bob".into(), 11, Some(0)).await.unwrap(),
+        None,
+        "a second first save loses"
+    );
+    assert_eq!(store.put_draft("orders".into(), "v2".into(), "bob".into(), 12, Some(1)).await.unwrap(), Some(2));
+    assert_eq!(
+        store.put_draft("orders".into(), "stale".into(), "ann".into(), 13, Some(1)).await.unwrap(),
+        None,
+        "a save on revision 1 after revision 2 is refused"
+    );
+    assert_eq!(store.draft("orders".into()).await.unwrap().unwrap().text, "v2", "the refused save wrote nothing");
+    assert_eq!(store.put_draft("orders".into(), "v3".into(), "cli".into(), 14, None).await.unwrap(), Some(3));
+    assert_eq!(store.put_draft("other".into(), "o".into(), "cli".into(), 15, None).await.unwrap(), Some(1));
+    assert_eq!(store.draft("orders".into()).await.unwrap().unwrap().revision, 3);
+}

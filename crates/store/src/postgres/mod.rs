@@ -20,6 +20,7 @@ use crate::StoreError;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_cluster.sql")),
+    (3, include_str!("../../migrations/postgres/0003_drafts.sql")),
 ];
 
 /// An arbitrary constant naming the advisory lock migrations run under.

@@ -94,6 +94,57 @@ impl Settings for PgStore {
         self.wrote(result)
     }
 
+    async fn draft(&self, component: String) -> Result<Option<DraftRow>, StoreError> {
+        let row =
+            sqlx::query("SELECT component, text, revision, updated_at, updated_by FROM drafts WHERE component = $1")
+                .bind(&component)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|r| DraftRow {
+            component: r.get(0),
+            text: r.get(1),
+            revision: r.get(2),
+            updated_at: r.get(3),
+            updated_by: r.get(4),
+        }))
+    }
+
+    async fn put_draft(
+        &self,
+        component: String,
+        text: String,
+        updated_by: String,
+        now: i64,
+        base: Option<i64>,
+    ) -> Result<Option<i64>, StoreError> {
+        // One statement each, so two saves on the same base never both win.
+        let sql = match base {
+            None => {
+                "INSERT INTO drafts (component, text, revision, updated_at, updated_by) VALUES ($1, $2, 1, $3, $4)
+                 ON CONFLICT (component) DO UPDATE SET text = excluded.text, revision = drafts.revision + 1,
+                     updated_at = excluded.updated_at, updated_by = excluded.updated_by
+                 RETURNING revision"
+            }
+            Some(0) => {
+                "INSERT INTO drafts (component, text, revision, updated_at, updated_by) VALUES ($1, $2, 1, $3, $4)
+                 ON CONFLICT (component) DO NOTHING RETURNING revision"
+            }
+            Some(_) => {
+                "UPDATE drafts SET text = $2, revision = revision + 1, updated_at = $3, updated_by = $4
+                 WHERE component = $1 AND revision = $5 RETURNING revision"
+            }
+        };
+        let result = sqlx::query_scalar(sql)
+            .bind(&component)
+            .bind(&text)
+            .bind(now)
+            .bind(&updated_by)
+            .bind(base.unwrap_or(0))
+            .fetch_optional(&self.pool)
+            .await;
+        self.wrote_db(result)
+    }
+
     async fn config_values(&self, scope: Option<(String, String)>) -> Result<Vec<SealedValue>, StoreError> {
         let (component, environment) = scope.map_or((None, None), |(c, e)| (Some(c), Some(e)));
         let rows = sqlx::query(

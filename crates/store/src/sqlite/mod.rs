@@ -65,6 +65,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../../migrations/sqlite/0011_event_trace.sql")),
     (12, include_str!("../../migrations/sqlite/0012_lease_token.sql")),
     (13, include_str!("../../migrations/sqlite/0013_cluster.sql")),
+    (14, include_str!("../../migrations/sqlite/0014_drafts.sql")),
 ];
 
 struct Readers {

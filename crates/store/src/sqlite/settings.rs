@@ -127,3 +127,54 @@ fn put_values(t: &rusqlite::Transaction<'_>, values: &[SealedValue]) -> Result<(
     }
     Ok(())
 }
+
+impl SqliteStore {
+    pub(super) async fn draft(&self, component: String) -> Result<Option<crate::DraftRow>, StoreError> {
+        self.read(move |c| {
+            Ok(rusqlite::OptionalExtension::optional(c.query_row(
+                "SELECT component, text, revision, updated_at, updated_by FROM drafts WHERE component = ?1",
+                [component],
+                |r| {
+                    Ok(crate::DraftRow {
+                        component: r.get(0)?,
+                        text: r.get(1)?,
+                        revision: r.get(2)?,
+                        updated_at: r.get(3)?,
+                        updated_by: r.get(4)?,
+                    })
+                },
+            ))?)
+        })
+        .await
+    }
+
+    pub(super) async fn put_draft(
+        &self,
+        component: String,
+        text: String,
+        updated_by: String,
+        now: i64,
+        base: Option<i64>,
+    ) -> Result<Option<i64>, StoreError> {
+        let (op, rx) = op(move |t| {
+            let current: i64 = rusqlite::OptionalExtension::optional(t.query_row(
+                "SELECT revision FROM drafts WHERE component = ?1",
+                [&component],
+                |r| r.get(0),
+            ))?
+            .unwrap_or(0);
+            if base.is_some_and(|b| b != current) {
+                return Ok(None);
+            }
+            t.execute(
+                "INSERT INTO drafts (component, text, revision, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (component) DO UPDATE SET text = excluded.text, revision = excluded.revision,
+                     updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                params![component, text, current + 1, now, updated_by],
+            )?;
+            Ok(Some(current + 1))
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+}

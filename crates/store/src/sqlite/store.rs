@@ -248,6 +248,21 @@ impl Settings for SqliteStore {
     async fn set_sealing_key(&self, key_id: String, values: Vec<SealedValue>) -> Result<(), StoreError> {
         SqliteStore::set_sealing_key(self, key_id, values).await
     }
+
+    async fn draft(&self, component: String) -> Result<Option<DraftRow>, StoreError> {
+        SqliteStore::draft(self, component).await
+    }
+
+    async fn put_draft(
+        &self,
+        component: String,
+        text: String,
+        updated_by: String,
+        now: i64,
+        base: Option<i64>,
+    ) -> Result<Option<i64>, StoreError> {
+        SqliteStore::put_draft(self, component, text, updated_by, now, base).await
+    }
 }
 
 #[async_trait::async_trait]
