@@ -35,7 +35,12 @@ pub struct SourceFile {
 impl SourceFile {
     /// A component file as read from disk, with the script files it names.
     pub fn read(path: &Path) -> Result<SourceFile, LoadError> {
-        let text = read_capped(path)?;
+        Ok(SourceFile::with_text(path, read_capped(path)?))
+    }
+
+    /// A component file's given text (an editor's, not yet saved) at `path`, with the script
+    /// files and connector documents it names read from beside `path`, when they are there.
+    pub fn with_text(path: &Path, text: String) -> SourceFile {
         let mut file = SourceFile { path: path.to_path_buf(), text, files: Default::default() };
         if let Ok(component) = yaml_serde::from_str::<Component>(&file.text) {
             let dir = path.parent().unwrap_or(Path::new("."));
@@ -52,7 +57,7 @@ impl SourceFile {
                 }
             }
         }
-        Ok(file)
+        file
     }
 }
 

@@ -175,24 +175,136 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     f.write_all(text.as_bytes())
 }
 
-/// The middleware in front of `/api/v1`: finds the caller's token or answers 401.
+/// The web UI's session cookie: the caller's token hash, a CSRF secret and an expiry, sealed
+/// with the node's master key (so every node of a cluster reads it, and nobody can forge or
+/// read one). HttpOnly, SameSite=Strict.
+pub const SESSION_COOKIE: &str = "onset_session";
+/// The CSRF secret of the session, readable by the page: writes made with the session cookie
+/// must repeat it in the `X-CSRF-Token` header.
+pub const CSRF_COOKIE: &str = "onset_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// How long a session lasts (revoking its token ends it at once).
+pub const SESSION_HOURS: i64 = 12;
+
+/// What a sealed session cookie carries.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SessionClaims {
+    /// The SHA-256 of the token signed in with.
+    h: String,
+    /// The CSRF secret.
+    c: String,
+    /// Expiry, unix ms.
+    e: i64,
+}
+
+/// A session made by signing in: the cookie values and what the page is told.
+pub struct NewSession {
+    pub cookie: String,
+    pub csrf: String,
+    pub expires_at: i64,
+}
+
+/// The session of the request, when it was authenticated by its cookie.
+#[derive(Debug, Clone)]
+pub struct SessionCsrf(pub String);
+
+/// Seals a session for `token` (already checked).
+pub fn new_session(app: &App, token: &str) -> Result<NewSession, String> {
+    let csrf = uuid::Uuid::new_v4().simple().to_string();
+    let expires_at = now_ms() + SESSION_HOURS * 3_600_000;
+    let claims = SessionClaims { h: hash(token), c: csrf.clone(), e: expires_at };
+    let keyring = app.keyring();
+    let key = keyring.sealing();
+    let sealed = key.seal("session", "", "cookie", &serde_json::to_string(&claims).map_err(|e| e.to_string())?)?;
+    Ok(NewSession { cookie: format!("{}.{sealed}", key.id), csrf, expires_at })
+}
+
+/// The claims of a session cookie, when one of this node's keys sealed it and it has not expired.
+fn open_session(app: &App, cookie: &str) -> Option<SessionClaims> {
+    let (key_id, sealed) = cookie.split_once('.')?;
+    let keyring = app.keyring();
+    let plain = keyring.get(key_id)?.open("session", "", "cookie", sealed).ok()?;
+    let claims: SessionClaims = serde_json::from_str(&plain).ok()?;
+    (claims.e > now_ms()).then_some(claims)
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// `Set-Cookie` values that start (`Some`) or end (`None`) a session. `Secure` when the
+/// public URL is https.
+pub fn session_cookies(app: &App, session: Option<&NewSession>) -> [String; 2] {
+    let secure =
+        if app.config.public_url.as_deref().is_some_and(|u| u.starts_with("https://")) { "; Secure" } else { "" };
+    match session {
+        Some(s) => {
+            let age = SESSION_HOURS * 3600;
+            [
+                format!("{SESSION_COOKIE}={}; Path=/; Max-Age={age}; HttpOnly; SameSite=Strict{secure}", s.cookie),
+                format!("{CSRF_COOKIE}={}; Path=/; Max-Age={age}; SameSite=Strict{secure}", s.csrf),
+            ]
+        }
+        None => [
+            format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}"),
+            format!("{CSRF_COOKIE}=; Path=/; Max-Age=0; SameSite=Strict{secure}"),
+        ],
+    }
+}
+
+fn unauthorized(code: &'static str, message: &'static str) -> Response {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, message).at("header authorization").into_response()
+}
+
+/// The middleware in front of `/api/v1`: finds the caller's token (a bearer token, or the web
+/// UI's session cookie with its CSRF header on writes) or answers 401.
 pub async fn require_token(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
-    let given = req
+    let bearer = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim);
-    let Some(token) = given.filter(|t| !t.is_empty()) else {
-        return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "token_missing",
-            "the control plane needs `Authorization: Bearer <token>`; the first admin token is in <data-dir>/admin-token",
-        )
-        .at("header authorization")
-        .into_response();
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let token_hash = match bearer {
+        Some(token) => hash(token),
+        None => {
+            let Some(cookie) = cookie(req.headers(), SESSION_COOKIE) else {
+                return unauthorized(
+                    "token_missing",
+                    "the control plane needs `Authorization: Bearer <token>`; the first admin token is in <data-dir>/admin-token",
+                );
+            };
+            let Some(claims) = open_session(&app, cookie) else {
+                return unauthorized("session_expired", "the session has expired or is not valid here; sign in again");
+            };
+            let safe = matches!(req.method(), &axum::http::Method::GET | &axum::http::Method::HEAD);
+            if !safe {
+                let given = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let same: bool = subtle::ConstantTimeEq::ct_eq(given.as_bytes(), claims.c.as_bytes()).into();
+                if !same {
+                    return ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "csrf_failed",
+                        "a change made with the session cookie must carry the session's CSRF token in `X-CSRF-Token` (the `onset_csrf` cookie)",
+                    )
+                    .at("header x-csrf-token")
+                    .into_response();
+                }
+            }
+            req.extensions_mut().insert(SessionCsrf(claims.c));
+            claims.h
+        }
     };
-    match app.store.token_by_hash(hash(token)).await {
+    match app.store.token_by_hash(token_hash).await {
         Ok(Some(row)) => {
             let principal = Principal {
                 token_id: row.id,
@@ -203,9 +315,7 @@ pub async fn require_token(State(app): State<Arc<App>>, mut req: Request, next: 
             req.extensions_mut().insert(principal);
             next.run(req).await
         }
-        Ok(None) => ApiError::new(StatusCode::UNAUTHORIZED, "token_invalid", "the token is unknown or revoked")
-            .at("header authorization")
-            .into_response(),
+        Ok(None) => unauthorized("token_invalid", "the token is unknown or revoked"),
         Err(e) => ApiError::internal(e).into_response(),
     }
 }

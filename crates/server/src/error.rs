@@ -99,6 +99,8 @@ impl From<ServiceError> for ApiError {
                     Kind::Deployment => "unknown_deployment",
                     Kind::Token => "unknown_token",
                     Kind::Account => "unknown_account",
+                    Kind::Draft => "no_draft",
+                    Kind::File => "unknown_file",
                 };
                 ApiError::not_found(code, e.to_string()).at("path id")
             }

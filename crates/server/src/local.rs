@@ -120,6 +120,25 @@ pub async fn run_local(project_dir: &Path, req: LocalRunRequest) -> Result<Local
             names.join(", ")
         )]);
     };
+    run_component(component, file, req).await
+}
+
+/// Parses a component's source (an editor's text) as a deploy would, each problem at
+/// file:line:column.
+pub fn parse_source(file: &onset_model::SourceFile) -> Result<Component, Vec<String>> {
+    let problems = crate::validation::validate_source(&file.path, &file.text, &file.files);
+    if !problems.is_empty() {
+        return Err(problems.iter().map(ToString::to_string).collect());
+    }
+    yaml_serde::from_str(&file.text).map_err(|e| vec![format!("{}: {e}", file.path.display())])
+}
+
+/// Runs one handler of a component already loaded (from a project or an editor).
+pub async fn run_component(
+    component: &Component,
+    file: &onset_model::SourceFile,
+    req: LocalRunRequest,
+) -> Result<LocalRun, Vec<String>> {
     let (channel, event, params) = resolve_event(component, &req.event).map_err(|e| vec![e])?;
     // The trigger does not run locally: config only its settings use (a webhook secret) is
     // not asked for.

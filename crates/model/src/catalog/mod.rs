@@ -5,6 +5,7 @@
 pub mod github;
 pub mod google;
 mod naming;
+mod skeleton;
 pub mod slack;
 pub mod timed;
 
@@ -12,6 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use naming::{EventName, pascal};
+pub use skeleton::{Skeleton, skeleton};
 
 /// Trigger types this build can run.
 pub const TRIGGER_TYPES: &[&str] =

@@ -186,8 +186,9 @@ pub fn document(ops: &[Op]) -> Value {
                 "content": { "application/json": { "schema": body(&mut requests_gen) } },
             });
         }
-        operation["security"] = if op.authenticated { json!([{ "bearer": [] }]) } else { json!([]) };
-        let item = paths.entry(op.path.to_string()).or_insert_with(|| json!({}));
+        operation["security"] = if op.authenticated { json!([{ "bearer": [] }, { "session": [] }]) } else { json!([]) };
+        // axum's `{*rest}` (the rest of the path) is an ordinary parameter to OpenAPI.
+        let item = paths.entry(op.path.replace("{*", "{")).or_insert_with(|| json!({}));
         item[op.method] = operation;
     }
     let mut schemas = requests_gen.take_definitions(true);
@@ -219,6 +220,13 @@ pub fn document(ops: &[Op]) -> Value {
                     "description": "A control-plane token (`onset token create`; the first admin token is in \
                                     <data-dir>/admin-token)",
                 },
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "onset_session",
+                    "description": "The web UI's session (`POST /api/v1/session`); changes also need the \
+                                    session's CSRF token in `X-CSRF-Token`",
+                },
             },
         },
     })
@@ -234,7 +242,10 @@ fn settings(contract: Contract) -> SchemaSettings {
 
 /// `{id}` and `{name}` in a path template.
 fn path_parameters(path: &str) -> Vec<&str> {
-    path.split('/').filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}')).collect()
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| name.trim_start_matches('*'))
+        .collect()
 }
 
 /// A `$ref` schema's target among the generator's definitions (query structs are referenced).

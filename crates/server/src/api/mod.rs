@@ -13,6 +13,7 @@ pub mod doc;
 mod events;
 mod health;
 mod series;
+mod studio;
 pub mod types;
 
 use std::sync::Arc;
@@ -109,6 +110,7 @@ fn table() -> Table {
     let t = series::routes(t);
     let t = alerts::routes(t);
     let t = accounts::routes(t);
+    let t = studio::routes(t);
     config::routes(t)
 }
 

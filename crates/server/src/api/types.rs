@@ -8,8 +8,10 @@ use serde_json::value::RawValue;
 
 mod accounts;
 mod observe;
+mod studio;
 pub use accounts::*;
 pub use observe::*;
+pub use studio::*;
 
 /// Every error: a stable machine-readable `code`, a human `message`, and where the problem is.
 #[derive(Debug, Serialize, JsonSchema)]

@@ -13,6 +13,7 @@ pub mod components;
 pub mod config;
 pub mod deployments;
 pub mod events;
+pub mod studio;
 
 use onset_store::StoreError;
 
@@ -27,6 +28,8 @@ pub enum Kind {
     Deployment,
     Token,
     Account,
+    Draft,
+    File,
 }
 
 impl Kind {
@@ -37,6 +40,8 @@ impl Kind {
             Kind::Deployment => "deployment",
             Kind::Token => "token",
             Kind::Account => "account",
+            Kind::Draft => "draft of component",
+            Kind::File => "project file",
         }
     }
 }

@@ -35,6 +35,7 @@ mod scripts;
 mod series;
 mod slack;
 mod sqs;
+mod studio;
 mod support;
 mod timed;
 mod traces;
