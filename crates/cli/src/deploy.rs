@@ -166,6 +166,45 @@ pub async fn promote(remote: &Remote, component: &str, from: &str, to: Option<&s
     Ok(())
 }
 
+/// `onset pull`: the active deployment's source and carried files, written into the project
+/// (files are placed relative to the component file, as they were read).
+pub async fn pull(remote: &Remote, component: &str, env: &str, project: &std::path::Path) -> Result<(), String> {
+    let (status, active) =
+        remote.call_raw(Method::GET, &format!("/api/v1/components/{component}?environment={env}"), None).await?;
+    if status >= 300 {
+        return Err(failure_text(&active));
+    }
+    let id = active["deployment_id"].as_str().unwrap_or_default();
+    let detail = remote.call(Method::GET, &format!("/api/v1/deployments/{id}"), None).await?;
+    let dir = project.join("components");
+    let mut written = Vec::new();
+    let mut write = |path: std::path::PathBuf, text: &str| -> Result<(), String> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        written.push(path.display().to_string());
+        Ok(())
+    };
+    write(dir.join(format!("{component}.yaml")), detail["source"].as_str().unwrap_or_default())?;
+    for (name, text) in detail["files"].as_object().into_iter().flatten() {
+        // Carried files are named relative to the component file (`scripts/x.js`,
+        // `../connectors/pets.yaml`); none may leave the project.
+        let relative = std::path::Path::new(name);
+        let depth_ok = relative.components().filter(|c| matches!(c, std::path::Component::ParentDir)).count() <= 1
+            && !relative.is_absolute();
+        if !depth_ok {
+            return Err(format!("the deployment carries `{name}`, which is outside the project; not written"));
+        }
+        write(dir.join(relative), text.as_str().unwrap_or_default())?;
+    }
+    println!("{component} ({env}, deployment {id}):");
+    for w in written {
+        println!("  wrote {w}");
+    }
+    Ok(())
+}
+
 fn failure_text(value: &Value) -> String {
     let errors: Vec<&str> = value["errors"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     if errors.is_empty() { value["message"].as_str().unwrap_or("refused").to_string() } else { errors.join("\n") }

@@ -246,6 +246,17 @@ enum Command {
         #[command(flatten)]
         remote: remote::RemoteArgs,
     },
+    /// Write the source active in an environment (the web UI's last deploy, say) into a project
+    /// directory: components/COMPONENT.yaml and the files it carries.
+    Pull {
+        component: String,
+        #[arg(long, default_value = "development")]
+        env: String,
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
     /// Make an earlier deployment active again (default: the one before the active one).
     Rollback {
         component: String,
@@ -577,6 +588,9 @@ fn main() -> ExitCode {
             }
             Command::Promote { component, from, to, remote } => {
                 deploy::promote(&remote::Remote::new(&remote)?, &component, &from, to.as_deref()).await
+            }
+            Command::Pull { component, env, project, remote } => {
+                deploy::pull(&remote::Remote::new(&remote)?, &component, &env, &project).await
             }
             Command::Rollback { component, env, to, remote } => {
                 deploy::rollback(&remote::Remote::new(&remote)?, &component, &env, to.as_deref()).await

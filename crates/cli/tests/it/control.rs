@@ -131,6 +131,18 @@ fn deploy_promote_rollback_undeploy_and_git_from_the_cli() {
     let logs = ok(&onset(dir.path(), &["logs", "--deployment", &id, "--server", &base]));
     assert!(logs.contains("active") && logs.contains(&commit) && logs.contains("activated"), "{logs}");
 
+    // `onset pull` writes the active source (here: the git build) into a project, byte for byte.
+    let pulled = tempfile::tempdir().unwrap();
+    let into = pulled.path().to_str().unwrap();
+    let out = ok(&onset(dir.path(), &["pull", "greet", "--project", into, "--server", &base]));
+    assert!(out.contains("components/greet.yaml"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(pulled.path().join("components/greet.yaml")).unwrap(),
+        std::fs::read_to_string(repo.path().join("components/greet.yaml")).unwrap()
+    );
+    let out = onset(dir.path(), &["pull", "greet", "--env", "production", "--project", into, "--server", &base]);
+    assert!(!out.status.success() && text(&out.stderr).contains("production"), "{}", text(&out.stderr));
+
     // Promote into production with its own config, roll development back, undeploy production.
     ok(&onset(dir.path(), &["config", "set", "greet", "greeting=hello", "--env", "production", "--server", &base]));
     let out = ok(&onset(dir.path(), &["promote", "greet", "--server", &base]));

@@ -491,6 +491,10 @@ pub struct DeploymentDetail {
     #[serde(flatten)]
     pub deployment: Deployment,
     pub log: Vec<LogLine>,
+    /// The component file as deployed (`onset pull` writes it back into a project).
+    pub source: String,
+    /// The files it carried (script files, connector documents), path → text.
+    pub files: std::collections::BTreeMap<String, String>,
 }
 
 /// The answer to a deploy, promotion or rollback that activated a build.

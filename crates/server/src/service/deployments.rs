@@ -416,8 +416,12 @@ pub async fn list(app: &App, q: DeploymentQuery) -> crate::service::Result<Page<
 /// One deployment with its log.
 pub async fn get(app: &App, id: String) -> crate::service::Result<DeploymentDetail> {
     let row = app.store.deployment(id.clone()).await?.ok_or_else(|| ServiceError::not_found(Kind::Deployment, &id))?;
-    let log = app.store.deployment_logs(id).await?;
-    Ok(DeploymentDetail { deployment: row.into(), log: log_lines(log) })
+    let log = app.store.deployment_logs(id.clone()).await?;
+    let (source, files) = match app.store.deployment_source(id).await? {
+        Some((_, source, files)) => (source, serde_json::from_str(&files).unwrap_or_default()),
+        None => (String::new(), Default::default()),
+    };
+    Ok(DeploymentDetail { deployment: row.into(), log: log_lines(log), source, files })
 }
 
 /// What a deployment did, timestamped.
