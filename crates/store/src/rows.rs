@@ -218,6 +218,8 @@ pub struct ListFilter {
     pub environment: Option<String>,
     pub status: Option<String>,
     pub before: Option<String>,
+    /// Only ids from this one on (ids are UUIDv7: a time bound is an id bound).
+    pub since: Option<String>,
     pub limit: u32,
 }
 

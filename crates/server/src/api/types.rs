@@ -49,6 +49,10 @@ pub struct EventQuery {
     pub component: Option<String>,
     pub environment: Option<String>,
     pub status: Option<EventStatus>,
+    /// Only those from this time on (RFC 3339).
+    pub from: Option<String>,
+    /// Only those before this time (RFC 3339).
+    pub to: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1 to 500 (default 50).
@@ -61,6 +65,10 @@ pub struct RunQuery {
     pub component: Option<String>,
     pub environment: Option<String>,
     pub status: Option<RunStatus>,
+    /// Only those from this time on (RFC 3339).
+    pub from: Option<String>,
+    /// Only those before this time (RFC 3339).
+    pub to: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1 to 500 (default 50).

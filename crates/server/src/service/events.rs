@@ -15,20 +15,47 @@ fn filter(
     environment: Option<&str>,
     status: Option<&str>,
     (cursor, given_limit): (Option<String>, Option<u32>),
+    (from, to): (Option<&str>, Option<&str>),
 ) -> Result<ListFilter> {
+    let since = from.map(|t| time_bound(t, "query from")).transpose()?;
+    let until = to.map(|t| time_bound(t, "query to")).transpose()?;
+    // The earlier of the cursor and `to` bounds the page.
+    let before = match (cursor, until) {
+        (Some(c), Some(u)) => Some(c.min(u)),
+        (c, u) => c.or(u),
+    };
     Ok(ListFilter {
         component,
         environment: environment_filter(app, environment)?,
         status: status.map(str::to_string),
-        before: cursor,
+        before,
+        since,
         limit: limit(given_limit)?,
     })
+}
+
+/// The smallest UUIDv7 of an instant: ids carry their creation time, so a time bound is an
+/// id bound (no index besides the primary key is needed).
+fn time_bound(text: &str, at: &'static str) -> Result<String> {
+    let ms = text
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.as_millisecond())
+        .map_err(|e| ServiceError::invalid("invalid_time", format!("`{text}` is not an RFC 3339 time ({e})"), at))?;
+    let ms = u64::try_from(ms.max(0)).unwrap_or(0) & 0xffff_ffff_ffff;
+    Ok(format!("{:08x}-{:04x}-7000-8000-000000000000", ms >> 16, ms & 0xffff))
 }
 
 /// Events, newest first, without headers and payload.
 pub async fn list_events(app: &App, q: EventQuery) -> Result<Page<Event>> {
     let status = q.status.map(|s| s.as_str());
-    let filter = filter(app, q.component, q.environment.as_deref(), status, (q.cursor, q.limit))?;
+    let filter = filter(
+        app,
+        q.component,
+        q.environment.as_deref(),
+        status,
+        (q.cursor, q.limit),
+        (q.from.as_deref(), q.to.as_deref()),
+    )?;
     let page = app.store.events(filter).await?;
     Ok(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor })
 }
@@ -42,7 +69,14 @@ pub async fn event(app: &App, id: String) -> Result<Event> {
 /// Runs, newest first, without steps.
 pub async fn list_runs(app: &App, q: RunQuery) -> Result<Page<Run>> {
     let status = q.status.map(|s| s.as_str());
-    let filter = filter(app, q.component, q.environment.as_deref(), status, (q.cursor, q.limit))?;
+    let filter = filter(
+        app,
+        q.component,
+        q.environment.as_deref(),
+        status,
+        (q.cursor, q.limit),
+        (q.from.as_deref(), q.to.as_deref()),
+    )?;
     let page = app.store.runs(filter).await?;
     Ok(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor })
 }

@@ -265,6 +265,21 @@ async fn many_runs_are_replayed_by_run_or_event_id() {
     for id in &ids {
         s.wait_event(id, |e| e["runs"].as_array().unwrap().len() == 2).await;
     }
+    // A time window (ids are UUIDv7, so it is an id range): the runs of the replay are after `mid`.
+    let s = &s;
+    let count = |q: String| async move { s.get(&format!("/api/v1/runs?{q}")).await["items"].as_array().unwrap().len() };
+    assert_eq!(count("from=2000-01-01T00:00:00Z".into()).await, 4);
+    assert_eq!(count("to=2000-01-01T00:00:00Z".into()).await, 0);
+    assert_eq!(count("from=2999-01-01T00:00:00Z".into()).await, 0);
+    let first_time = s.get(&format!("/api/v1/runs/{first_run}")).await["created_at"].as_str().unwrap().to_string();
+    let after_first: jiff::Timestamp =
+        first_time.parse::<jiff::Timestamp>().unwrap() + jiff::SignedDuration::from_millis(1);
+    assert_eq!(count(format!("from={after_first}")).await, 3, "all but the first run");
+    assert_eq!(count(format!("to={after_first}&component=hook")).await, 1, "only the first");
+    let r = s.api.get(s.url("/api/v1/runs?from=yesterday")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "invalid_time");
+
     let r = s.post_json("/api/v1/runs/replay", &json!({ "ids": [] })).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }

@@ -182,6 +182,10 @@ impl PgStore {
             values.push(before.clone());
             clauses.push(format!("id < ${}", values.len()));
         }
+        if let Some(since) = &f.since {
+            values.push(since.clone());
+            clauses.push(format!("id >= ${}", values.len()));
+        }
         let where_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
         let sql =
             format!("SELECT {columns} FROM {table} {where_sql} ORDER BY id DESC LIMIT {}", u64::from(f.limit) + 1);

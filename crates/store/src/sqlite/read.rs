@@ -104,6 +104,10 @@ fn filter_sql(f: &ListFilter) -> (String, Vec<String>) {
         values.push(before.clone());
         clauses.push(format!("id < ?{}", values.len()));
     }
+    if let Some(since) = &f.since {
+        values.push(since.clone());
+        clauses.push(format!("id >= ?{}", values.len()));
+    }
     let sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
     (sql, values)
 }
