@@ -25,6 +25,7 @@ mod series;
 mod service;
 mod timed;
 mod traces;
+mod ui;
 mod validation;
 mod watch;
 mod worker;
@@ -128,6 +129,8 @@ fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/hooks/{environment}/{component}", hooks.clone())
         .route("/hooks/{environment}/{component}/{*resource}", hooks)
+        .route("/", axum::routing::get(ui::index))
+        .route("/assets/{*file}", axum::routing::get(ui::asset))
         .merge(api::router(app.clone()))
         .fallback(not_found)
         .with_state(app)

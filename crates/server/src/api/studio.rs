@@ -34,7 +34,14 @@ pub(super) fn routes(t: Table) -> Table {
         .body::<SignIn>()
         .answers::<Session>(200, "Signed in; repeat `csrf_token` in `X-CSRF-Token` on changes")
         .errors(&[400, 401]),
-        post(sign_in).delete(sign_out),
+        post(sign_in),
+    )
+    .add(
+        Op::delete("/api/v1/session", "signOut", "Sign out: both session cookies are cleared")
+            .tag("session")
+            .public()
+            .answers_empty(204, "Signed out"),
+        axum::routing::delete(sign_out),
     )
     .add(
         Op::get("/api/v1/session", "getSession", "Who is signed in (or whose bearer token this is)")
