@@ -104,6 +104,78 @@ async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
 }
 
+/** `onset serve` on a free port, with `--project DIR` when given (else server mode). */
+async function serve(project) {
+  const data = mkdtempSync(join(tmpdir(), 'onset-ui-data-'));
+  const port = await freePort();
+  const args = ['serve', '--data-dir', data, '--listen', `127.0.0.1:${port}`, ...(project ? ['--project', project] : [])];
+  const server = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+  const out = { base: `http://127.0.0.1:${port}`, data, server, log: '' };
+  server.stderr.on('data', (d) => (out.log += d));
+  await until('the server', async () => (await fetch(`${out.base}/readyz`)).ok);
+  return out;
+}
+
+/**
+ * Server mode (no --project): the editor keeps drafts in the store and deploys from them; a
+ * viewer sees the same pages and can change nothing.
+ */
+async function serverMode(browser) {
+  const { base, data, server } = await serve(null);
+  try {
+    const token = readFileSync(join(data, 'admin-token'), 'utf8').trim();
+    const admin = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, bypassCSP: true });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => violations.push(`page error: ${e.message}`));
+    page.on('dialog', (d) => d.accept());
+    await page.goto(base + '/');
+    await page.getByTestId('login-token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('component-list').waitFor();
+    await page.getByRole('link', { name: 'New component' }).click();
+    await page.getByTestId('catalog').getByRole('button', { name: /github/ }).click();
+    await page.getByLabel('Channel').selectOption('IssuesService');
+    await page.getByLabel('Component name').fill('drafted');
+    await page.getByRole('button', { name: 'Create and edit' }).click();
+    await page.getByTestId('step-0').click();
+    await page.getByTestId('add-fail').click();
+    await page.getByTestId('step-1').waitFor();
+    await page.getByRole('button', { name: /^Save/ }).click();
+    const draft = await until('the saved draft', async () => {
+      const d = await (await fetch(`${base}/api/v1/drafts/drafted`, { headers: admin })).json();
+      return d.revision === 2 ? d : null;
+    });
+    check(draft.text.startsWith('# Made by `onset new drafted') && draft.text.includes('- fail: "stopped: {{ event.action }}"'), `the draft:\n${draft.text}`);
+    await page.getByRole('link', { name: 'Components' }).click();
+    await page.getByTestId('component-list').getByText('drafted').waitFor();
+    await page.goto(`${base}/#/edit/drafted`);
+    await page.getByTestId('tab-deploy').click();
+    await page.getByTestId('deploy').click();
+    await page.getByTestId('config-webhook_secret').fill('dev-secret-789');
+    await page.getByTestId('config-save').click();
+    await until('the deployment from the draft', async () => (await page.getByTestId('env-development').innerText()).includes('-'));
+
+    // A viewer: every page, no change.
+    const made = await (await fetch(`${base}/api/v1/tokens`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'wall', role: 'viewer' }) })).json();
+    const viewer = await (await browser.newContext({ viewport: { width: 1400, height: 1000 }, bypassCSP: true })).newPage();
+    await viewer.goto(base + '/');
+    await viewer.getByTestId('login-token').fill(made.token);
+    await viewer.getByRole('button', { name: 'Sign in' }).click();
+    await viewer.getByTestId('component-list').getByText('drafted').waitFor();
+    await viewer.goto(`${base}/#/edit/drafted`);
+    await viewer.getByTestId('step-0').waitFor();
+    check(await viewer.getByTestId('add-if').isDisabled(), 'a viewer cannot add steps');
+    await viewer.getByTestId('tab-deploy').click();
+    check(await viewer.getByTestId('deploy').isDisabled(), 'a viewer cannot deploy');
+    await axe(viewer, 'viewer editor');
+    console.log('ui journeys (server mode, viewer): ok');
+  } finally {
+    server.kill('SIGTERM');
+    rmSync(data, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   check(existsSync(bin), `no onset binary at ${bin} (cargo build -p onset-cli, or set ONSET_BIN)`);
   const gz = firstPageJs();
@@ -111,17 +183,10 @@ async function main() {
   check(gz < 500 * 1024, `the first page's JavaScript is ${gz} bytes gzipped; the budget is 500 KB`);
 
   const project = mkdtempSync(join(tmpdir(), 'onset-ui-project-'));
-  const data = mkdtempSync(join(tmpdir(), 'onset-ui-data-'));
   writeFileSync(join(project, 'onset.yaml'), 'name: ui-journeys\n');
   mkdirSync(join(project, 'components'));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const server = spawn(bin, ['serve', '--project', project, '--data-dir', data, '--listen', `127.0.0.1:${port}`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, RUST_LOG: 'warn' },
-  });
-  let serverLog = '';
-  server.stderr.on('data', (d) => (serverLog += d));
+  const serverLog = await serve(project);
+  const { base, data, server } = serverLog;
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [
@@ -130,7 +195,6 @@ async function main() {
     ],
   });
   try {
-    await until('the server', async () => (await fetch(`${base}/readyz`)).ok);
     const token = readFileSync(join(data, 'admin-token'), 'utf8').trim();
     // axe-core is injected into the page: the page's CSP (script-src 'self') would refuse it.
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, bypassCSP: true });
@@ -266,10 +330,11 @@ async function main() {
     await point.click({ force: true });
     await page.getByTestId('runs-table').getByText('triage').first().waitFor();
 
+    await serverMode(browser);
     check(violations.length === 0, `problems found:\n${violations.join('\n')}`);
     console.log('ui journeys: ok');
   } catch (e) {
-    console.error(serverLog.slice(-4000));
+    console.error(serverLog.log.slice(-4000));
     for (const p of browser.contexts().flatMap((c) => c.pages())) {
       await p.screenshot({ path: join(tmpdir(), 'onset-ui-failure.png') }).catch(() => {});
       console.error(`the page at the failure (screenshot ${join(tmpdir(), 'onset-ui-failure.png')}):\n${await p.getByTestId('yaml-editor').locator('.cm-content').evaluate((el) => el.cmTile.root.view.state.doc.toString(), null, { timeout: 1000 }).catch(() => '')}`);

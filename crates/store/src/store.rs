@@ -203,6 +203,8 @@ pub trait Settings: Send + Sync {
     async fn set_sealing_key(&self, key_id: String, values: Vec<SealedValue>) -> Result<(), StoreError>;
     /// The web UI's draft of a component's source, if one was saved.
     async fn draft(&self, component: String) -> Result<Option<DraftRow>, StoreError>;
+    /// Every draft by component name, without its text (`text` is empty).
+    async fn drafts(&self) -> Result<Vec<DraftRow>, StoreError>;
     /// Saves a draft as the next revision and answers it. With `base`, only when the stored
     /// revision is `base` (0: none stored yet): else `Ok(None)` and nothing is written.
     async fn put_draft(

@@ -622,6 +622,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/drafts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every component's draft (server mode), without the text */
+        get: operations["listDrafts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/drafts/{component}": {
         parameters: {
             query?: never;
@@ -1053,6 +1070,19 @@ export interface components {
             revision: number;
             updated_at: string;
             updated_by: string;
+        };
+        /** @description One draft in the list (without its text). */
+        DraftEntry: {
+            component: string;
+            /** Format: int64 */
+            revision: number;
+            updated_at: string;
+            updated_by: string;
+        };
+        /** @description A page of a list, newest first; pass `next_cursor` as `cursor` for the next page. */
+        DraftEntryPage: {
+            items: components["schemas"]["DraftEntry"][];
+            next_cursor: string | null;
         };
         /** @description `PUT /api/v1/drafts/{component}`. */
         DraftSave: {
@@ -4564,6 +4594,53 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error; the server log has the detail */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Overloaded, disk full or shutting down; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listDrafts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Drafts by component name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DraftEntryPage"];
                 };
             };
             /** @description No token, or an unknown or revoked one */

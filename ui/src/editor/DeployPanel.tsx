@@ -52,6 +52,19 @@ export function DeployPanel({
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [name]);
 
+  // The log of what is active in the environment, followed while the panel is open.
+  const activeId = active[env]?.deployment_id;
+  useEffect(() => {
+    if (!activeId) return;
+    const load = () =>
+      api.GET('/api/v1/deployments/{id}/logs', { params: { path: { id: activeId } } }).then(({ data }) => {
+        if (data) setLog(data.items);
+      });
+    void load();
+    const t = setInterval(load, 3000);
+    return () => clearInterval(t);
+  }, [activeId]);
+
   const answered = async (
     r: { data?: Schemas['DeployResult']; error?: unknown },
     again: () => Promise<void>,

@@ -3,13 +3,16 @@ import { useEffect, useState } from 'react';
 import { api, problem, type Schemas } from '../api/client';
 import type { Session } from '../App';
 
-/** Components: what is deployed where, and (project mode) the project's component files. */
+/** Components: what is deployed where, and the project's component files (project mode) or the drafts (server mode). */
 export function Components({ session }: { session: Session }) {
   const [active, setActive] = useState<Schemas['Component'][]>([]);
   const [files, setFiles] = useState<string[]>([]);
   const [error, setError] = useState('');
   useEffect(() => {
     api.GET('/api/v1/components').then(({ data, error }) => (data ? setActive(data.items) : setError(problem(error))));
+    if (session.mode === 'server') {
+      api.GET('/api/v1/drafts').then(({ data }) => setFiles((data?.items ?? []).map((d) => `components/${d.component}.yaml`)));
+    }
     if (session.mode === 'project') {
       api.GET('/api/v1/project/files').then(({ data }) =>
         setFiles(

@@ -13,8 +13,8 @@ use axum::{Extension, Json};
 
 use super::doc::Op;
 use super::types::{
-    Draft, DraftSave, FileSave, Page, Preview, PreviewRequest, ProjectEntry, ProjectFile, ReplayMany, ReplayedMany,
-    Session, SignIn, SkeletonQuery, SkeletonSource, SourceText, TryRequest, TryResult, Validation,
+    Draft, DraftEntry, DraftSave, FileSave, Page, Preview, PreviewRequest, ProjectEntry, ProjectFile, ReplayMany,
+    ReplayedMany, Session, SignIn, SkeletonQuery, SkeletonSource, SourceText, TryRequest, TryResult, Validation,
 };
 use super::{Body, Q, Table};
 use crate::app::App;
@@ -79,6 +79,12 @@ pub(super) fn routes(t: Table) -> Table {
         .body::<PreviewRequest>()
         .answers::<Preview>(200, "The value, or the error that stops it"),
         post(preview),
+    )
+    .add(
+        Op::get("/api/v1/drafts", "listDrafts", "Every component's draft (server mode), without the text")
+            .tag("studio")
+            .answers::<Page<DraftEntry>>(200, "Drafts by component name"),
+        get(list_drafts),
     )
     .add(
         Op::get("/api/v1/drafts/{component}", "getDraft", "A component's draft (server mode)")
@@ -214,6 +220,10 @@ async fn try_run(
 
 async fn preview(Body(req): Body<PreviewRequest>) -> Json<Preview> {
     Json(studio::preview(req))
+}
+
+async fn list_drafts(State(app): State<Arc<App>>) -> Result<Json<Page<DraftEntry>>, ApiError> {
+    Ok(Json(Page::all(studio::drafts(&app).await?)))
 }
 
 async fn draft(State(app): State<Arc<App>>, Path(component): Path<String>) -> Result<Json<Draft>, ApiError> {

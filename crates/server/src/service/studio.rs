@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Kind, Result, ServiceError};
 use crate::api::types::{
-    Draft, FileSave, Preview, PreviewMode, PreviewRequest, Problem, ProjectEntry, ProjectFile, ReplayMany,
+    Draft, DraftEntry, FileSave, Preview, PreviewMode, PreviewRequest, Problem, ProjectEntry, ProjectFile, ReplayMany,
     ReplaySkipped, ReplayedMany, SourceText, Step, TryRequest, TryResult, Validation,
 };
 use crate::app::{App, DEVELOPMENT, now_ms};
@@ -148,6 +148,22 @@ fn component_name(name: &str) -> Result<()> {
     onset_model::ComponentName::parse(name)
         .map(|_| ())
         .map_err(|e| ServiceError::invalid("invalid_name", format!("component name `{name}`: {e}"), "path component"))
+}
+
+/// Every draft, by component name.
+pub async fn drafts(app: &App) -> Result<Vec<DraftEntry>> {
+    Ok(app
+        .store
+        .drafts()
+        .await?
+        .into_iter()
+        .map(|d| DraftEntry {
+            component: d.component,
+            revision: d.revision,
+            updated_at: onset_store::time::rfc3339(d.updated_at),
+            updated_by: d.updated_by,
+        })
+        .collect())
 }
 
 pub async fn draft(app: &App, component: String) -> Result<Draft> {

@@ -191,6 +191,10 @@ async fn drafts_keep_the_text_and_refuse_a_stale_save() {
     let got = s.get("/api/v1/drafts/triage").await;
     assert_eq!((got["text"].as_str(), got["revision"].as_i64()), (Some(half_typed.as_str()), Some(2)));
     assert_eq!(s.api.get(s.url("/api/v1/drafts/Not%20a%20name")).send().await.unwrap().status(), 400);
+    let list = s.get("/api/v1/drafts").await;
+    assert_eq!(list["items"][0]["component"], "triage");
+    assert_eq!(list["items"][0]["revision"], 2);
+    assert!(list["items"][0].get("text").is_none());
 }
 
 #[tokio::test]

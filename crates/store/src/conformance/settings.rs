@@ -107,4 +107,11 @@ pub async fn drafts_are_saved_as_revisions_and_refuse_a_stale_base(b: &dyn Backe
     assert_eq!(store.put_draft("orders".into(), "v3".into(), "cli".into(), 14, None).await.unwrap(), Some(3));
     assert_eq!(store.put_draft("other".into(), "o".into(), "cli".into(), 15, None).await.unwrap(), Some(1));
     assert_eq!(store.draft("orders".into()).await.unwrap().unwrap().revision, 3);
+    let listed: Vec<_> =
+        store.drafts().await.unwrap().into_iter().map(|d| (d.component, d.revision, d.updated_by, d.text)).collect();
+    assert_eq!(
+        listed,
+        [("orders".into(), 3, "cli".into(), String::new()), ("other".into(), 1, "cli".into(), String::new())],
+        "by name, without the text"
+    );
 }

@@ -109,6 +109,22 @@ impl Settings for PgStore {
         }))
     }
 
+    async fn drafts(&self) -> Result<Vec<DraftRow>, StoreError> {
+        let rows = sqlx::query("SELECT component, revision, updated_at, updated_by FROM drafts ORDER BY component")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DraftRow {
+                component: r.get(0),
+                text: String::new(),
+                revision: r.get(1),
+                updated_at: r.get(2),
+                updated_by: r.get(3),
+            })
+            .collect())
+    }
+
     async fn put_draft(
         &self,
         component: String,

@@ -148,6 +148,24 @@ impl SqliteStore {
         .await
     }
 
+    pub(super) async fn drafts(&self) -> Result<Vec<crate::DraftRow>, StoreError> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare("SELECT component, revision, updated_at, updated_by FROM drafts ORDER BY component")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(crate::DraftRow {
+                    component: r.get(0)?,
+                    text: String::new(),
+                    revision: r.get(1)?,
+                    updated_at: r.get(2)?,
+                    updated_by: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     pub(super) async fn put_draft(
         &self,
         component: String,

@@ -253,6 +253,10 @@ impl Settings for SqliteStore {
         SqliteStore::draft(self, component).await
     }
 
+    async fn drafts(&self) -> Result<Vec<DraftRow>, StoreError> {
+        SqliteStore::drafts(self).await
+    }
+
     async fn put_draft(
         &self,
         component: String,

@@ -159,6 +159,15 @@ pub struct Draft {
     pub updated_by: String,
 }
 
+/// One draft in the list (without its text).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DraftEntry {
+    pub component: String,
+    pub revision: i64,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
 /// `PUT /api/v1/drafts/{component}`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
