@@ -1,9 +1,14 @@
 import { useEffect, useMemo, useState } from 'react';
+
+import componentSchema from '../../../schema/component.schema.json';
 import { isMap, isScalar } from 'yaml';
 
 import { api, type Schemas } from '../api/client';
-import { parse, setStepField, stepNode, type HandlerRef } from '../flow/yaml';
+import { STEP_KINDS, parse, setStepField, stepNode, type HandlerRef } from '../flow/yaml';
+
+const ACTIONS: readonly string[] = STEP_KINDS;
 import type { Sample } from '../pages/Editor';
+
 
 interface Field {
   key: string;
@@ -15,44 +20,64 @@ interface Field {
   help?: string;
 }
 
-/** The fields of each step kind (the component schema's `Step`), besides `id` and `name`. */
-const FIELDS: Record<string, Field[]> = {
-  log: [
-    { key: 'log', label: 'Message', kind: 'text' },
-    { key: 'level', label: 'Level', kind: 'select', options: ['', 'debug', 'info', 'warn', 'error'] },
-  ],
-  set: [{ key: 'set', label: 'Variables (YAML: name: value)', kind: 'yaml' }],
-  map: [{ key: 'map', label: 'Value (YAML)', kind: 'yaml' }],
-  if: [{ key: 'if', label: 'Condition', kind: 'text', condition: true }],
-  switch: [{ key: 'switch', label: 'Value to match', kind: 'text' }],
-  for_each: [
-    { key: 'for_each', label: 'Items', kind: 'text' },
-    { key: 'as', label: 'Loop variable', kind: 'text' },
-    { key: 'concurrency', label: 'At once', kind: 'number' },
-  ],
-  call: [{ key: 'account', label: 'Account', kind: 'text', help: 'an account name, or none for the default' }],
-  script: [{ key: 'script', label: 'JavaScript', kind: 'yaml' }],
-  script_file: [{ key: 'script_file', label: 'Script file', kind: 'text' }],
-  delay: [{ key: 'delay', label: 'Wait', kind: 'text', help: 'e.g. 2s, 1m' }],
-  respond: [{ key: 'respond', label: 'Response (YAML: status, headers, body)', kind: 'yaml' }],
-  fail: [{ key: 'fail', label: 'Message', kind: 'text' }],
-};
+type JsonSchema = { type?: string | string[]; enum?: string[]; description?: string; $ref?: string; anyOf?: JsonSchema[]; items?: JsonSchema };
+const definitions = (componentSchema as { definitions: Record<string, JsonSchema> }).definitions;
+const stepProps = (definitions.Step as unknown as { properties: Record<string, JsonSchema> }).properties;
+
+/** Keys that belong to one action besides the action key itself (lists of steps are the graph's). */
+const BELONGS: Record<string, string> = { level: 'log', as: 'for_each', concurrency: 'for_each', account: 'call' };
+
+/** A property's schema without `null` and `$ref`s. */
+function resolve(s: JsonSchema | undefined): JsonSchema {
+  if (!s) return {};
+  if (s.$ref) return { ...resolve(definitions[s.$ref.split('/').pop()!]), description: s.description ?? definitions[s.$ref.split('/').pop()!]?.description };
+  if (s.anyOf) return resolve(s.anyOf.find((a) => a.type !== 'null'));
+  return s;
+}
+
+/** The form of a step kind, generated from the component schema's `Step`. */
+function fieldsOf(kind: string, value: Record<string, unknown>): Field[] {
+  const keys = [kind, ...Object.keys(BELONGS).filter((k) => BELONGS[k] === kind), 'timeout'];
+  return keys
+    .filter((k) => k in stepProps)
+    .map((key) => {
+      const s = resolve(stepProps[key]);
+      const types = ([] as string[]).concat(s.type ?? []).filter((t) => t !== 'null');
+      // Untyped values (a message, a template, a body) are text while they are text.
+      const untypedText = types.length === 0 && (value[key] === undefined || typeof value[key] === 'string');
+      const kind: Field['kind'] = s.enum
+        ? 'select'
+        : types.includes('integer')
+          ? 'number'
+          : (types.includes('string') && key !== 'script') || untypedText
+            ? 'text'
+            : 'yaml';
+      return {
+        key,
+        label: key,
+        kind,
+        options: s.enum ? ['', ...s.enum] : undefined,
+        condition: key === 'if',
+        help: s.description?.split('\n')[0],
+      };
+    });
+}
 
 /** Paths of a JSON Schema's (or a sample's) fields: `issue.number`, `issue.user.login`… */
-function fieldsOf(schema: unknown, sample: unknown, prefix = '', depth = 0): string[] {
+function eventFields(schema: unknown, sample: unknown, prefix = '', depth = 0): string[] {
   if (depth > 4) return [];
   const s = schema as { properties?: Record<string, unknown> } | null;
   if (s && s.properties) {
     return Object.entries(s.properties).flatMap(([k, v]) => {
       const p = prefix ? `${prefix}.${k}` : k;
       const child = (sample as Record<string, unknown> | null)?.[k];
-      return [p, ...fieldsOf(v, child, p, depth + 1)];
+      return [p, ...eventFields(v, child, p, depth + 1)];
     });
   }
   if (sample && typeof sample === 'object' && !Array.isArray(sample)) {
     return Object.entries(sample).flatMap(([k, v]) => {
       const p = prefix ? `${prefix}.${k}` : k;
-      return [p, ...fieldsOf(null, v, p, depth + 1)];
+      return [p, ...eventFields(null, v, p, depth + 1)];
     });
   }
   return [];
@@ -85,10 +110,10 @@ export function StepForm({
 }) {
   const node = useMemo(() => stepNode(parse(text), handler, path), [text, handler, path]);
   const value = (node?.toJSON() ?? {}) as Record<string, unknown>;
-  const kind = Object.keys(value).find((k) => k in FIELDS) ?? 'unknown';
+  const kind = Object.keys(value).find((k) => ACTIONS.includes(k)) ?? 'unknown';
   const [focus, setFocus] = useState<{ key: string; sub?: string; condition?: boolean } | null>(null);
   const [preview, setPreview] = useState<{ value?: unknown; error?: string | null } | null>(null);
-  const paths = useMemo(() => fieldsOf(sample.schema, sample.payload), [sample]);
+  const paths = useMemo(() => eventFields(sample.schema, sample.payload), [sample]);
 
   const op = kind === 'call' ? operations.find((o) => o.name === value.call) : undefined;
   const inputProps = ((op?.input ?? {}) as { properties?: Record<string, { description?: string; type?: unknown }> })
@@ -144,7 +169,7 @@ export function StepForm({
             <input id={`f-${k}`} defaultValue={valueText(value[k])} readOnly={readOnly} onBlur={(e) => e.target.value !== valueText(value[k]) && set(k, e.target.value)} />
           </div>
         ))}
-        {(FIELDS[kind] ?? []).map((f) => {
+        {fieldsOf(kind, value).map((f) => {
           const id = `f-${f.key}`;
           const current = f.kind === 'yaml' && typeof value[f.key] !== 'string' ? JSON.stringify(value[f.key] ?? '', null, 2) : valueText(value[f.key]);
           return (
