@@ -200,7 +200,12 @@ async function main() {
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, bypassCSP: true });
     const page = await context.newPage();
     page.on('pageerror', (e) => violations.push(`page error: ${e.message}`));
-    page.on('dialog', (d) => d.accept());
+    const dialogs = [];
+    let dismiss = false;
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      return dismiss ? d.dismiss() : d.accept();
+    });
 
     // Sign in.
     await page.goto(base + '/');
@@ -239,6 +244,11 @@ async function main() {
     await page.getByTestId('step-0').click();
     await page.getByTestId('add-if').click();
     await page.getByTestId('step-1').waitFor();
+    // Undo takes the graph edit back, redo brings it again.
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await page.getByTestId('step-1').waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Redo' }).click();
+    await page.getByTestId('step-1').waitFor();
     await page.getByTestId('step-1.then.0').click();
     await page.getByTestId('operation-select').selectOption('http.request');
     await page.getByTestId('add-call').click();
@@ -271,8 +281,13 @@ async function main() {
     await page.keyboard.insertText('- log: typed in the YAML\n        ');
     await page.getByTestId('step-2.then.1').waitFor();
     check((await page.getByTestId('step-1').innerText()).includes('typed in the YAML'), 'the graph shows the typed step');
-    // Undo (the toolbar's) takes the graph edit back and redo restores it.
-    await page.getByRole('button', { name: 'Save' }).click();
+    // Leaving with unsaved changes asks first; staying keeps them.
+    dismiss = true;
+    await page.getByRole('link', { name: 'Runs', exact: true }).click();
+    dismiss = false;
+    check(dialogs.some((m) => m.includes('unsaved changes')), `leaving asked first: ${dialogs}`);
+    check(page.url().includes('#/edit/triage'), 'staying keeps the editor');
+    await page.getByRole('button', { name: /^Save/ }).click();
     await until('the saved file', async () => readFileSync(file, 'utf8').includes('typed in the YAML'));
     check(readFileSync(file, 'utf8').includes('- call: http.request'), 'the file has the call');
 
