@@ -16,7 +16,8 @@ pub const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HE
 pub use crate::catalog::TRIGGER_TYPES;
 
 /// Settings an `http` trigger understands under `with`.
-pub const HTTP_SETTINGS: &[&str] = &["verify", "delivery_id", "redact_headers", "response", "response_timeout"];
+pub const HTTP_SETTINGS: &[&str] =
+    &["verify", "delivery_id", "redact_headers", "response", "response_timeout", "rate_limit"];
 
 /// A component file: one trigger, its config schema and its handlers.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -74,6 +75,10 @@ pub struct HandlerSpec {
     /// At most this many runs of this handler at once; the rest wait in the queue.
     #[serde(default)]
     pub concurrency: Option<u32>,
+    /// Requests this resource and method take per window (`10/s`, `600/m`), across every
+    /// caller; over it the ingress answers 429 and stores nothing (`http` triggers).
+    #[serde(default)]
+    pub rate_limit: Option<crate::Rate>,
 }
 
 /// Exponential backoff with full jitter: attempt n waits a random time in
@@ -158,6 +163,14 @@ impl Component {
                     problems.push(Problem {
                         near: event.clone(),
                         message: format!("handler `{channel}` `{event}`: {message}"),
+                    });
+                }
+                if handler.rate_limit.is_some() && kind != "http" {
+                    problems.push(Problem {
+                        near: "rate_limit".into(),
+                        message: format!(
+                            "handler `{channel}` `{event}`: `rate_limit` bounds requests to an http trigger's resource; a `{kind}` trigger takes none"
+                        ),
                     });
                 }
                 if handler.concurrency == Some(0) {

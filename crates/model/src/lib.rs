@@ -8,6 +8,7 @@ mod config;
 mod names;
 mod project;
 mod quantity;
+mod rate;
 mod schema;
 mod step;
 
@@ -18,6 +19,7 @@ pub use config::{CONFIG_TYPES, ConfigSpec, ConfigType, REDACTED};
 pub use names::{ComponentName, ConfigKey, NameError};
 pub use project::{CONNECTORS_DIR, LoadError, Manifest, Project, SourceFile, parse_component};
 pub use quantity::{ByteSize, Duration, QuantityError};
+pub use rate::Rate;
 pub use schema::component_schema;
 pub use step::{
     ACTION_KEYS, LogLevel, LogSpec, MAX_DELAY, OnError, STEP_ACTIONS, STEP_OPTIONS, Step, StepKind, is_identifier,

@@ -199,6 +199,8 @@ pub struct App {
     pub series: crate::series::Series,
     /// Memory for request bodies in flight (`--max-inflight-body`).
     pub body_budget: crate::body_budget::BodyBudget,
+    /// Requests counted against rate limits on this node.
+    pub limiter: onset_gateway::Limiter,
     /// `(environment, component)` → the active deployment.
     active: RwLock<HashMap<(String, String), Arc<Deployed>>>,
     /// Every deployment loaded in this process, by id (retries run on their own build).
@@ -278,6 +280,7 @@ impl App {
             accounts: Default::default(),
             metrics: Metrics::new(),
             body_budget,
+            limiter: onset_gateway::Limiter::new(),
             series: crate::series::Series::new(series_enabled),
             alerts_changed: tokio::sync::Notify::new(),
             tracer: None,

@@ -48,6 +48,10 @@ pub struct Deployed {
     pub delivery_id: Option<(Program, Compiled)>,
     pub response: ResponseMode,
     pub routes: Routes,
+    /// `trigger.with.rate_limit`: what the whole API takes per window.
+    pub api_quota: Option<onset_gateway::Quota>,
+    /// Handlers' `rate_limit`: `(resource pattern, method, quota)`.
+    pub resource_quotas: Vec<(String, String, onset_gateway::Quota)>,
 }
 
 impl std::fmt::Debug for Deployed {
@@ -177,6 +181,35 @@ impl Deployed {
         } else {
             Routes::new(vec![Route::new("/", vec!["POST".into()])])
         };
+        let quota = |key: String, policy: &'static str, rate: onset_model::Rate| onset_gateway::Quota {
+            key: key.into(),
+            policy,
+            limit: rate.limit,
+            window: std::time::Duration::from_secs(rate.window_secs),
+        };
+        let api_quota = match rendered.get("rate_limit") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(r)) => {
+                let rate = r.parse().map_err(|e| vec![format!("component `{name}`: trigger.with.rate_limit: {e}")])?;
+                Some(quota(format!("{environment}/{name}"), "api", rate))
+            }
+            Some(_) => {
+                return Err(vec![format!(
+                    "component `{name}`: trigger.with.rate_limit is written N/s, N/m, N/h or N/d"
+                )]);
+            }
+        };
+        let resource_quotas = component
+            .handlers
+            .iter()
+            .flat_map(|(channel, events)| {
+                events.iter().filter_map(move |(method, h)| h.rate_limit.map(|r| (channel, method, r)))
+            })
+            .map(|(channel, method, rate)| {
+                let key = format!("{environment}/{name} {method} {channel}");
+                (channel.clone(), method.clone(), quota(key, "resource", rate))
+            })
+            .collect();
         Ok(Deployed {
             id,
             environment: environment.to_string(),
@@ -193,6 +226,8 @@ impl Deployed {
             delivery_id,
             response,
             routes,
+            api_quota,
+            resource_quotas,
         })
     }
 

@@ -13,11 +13,13 @@ pub struct ApiError {
     pub message: String,
     pub location: Option<String>,
     /// For 405: the methods that do have handlers.
-    pub allow: Option<String>,
+    pub allow: Option<Box<str>>,
     /// For 429/503: whole seconds.
     pub retry_after: Option<u64>,
     /// A body with more than the three fields (a refused deployment's reasons), sent instead.
     pub full: Option<Box<serde_json::Value>>,
+    /// For 429 from a rate limit: `Retry-After`, `RateLimit-Policy` and `RateLimit`.
+    pub rate_limited: Option<Box<onset_gateway::Refusal>>,
 }
 
 #[derive(Serialize)]
@@ -30,7 +32,16 @@ struct Body<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), location: None, allow: None, retry_after: None, full: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            location: None,
+            allow: None,
+            retry_after: None,
+            full: None,
+            rate_limited: None,
+        }
     }
     pub fn at(mut self, location: impl Into<String>) -> Self {
         self.location = Some(location.into());
@@ -152,6 +163,13 @@ impl IntoResponse for ApiError {
         }
         if let Some(secs) = self.retry_after {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(refusal) = self.rate_limited {
+            for (name, value) in refusal.headers() {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    resp.headers_mut().insert(name, v);
+                }
+            }
         }
         resp
     }

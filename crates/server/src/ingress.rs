@@ -240,7 +240,7 @@ async fn accept(
             format!("`{}` has handlers for {}, not {method}", route.pattern, route.methods.join(", ")),
         )
         .at("method");
-        e.allow = Some(route.methods.join(", "));
+        e.allow = Some(route.methods.join(", ").into());
         return Err(("method_not_allowed", e));
     }
 
@@ -342,6 +342,7 @@ async fn accept(
     }
     verified
         .map_err(|e| ("unauthorized", ApiError::new(StatusCode::UNAUTHORIZED, e.code, e.message).at(e.location)))?;
+    rate_limit(app, &deployed, &route.pattern, method.as_str()).map_err(rate_limited)?;
 
     let malformed =
         |e: onset_sources::PayloadError| ("malformed", ApiError::bad_request("malformed_body", e.message).at("body"));
@@ -490,6 +491,35 @@ async fn read_body(
 /// fields).
 /// A full write queue is waited out, never a reason to drop the event; `Err` only when the
 /// store fails or the source is stopped.
+/// The API's and the resource's rate limits, taken together before anything is stored: over
+/// either, 429 with `Retry-After`, `RateLimit-Policy` and `RateLimit`.
+fn rate_limit(app: &App, deployed: &Deployed, pattern: &str, method: &str) -> Result<(), onset_gateway::Refusal> {
+    let resource = deployed.resource_quotas.iter().find(|(p, m, _)| p == pattern && m == method).map(|(_, _, q)| q);
+    let now = std::time::Instant::now();
+    match (deployed.api_quota.as_ref(), resource) {
+        (None, None) => Ok(()),
+        (Some(api), Some(resource)) => app.limiter.acquire(&[api, resource], now),
+        (Some(one), None) | (None, Some(one)) => app.limiter.acquire(&[one], now),
+    }
+}
+
+/// The 429 of a refused request.
+fn rate_limited(refusal: onset_gateway::Refusal) -> Rejection {
+    let what = if refusal.policy == "api" { "the API" } else { "this resource" };
+    let mut e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!(
+            "{what} takes {} requests per {}s; retry after {} s",
+            refusal.limit,
+            refusal.window.as_secs(),
+            refusal.retry_after_secs
+        ),
+    );
+    e.rate_limited = Some(Box::new(refusal));
+    ("rate_limited", e)
+}
+
 pub(crate) async fn store_delivery(
     app: &App,
     deployed: &Deployed,

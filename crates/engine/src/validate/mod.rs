@@ -44,7 +44,7 @@ const TOP: &[&str] = &["component", "description", "trigger", "config", "handler
 const RETENTION: &[&str] = &["succeeded", "failed"];
 const TRIGGER: &[&str] = &["type", "with"];
 const CONFIG: &[&str] = &["type", "description", "example", "default", "required", "connector"];
-const HANDLER: &[&str] = &["steps", "retry", "concurrency"];
+const HANDLER: &[&str] = &["steps", "retry", "concurrency", "rate_limit"];
 const RETRY: &[&str] = &["attempts", "initial", "max"];
 /// Functions expressions may call: they appear as names read.
 const FUNCTIONS: &[&str] = &["range", "dict", "namespace", "now", "uuid", "debug", "lipsum", "cycler", "joiner"];
@@ -116,6 +116,18 @@ impl V<'_> {
             found,
             message: message.into(),
         });
+    }
+
+    /// A rate limit: `N/s`, `N/m`, `N/h` or `N/d`.
+    fn rate(&mut self, node: &MarkedYaml<'_>) {
+        match as_str(node) {
+            Some(s) => {
+                if let Err(message) = s.parse::<onset_model::Rate>() {
+                    self.report(node, message);
+                }
+            }
+            None => self.report(node, "a rate limit is written N/s, N/m, N/h or N/d (e.g. `100/s`)"),
+        }
     }
 
     fn keys(&mut self, node: &MarkedYaml<'_>, allowed: &[&str], what: &str) {
@@ -519,6 +531,9 @@ impl V<'_> {
                 {
                     if self.http {
                         self.keys(with, HTTP_SETTINGS, "an http trigger's `with`");
+                        if let Some(r) = get(with, "rate_limit") {
+                            self.rate(r);
+                        }
                     } else if let Some(kind) = self.kind {
                         let names: Vec<&str> =
                             onset_model::catalog::settings(kind).unwrap_or_default().iter().map(|s| s.name).collect();
@@ -600,6 +615,16 @@ impl V<'_> {
                     }
                     if let Some(c) = get(handler, "concurrency") {
                         self.positive(c, "`concurrency`");
+                    }
+                    if let Some(r) = get(handler, "rate_limit") {
+                        if self.http {
+                            self.rate(r);
+                        } else {
+                            self.report(
+                                r,
+                                "`rate_limit` bounds requests to an http trigger's resource; this trigger takes none",
+                            );
+                        }
                     }
                     let mut scope = Scope { ids: HashSet::new(), locals: Vec::new() };
                     match get(handler, "steps") {

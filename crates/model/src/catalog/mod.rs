@@ -84,6 +84,11 @@ pub fn settings(kind: &str) -> Option<Vec<SettingInfo>> {
             REDACT,
             setting("response", false, "`immediate` (202 once stored) or `after_run` (wait for the run's answer)"),
             setting("response_timeout", false, "how long `after_run` waits (default 30s, at most 5m)"),
+            setting(
+                "rate_limit",
+                false,
+                "requests the whole API takes per window, `N/s`, `N/m`, `N/h` or `N/d` (N at once pass; the next in the window is 429, nothing stored); a handler's own `rate_limit` bounds its resource and method",
+            ),
         ],
         "github" => vec![
             setting("secret", false, "the webhook secret; with it every delivery must carry X-Hub-Signature-256"),

@@ -27,6 +27,7 @@ mod openapi;
 mod postgres;
 mod presets;
 mod rabbitmq;
+mod rate_limits;
 mod registration;
 mod respond;
 mod retention;
