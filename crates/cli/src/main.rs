@@ -193,8 +193,15 @@ enum Command {
     },
     /// Print the JSON Schema (draft-07) of component files, for editors.
     Schema,
-    /// Print the control plane's OpenAPI 3.1 document (also at GET /api/v1/openapi.json).
-    Openapi,
+    /// Print the control plane's OpenAPI 3.1 document (also at GET /api/v1/openapi.json), or with
+    /// COMPONENT the OpenAPI document of that component's API in an environment (from the server).
+    Openapi {
+        component: Option<String>,
+        #[arg(long, default_value = "development")]
+        env: String,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
     /// Create or bring up to date Onset's tables in PostgreSQL (`serve --database-url` does this too).
     Migrate {
         #[command(flatten)]
@@ -559,8 +566,15 @@ fn main() -> ExitCode {
                 print!("{}", onset_sources::schema::component_schema());
                 Ok(())
             }
-            Command::Openapi => {
+            Command::Openapi { component: None, .. } => {
                 println!("{}", serde_json::to_string_pretty(&onset_server::openapi()).unwrap_or_default());
+                Ok(())
+            }
+            Command::Openapi { component: Some(component), env, remote } => {
+                let remote = remote::Remote::new(&remote)?;
+                let path = format!("/api/v1/components/{component}/openapi.json?environment={env}");
+                let doc = remote.call(reqwest::Method::GET, &path, None).await?;
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
                 Ok(())
             }
             Command::Migrate { database } => {

@@ -1,10 +1,13 @@
-//! API management in front of the ingress. This slice: rate limits.
+//! API management in front of the ingress: rate limits ([`Limiter`]) and each API's OpenAPI
+//! document ([`openapi`]).
 //!
 //! A limit is N requests per window (a second, minute, hour or day) under a key (an API, a
 //! resource and method, a subscription, a client address). The first request opens the key's
 //! window; N requests pass in it, N of them at once if they come at once, and the next ones are
 //! refused until the window ends, with how long that is. Several limits are taken together or not
 //! at all: a request refused by one does not count against the others.
+
+pub mod openapi;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

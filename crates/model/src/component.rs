@@ -35,6 +35,9 @@ pub struct Component {
     /// `--retain-succeeded` / `--retain-failed` otherwise).
     #[serde(default)]
     pub retention: Option<RetentionSpec>,
+    /// The API's documentation (http triggers): Markdown, or the URL of a page that has it.
+    #[serde(default)]
+    pub docs: Option<String>,
 }
 
 /// Ages after which finished runs (and their events) are pruned.
@@ -79,6 +82,9 @@ pub struct HandlerSpec {
     /// caller; over it the ingress answers 429 and stores nothing (`http` triggers).
     #[serde(default)]
     pub rate_limit: Option<crate::Rate>,
+    /// The JSON Schema of the request body, for the API's OpenAPI document (`http` triggers).
+    #[serde(default)]
+    pub schema: Option<serde_json::Value>,
 }
 
 /// Exponential backoff with full jitter: attempt n waits a random time in

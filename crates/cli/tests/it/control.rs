@@ -140,6 +140,12 @@ fn deploy_promote_rollback_undeploy_and_git_from_the_cli() {
         std::fs::read_to_string(pulled.path().join("components/greet.yaml")).unwrap(),
         std::fs::read_to_string(repo.path().join("components/greet.yaml")).unwrap()
     );
+    // The component's API, described.
+    let doc = ok(&onset(dir.path(), &["openapi", "greet", "--server", &base]));
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["servers"][0]["url"].as_str().unwrap().ends_with("/hooks/development/greet"), "{doc}");
+    assert_eq!(doc["paths"]["/"]["post"]["operationId"], "post_root");
     let out = onset(dir.path(), &["pull", "greet", "--env", "production", "--project", into, "--server", &base]);
     assert!(!out.status.success() && text(&out.stderr).contains("production"), "{}", text(&out.stderr));
 

@@ -40,11 +40,11 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-const TOP: &[&str] = &["component", "description", "trigger", "config", "handlers", "retention"];
+const TOP: &[&str] = &["component", "description", "trigger", "config", "handlers", "retention", "docs"];
 const RETENTION: &[&str] = &["succeeded", "failed"];
 const TRIGGER: &[&str] = &["type", "with"];
 const CONFIG: &[&str] = &["type", "description", "example", "default", "required", "connector"];
-const HANDLER: &[&str] = &["steps", "retry", "concurrency", "rate_limit"];
+const HANDLER: &[&str] = &["steps", "retry", "concurrency", "rate_limit", "schema"];
 const RETRY: &[&str] = &["attempts", "initial", "max"];
 /// Functions expressions may call: they appear as names read.
 const FUNCTIONS: &[&str] = &["range", "dict", "namespace", "now", "uuid", "debug", "lipsum", "cycler", "joiner"];
@@ -615,6 +615,9 @@ impl V<'_> {
                     }
                     if let Some(c) = get(handler, "concurrency") {
                         self.positive(c, "`concurrency`");
+                    }
+                    if let Some(schema) = get(handler, "schema") {
+                        self.mapping(schema, "`schema` (a JSON Schema of the request body)");
                     }
                     if let Some(r) = get(handler, "rate_limit") {
                         if self.http {

@@ -91,6 +91,28 @@ pub(super) fn routes(t: Table) -> Table {
         .errors(&[400, 403, 404, 422]),
         post(sign),
     )
+    .add(
+        Op::get(
+            "/api/v1/components/{name}/openapi.json",
+            "getComponentOpenApi",
+            "The OpenAPI 3.1 document of the component's API in one environment, from its handlers",
+        )
+        .tag("components")
+        .query::<EnvironmentQuery>()
+        .answers::<serde_json::Map<String, serde_json::Value>>(200, "The OpenAPI document")
+        .errors(&[400, 404]),
+        get(openapi),
+    )
+}
+
+async fn openapi(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Q(q): Q<EnvironmentQuery>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+    Ok(Json(components::openapi(&app, &name, q.environment.as_deref(), host)?))
 }
 
 async fn list(State(app): State<Arc<App>>) -> Json<Page<Component>> {

@@ -152,6 +152,23 @@ pub async fn replay_dead(app: &App, who: &Principal, name: String, env: Option<&
     Ok(DeadReplay { replayed: replayed.len(), runs: replayed, skipped })
 }
 
+/// The base URL of the ingress: `--public-url`, else the address the request reached.
+fn ingress_base(app: &App, host: Option<&str>) -> String {
+    match &app.config.public_url {
+        Some(p) => p.trim_end_matches('/').to_string(),
+        None => format!("http://{}", host.unwrap_or("127.0.0.1:8080")),
+    }
+}
+
+/// The OpenAPI document of the component's API as deployed to `env`.
+pub fn openapi(app: &App, name: &str, env: Option<&str>, host: Option<&str>) -> Result<serde_json::Value> {
+    let environment = environment(app, env, "query environment")?;
+    let d = app.active(&environment, name).ok_or_else(|| ServiceError::not_deployed(name, &environment))?;
+    let server_url = format!("{}/hooks/{environment}/{name}", ingress_base(app, host));
+    let target = onset_gateway::openapi::Target { server_url: &server_url, environment: &environment, version: &d.id };
+    Ok(onset_gateway::openapi::document(&d.component, &target))
+}
+
 /// Signs a request as the component's provider would, with the environment's secret: the
 /// headers to send (`onset curl` and the web UI's test events use them). Nothing is sent and no
 /// secret leaves the server; schemes only the provider can sign answer `cannot_sign`.
@@ -185,10 +202,7 @@ pub async fn sign(
         path.push('?');
         path.push_str(q);
     }
-    let base = match &app.config.public_url {
-        Some(p) => p.trim_end_matches('/').to_string(),
-        None => format!("http://{}", host.unwrap_or("127.0.0.1:8080")),
-    };
+    let base = ingress_base(app, host);
     let url = format!("{base}{path}");
     let mut given = request.headers;
     if !given.keys().any(|k| k.eq_ignore_ascii_case("content-type")) {

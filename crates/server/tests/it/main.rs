@@ -24,6 +24,7 @@ mod kafka;
 mod mqtt;
 mod nats;
 mod openapi;
+mod openapi_component;
 mod postgres;
 mod presets;
 mod rabbitmq;

@@ -1,0 +1,86 @@
+//! Each component's API as an OpenAPI 3.1 document, checked by openapi-spec-validator.
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const SHOP: &str = r#"
+component: shop-api
+description: Orders in and out
+docs: |
+  ## Orders
+  Send an order; it is stored before the answer.
+trigger:
+  type: http
+  with:
+    rate_limit: 100/m
+    verify: { scheme: token, header: x-token, secret: s3cret }
+handlers:
+  /orders:
+    POST:
+      rate_limit: 5/s
+      schema:
+        type: object
+        required: [sku]
+        properties: { sku: { type: string }, qty: { type: integer, minimum: 1 } }
+      steps: [ { log: "{{ event.sku }}" } ]
+  /orders/{id}:
+    PUT: { steps: [ { log: "{{ meta.params.id }}" } ] }
+    GET: { steps: [ { log: read } ] }
+"#;
+
+fn validate(doc: &Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("openapi.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(doc).unwrap()).unwrap();
+    let out = std::process::Command::new("openapi-spec-validator")
+        .arg(&path)
+        .output()
+        .expect("openapi-spec-validator (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator:\n{}{}\n{doc:#}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_components_api_is_described_from_its_handlers() {
+    let s = start(&[
+        ("shop-api.yaml", SHOP),
+        (
+            "gh.yaml",
+            "component: gh\ntrigger: { type: github, with: { secret: s } }\nhandlers:\n  IssuesService:\n    onOpened: { steps: [ { log: hi } ] }\n",
+        ),
+    ])
+    .await;
+    let doc = s.get("/api/v1/components/shop-api/openapi.json?environment=development").await;
+    validate(&doc);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["info"]["title"], "shop-api");
+    let description = doc["info"]["description"].as_str().unwrap();
+    assert!(description.starts_with("Orders in and out\n\n## Orders"), "{description}");
+    let server = doc["servers"][0]["url"].as_str().unwrap();
+    assert!(server.starts_with("http://127.0.0.1:") && server.ends_with("/hooks/development/shop-api"), "{server}");
+
+    let post = &doc["paths"]["/orders"]["post"];
+    assert_eq!(post["operationId"], "post_orders");
+    assert_eq!(post["requestBody"]["content"]["application/json"]["schema"]["required"], json!(["sku"]));
+    assert!(post["responses"]["401"].is_object(), "the token is checked");
+    let limited = &post["responses"]["429"];
+    assert!(limited["description"].as_str().unwrap().contains("the API: 100/m, this resource: 5/s"), "{limited}");
+    assert!(limited["headers"]["RateLimit-Policy"].is_object() && limited["headers"]["Retry-After"].is_object());
+    let item = &doc["paths"]["/orders/{id}"];
+    assert_eq!(item["parameters"][0]["name"], "id");
+    assert!(item["put"]["requestBody"].is_object() && item["get"]["requestBody"].is_null(), "GET takes no body");
+    assert_eq!(item["get"]["operationId"], "get_orders_id");
+
+    // A provider's webhook: one URL, its events named.
+    let gh = s.get("/api/v1/components/gh/openapi.json").await;
+    validate(&gh);
+    assert!(gh["paths"]["/"]["post"]["description"].as_str().unwrap().contains("`IssuesService.onOpened`"));
+
+    let r = s.api.get(s.url("/api/v1/components/nope/openapi.json")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+}
