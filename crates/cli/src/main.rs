@@ -202,6 +202,17 @@ enum Command {
         #[command(flatten)]
         remote: remote::RemoteArgs,
     },
+    /// Write a Postman collection (v2.1) of COMPONENT's API in an environment, and its environment
+    /// file, into --out: `<component>.postman_collection.json`, `<component>.<env>.postman_environment.json`.
+    Postman {
+        component: String,
+        #[arg(long, default_value = "development")]
+        env: String,
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
     /// Create or bring up to date Onset's tables in PostgreSQL (`serve --database-url` does this too).
     Migrate {
         #[command(flatten)]
@@ -568,6 +579,21 @@ fn main() -> ExitCode {
             }
             Command::Openapi { component: None, .. } => {
                 println!("{}", serde_json::to_string_pretty(&onset_server::openapi()).unwrap_or_default());
+                Ok(())
+            }
+            Command::Postman { component, env, out, remote } => {
+                let remote = remote::Remote::new(&remote)?;
+                for (file, name) in [
+                    ("collection", format!("{component}.postman_collection.json")),
+                    ("environment", format!("{component}.{env}.postman_environment.json")),
+                ] {
+                    let path = format!("/api/v1/components/{component}/postman.json?environment={env}&file={file}");
+                    let doc = remote.call(reqwest::Method::GET, &path, None).await?;
+                    let target = out.join(&name);
+                    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+                    std::fs::write(&target, text + "\n").map_err(|e| format!("{}: {e}", target.display()))?;
+                    println!("wrote {}", target.display());
+                }
                 Ok(())
             }
             Command::Openapi { component: Some(component), env, remote } => {

@@ -8,6 +8,7 @@
 //! at all: a request refused by one does not count against the others.
 
 pub mod openapi;
+pub mod postman;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

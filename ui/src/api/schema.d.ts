@@ -243,6 +243,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/components/{name}/postman.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A Postman collection (v2.1) of the component's API in one environment, or its environment file */
+        get: operations["getComponentPostman"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -1299,6 +1316,15 @@ export interface components {
             p95: number;
             /** Format: double */
             p99: number;
+        };
+        /** @enum {string} */
+        PostmanFile: "collection" | "environment";
+        /** @description `?environment=&file=`: the Postman collection or its environment file. */
+        PostmanQuery: {
+            /** @description The environment (default `development`). */
+            environment?: string | null;
+            /** @description `collection` (default) or `environment` (the Postman environment file with `baseUrl`). */
+            file?: components["schemas"]["PostmanFile"] | null;
         };
         /** @description The value, or why there is none (an error is an answer here, not a failed request). */
         Preview: {
@@ -2737,6 +2763,80 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description The OpenAPI document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request is malformed; `location` says where */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such thing (or no such environment) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error; the server log has the detail */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Overloaded, disk full or shutting down; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getComponentPostman: {
+        parameters: {
+            query?: {
+                /** @description The environment (default `development`). */
+                environment?: string | null;
+                /** @description `collection` (default) or `environment` (the Postman environment file with `baseUrl`). */
+                file?: components["schemas"]["PostmanFile"] | null;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The collection (or environment file) */
             200: {
                 headers: {
                     [name: string]: unknown;

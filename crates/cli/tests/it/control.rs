@@ -146,6 +146,15 @@ fn deploy_promote_rollback_undeploy_and_git_from_the_cli() {
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["servers"][0]["url"].as_str().unwrap().ends_with("/hooks/development/greet"), "{doc}");
     assert_eq!(doc["paths"]["/"]["post"]["operationId"], "post_root");
+    let out = ok(&onset(dir.path(), &["postman", "greet", "--out", into, "--server", &base]));
+    assert!(
+        out.contains("greet.postman_collection.json") && out.contains("greet.development.postman_environment.json"),
+        "{out}"
+    );
+    let collection: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(pulled.path().join("greet.postman_collection.json")).unwrap())
+            .unwrap();
+    assert_eq!(collection["item"][0]["name"], "POST /");
     let out = onset(dir.path(), &["pull", "greet", "--env", "production", "--project", into, "--server", &base]);
     assert!(!out.status.success() && text(&out.stderr).contains("production"), "{}", text(&out.stderr));
 

@@ -8,7 +8,10 @@ use axum::routing::{get, post};
 use axum::{Extension, Json};
 
 use super::doc::Op;
-use super::types::{Component, DeadReplay, EnvironmentQuery, Page, PauseState, SignRequest, SignedRequest, Undeployed};
+use super::types::{
+    Component, DeadReplay, EnvironmentQuery, Page, PauseState, PostmanFile, PostmanQuery, SignRequest, SignedRequest,
+    Undeployed,
+};
 use super::{Q, Table};
 use crate::app::App;
 use crate::auth::Principal;
@@ -103,6 +106,31 @@ pub(super) fn routes(t: Table) -> Table {
         .errors(&[400, 404]),
         get(openapi),
     )
+    .add(
+        Op::get(
+            "/api/v1/components/{name}/postman.json",
+            "getComponentPostman",
+            "A Postman collection (v2.1) of the component's API in one environment, or its environment file",
+        )
+        .tag("components")
+        .query::<PostmanQuery>()
+        .answers::<serde_json::Map<String, serde_json::Value>>(200, "The collection (or environment file)")
+        .errors(&[400, 404]),
+        get(postman),
+    )
+}
+
+async fn postman(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Q(q): Q<PostmanQuery>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+    let doc = components::openapi(&app, &name, q.environment.as_deref(), host)?;
+    let environment = q.environment.as_deref().unwrap_or(crate::app::DEVELOPMENT);
+    let (collection, env_file) = onset_gateway::postman::collection(&doc, environment);
+    Ok(Json(if q.file.unwrap_or_default() == PostmanFile::Environment { env_file } else { collection }))
 }
 
 async fn openapi(

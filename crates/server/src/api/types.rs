@@ -43,6 +43,23 @@ pub struct EnvironmentQuery {
     pub environment: Option<String>,
 }
 
+/// `?environment=&file=`: the Postman collection or its environment file.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct PostmanQuery {
+    /// The environment (default `development`).
+    pub environment: Option<String>,
+    /// `collection` (default) or `environment` (the Postman environment file with `baseUrl`).
+    pub file: Option<PostmanFile>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PostmanFile {
+    #[default]
+    Collection,
+    Environment,
+}
+
 /// Filters of the event list.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct EventQuery {

@@ -84,3 +84,54 @@ async fn a_components_api_is_described_from_its_handlers() {
     let r = s.api.get(s.url("/api/v1/components/nope/openapi.json")).send().await.unwrap();
     assert_eq!(r.status(), 404);
 }
+
+const OPEN: &str = r#"
+component: open-api
+trigger: { type: http }
+handlers:
+  /orders:
+    POST:
+      schema: { type: object, required: [sku], properties: { sku: { type: string }, qty: { type: integer, minimum: 1 } } }
+      steps: [ { log: "{{ event.sku }} x{{ event.qty }}" } ]
+  /orders/{id}:
+    PUT: { steps: [ { log: "{{ meta.params.id }}" } ] }
+    GET: { steps: [ { log: read } ] }
+"#;
+
+#[tokio::test]
+async fn the_postman_collection_runs_green_in_newman() {
+    let s = start(&[("open-api.yaml", OPEN)]).await;
+    let collection = s.get("/api/v1/components/open-api/postman.json").await;
+    let environment = s.get("/api/v1/components/open-api/postman.json?file=environment").await;
+    assert_eq!(collection["info"]["schema"], "https://schema.getpostman.com/json/collection/v2.1.0/collection.json");
+    let names: Vec<_> = collection["item"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["POST /orders", "PUT /orders/{id}", "GET /orders/{id}"]);
+    assert_eq!(collection["item"][0]["request"]["body"]["raw"], "{\n  \"sku\": \"text\",\n  \"qty\": 1\n}");
+    assert_eq!(collection["item"][1]["request"]["url"]["raw"], "{{baseUrl}}/orders/:id");
+    assert!(environment["values"][0]["value"].as_str().unwrap().ends_with("/hooks/development/open-api"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("c.json");
+    let e = dir.path().join("e.json");
+    std::fs::write(&c, collection.to_string()).unwrap();
+    std::fs::write(&e, environment.to_string()).unwrap();
+    let newman = format!("{}/tests/npm/node_modules/newman/bin/newman.js", repo_root());
+    let (c, e) = (c.to_str().unwrap().to_string(), e.to_str().unwrap().to_string());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .args([newman.as_str(), "run", &c, "-e", &e, "--reporters", "cli", "--color", "off"])
+            .output()
+            .expect("node with newman (scripts/test installs tests/npm)")
+    })
+    .await
+    .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "newman:\n{text}");
+    assert!(text.contains("the API takes the request"), "{text}");
+    // Each request was an event, stored and run.
+    let events = s.wait_events(3).await;
+    let mut handlers: Vec<_> =
+        events.iter().map(|e| format!("{} {}", e["event"].as_str().unwrap(), e["channel"].as_str().unwrap())).collect();
+    handlers.sort();
+    assert_eq!(handlers, ["GET /orders/{id}", "POST /orders", "PUT /orders/{id}"]);
+}
