@@ -213,6 +213,17 @@ enum Command {
         #[command(flatten)]
         remote: remote::RemoteArgs,
     },
+    /// Publish, deprecate or retire COMPONENT's API in an environment.
+    Lifecycle {
+        component: String,
+        /// published, deprecated or retired.
+        #[arg(value_parser = ["published", "deprecated", "retired"])]
+        state: String,
+        #[arg(long, default_value = "development")]
+        env: String,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
     /// Create or bring up to date Onset's tables in PostgreSQL (`serve --database-url` does this too).
     Migrate {
         #[command(flatten)]
@@ -579,6 +590,14 @@ fn main() -> ExitCode {
             }
             Command::Openapi { component: None, .. } => {
                 println!("{}", serde_json::to_string_pretty(&onset_server::openapi()).unwrap_or_default());
+                Ok(())
+            }
+            Command::Lifecycle { component, state, env, remote } => {
+                let remote = remote::Remote::new(&remote)?;
+                let path = format!("/api/v1/components/{component}/lifecycle?environment={env}");
+                let v = remote.call(reqwest::Method::POST, &path, Some(&serde_json::json!({ "state": state }))).await?;
+                let since = v["deprecated_at"].as_str().map(|t| format!(" (since {t})")).unwrap_or_default();
+                println!("{component} in {env}: {}{since}", v["state"].as_str().unwrap_or_default());
                 Ok(())
             }
             Command::Postman { component, env, out, remote } => {

@@ -53,6 +53,8 @@ pub struct Target<'a> {
     pub environment: &'a str,
     /// The build's version (its deployment id).
     pub version: &'a str,
+    /// Deprecated in that environment: every operation is marked.
+    pub deprecated: bool,
 }
 
 /// The component's API as OpenAPI 3.1.
@@ -117,6 +119,9 @@ pub fn document(component: &Component, target: &Target<'_>) -> Value {
                     );
                 }
                 op.insert("responses".into(), Value::Object(responses));
+                if target.deprecated {
+                    op.insert("deprecated".into(), json!(true));
+                }
                 item.insert(method.to_ascii_lowercase(), Value::Object(op));
             }
             paths.insert(resource.clone(), Value::Object(item));

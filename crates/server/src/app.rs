@@ -201,6 +201,8 @@ pub struct App {
     pub body_budget: crate::body_budget::BodyBudget,
     /// Requests counted against rate limits on this node.
     pub limiter: onset_gateway::Limiter,
+    /// Which APIs are deprecated or retired where.
+    pub lifecycle: crate::lifecycle::Board,
     /// `(environment, component)` → the active deployment.
     active: RwLock<HashMap<(String, String), Arc<Deployed>>>,
     /// Every deployment loaded in this process, by id (retries run on their own build).
@@ -281,6 +283,7 @@ impl App {
             metrics: Metrics::new(),
             body_budget,
             limiter: onset_gateway::Limiter::new(),
+            lifecycle: crate::lifecycle::Board::default(),
             series: crate::series::Series::new(series_enabled),
             alerts_changed: tokio::sync::Notify::new(),
             tracer: None,

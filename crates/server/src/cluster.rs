@@ -67,6 +67,7 @@ async fn config_stamps(app: &App) -> Result<Stamps, onset_store::StoreError> {
 /// the store.
 pub async fn sync(app: &App, stamps: &mut Stamps) -> Result<(), String> {
     app.load_environments().await.map_err(|e| e.to_string())?;
+    app.lifecycle.load(app.store.as_ref()).await.map_err(|e| e.to_string())?;
     if let Some(id) = app.store.sealing_key().await.map_err(|e| e.to_string())? {
         // Another node rotated the master key: seal with it here too.
         app.seal_with(&id)?;

@@ -77,7 +77,7 @@ pub async fn receive(
         };
         t.finish(tracer, to, status, answer.as_ref().err().map(|(_, e)| e.code));
     }
-    match answer {
+    let mut response = match answer {
         Ok((outcome, response)) => {
             app.metrics.event_received(component, environment, outcome);
             match outcome {
@@ -95,7 +95,14 @@ pub async fn receive(
             }
             err.into_response()
         }
+    };
+    // A deprecated API says so on every answer (RFC 9745).
+    if let Some(since) = app.lifecycle.get(environment, component).deprecation_header()
+        && let Ok(value) = header::HeaderValue::from_str(&since)
+    {
+        response.headers_mut().insert("deprecation", value);
     }
+    response
 }
 
 pub(crate) type Rejection = (&'static str, ApiError);
@@ -207,6 +214,14 @@ async fn accept(
     let Some(deployed) = app.active(environment, component) else {
         return Err(("not_found", ApiError::not_deployed(component, environment).at("path")));
     };
+    let lifecycle = app.lifecycle.get(environment, component);
+    if lifecycle == crate::lifecycle::State::Retired {
+        return Err((
+            "not_found",
+            ApiError::not_found("api_retired", format!("the API `{component}` is retired in `{environment}`"))
+                .at("path"),
+        ));
+    }
     let Some((route, params)) = deployed.routes.find(resource) else {
         return Err((
             "not_found",

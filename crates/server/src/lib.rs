@@ -14,6 +14,7 @@ mod deploy;
 mod error;
 mod handshakes;
 mod ingress;
+mod lifecycle;
 mod local;
 mod metrics;
 mod registration;
@@ -248,6 +249,7 @@ pub async fn run(config: ServerConfig, listener: TcpListener, shutdown: Cancella
         tokio::spawn(async move { service::accounts::rotate(&app, &account, field, value).await });
     }));
     app.load_environments().await?;
+    app.lifecycle.load(app.store.as_ref()).await?;
 
     auth::bootstrap(&app).await.map_err(ServerError::Start)?;
     app.restore_activations().await.map_err(ServerError::Start)?;

@@ -260,6 +260,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/components/{name}/lifecycle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Publish, deprecate (still served, marked, `Deprecation` on every answer) or retire (404) the component's API in an environment */
+        post: operations["setComponentLifecycle"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -939,6 +956,8 @@ export interface components {
             handlers: components["schemas"]["Handler"][];
             /** @description For schedules, pollers and broker consumers. */
             health: components["schemas"]["SourceHealth"] | null;
+            /** @description The API's lifecycle there: `published`, `deprecated` or `retired`. */
+            lifecycle: components["schemas"]["LifecycleState"];
         };
         /** @description A page of a list, newest first; pass `next_cursor` as `cursor` for the next page. */
         ComponentPage: {
@@ -1231,6 +1250,16 @@ export interface components {
             concurrency: number | null;
             retry: components["schemas"]["RetryPolicy"] | null;
         };
+        /** @description An API's lifecycle state in one environment. */
+        Lifecycle: {
+            component: string;
+            environment: string;
+            state: components["schemas"]["LifecycleState"];
+            /** @description When it was deprecated (RFC 3339), for a deprecated API. */
+            deprecated_at: string | null;
+        };
+        /** @description An API's lifecycle in an environment. */
+        LifecycleState: "published" | "deprecated" | "retired";
         Liveness: {
             /** @description `ok`. */
             status: string;
@@ -1643,6 +1672,10 @@ export interface components {
             values: {
                 [key: string]: unknown;
             };
+        };
+        /** @description `POST /api/v1/components/{name}/lifecycle`. */
+        SetLifecycle: {
+            state: components["schemas"]["LifecycleState"];
         };
         /** @description `POST /api/v1/session`: a control-plane token to sign in with. */
         SignIn: {
@@ -2858,6 +2891,89 @@ export interface operations {
             };
             /** @description No token, or an unknown or revoked one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such thing (or no such environment) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Internal error; the server log has the detail */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Overloaded, disk full or shutting down; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    setComponentLifecycle: {
+        parameters: {
+            query?: {
+                /** @description The environment (default `development`). */
+                environment?: string | null;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetLifecycle"];
+            };
+        };
+        responses: {
+            /** @description The API's state there */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lifecycle"];
+                };
+            };
+            /** @description The request is malformed; `location` says where */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No token, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's role does not allow this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

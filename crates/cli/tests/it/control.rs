@@ -155,6 +155,10 @@ fn deploy_promote_rollback_undeploy_and_git_from_the_cli() {
         serde_json::from_str(&std::fs::read_to_string(pulled.path().join("greet.postman_collection.json")).unwrap())
             .unwrap();
     assert_eq!(collection["item"][0]["name"], "POST /");
+    let out = ok(&onset(dir.path(), &["lifecycle", "greet", "deprecated", "--server", &base]));
+    assert!(out.starts_with("greet in development: deprecated (since "), "{out}");
+    let out = ok(&onset(dir.path(), &["lifecycle", "greet", "published", "--server", &base]));
+    assert_eq!(out.trim(), "greet in development: published");
     let out = onset(dir.path(), &["pull", "greet", "--env", "production", "--project", into, "--server", &base]);
     assert!(!out.status.success() && text(&out.stderr).contains("production"), "{}", text(&out.stderr));
 

@@ -9,8 +9,8 @@ use axum::{Extension, Json};
 
 use super::doc::Op;
 use super::types::{
-    Component, DeadReplay, EnvironmentQuery, Page, PauseState, PostmanFile, PostmanQuery, SignRequest, SignedRequest,
-    Undeployed,
+    Component, DeadReplay, EnvironmentQuery, Lifecycle, Page, PauseState, PostmanFile, PostmanQuery, SetLifecycle,
+    SignRequest, SignedRequest, Undeployed,
 };
 use super::{Q, Table};
 use crate::app::App;
@@ -118,6 +118,29 @@ pub(super) fn routes(t: Table) -> Table {
         .errors(&[400, 404]),
         get(postman),
     )
+    .add(
+        Op::post(
+            "/api/v1/components/{name}/lifecycle",
+            "setComponentLifecycle",
+            "Publish, deprecate (still served, marked, `Deprecation` on every answer) or retire (404) the component's API in an environment",
+        )
+        .tag("components")
+        .query::<EnvironmentQuery>()
+        .body::<SetLifecycle>()
+        .answers::<Lifecycle>(200, "The API's state there")
+        .errors(&[400, 403, 404]),
+        post(set_lifecycle),
+    )
+}
+
+async fn set_lifecycle(
+    State(app): State<Arc<App>>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+    Q(q): Q<EnvironmentQuery>,
+    super::Body(req): super::Body<SetLifecycle>,
+) -> Result<Json<Lifecycle>, ApiError> {
+    Ok(Json(components::set_lifecycle(&app, &who, &name, q.environment.as_deref(), req.state).await?))
 }
 
 async fn postman(

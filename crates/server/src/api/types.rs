@@ -415,6 +415,37 @@ pub struct Component {
     pub handlers: Vec<Handler>,
     /// For schedules, pollers and broker consumers.
     pub health: Option<SourceHealth>,
+    /// The API's lifecycle there: `published`, `deprecated` or `retired`.
+    pub lifecycle: LifecycleState,
+}
+
+/// An API's lifecycle in an environment.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LifecycleState {
+    /// Served (the default).
+    Published,
+    /// Still served; marked in its documents, every answer carries `Deprecation`.
+    Deprecated,
+    /// Answered 404 `api_retired`; nothing is stored.
+    Retired,
+}
+
+/// `POST /api/v1/components/{name}/lifecycle`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetLifecycle {
+    pub state: LifecycleState,
+}
+
+/// An API's lifecycle state in one environment.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Lifecycle {
+    pub component: String,
+    pub environment: String,
+    pub state: LifecycleState,
+    /// When it was deprecated (RFC 3339), for a deprecated API.
+    pub deprecated_at: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]

@@ -20,6 +20,7 @@ fn view(app: &App, d: &Deployed) -> Component {
         trigger: d.component.trigger.kind.clone(),
         paused: app.scheduler.is_paused(d.name(), &d.environment),
         ingress: format!("/hooks/{}/{}", d.environment, d.name()),
+        lifecycle: app.lifecycle.get(&d.environment, d.name()).api(),
         handlers: d
             .component
             .handler_list()
@@ -152,6 +153,43 @@ pub async fn replay_dead(app: &App, who: &Principal, name: String, env: Option<&
     Ok(DeadReplay { replayed: replayed.len(), runs: replayed, skipped })
 }
 
+/// Publishes, deprecates or retires the component's API in an environment.
+pub async fn set_lifecycle(
+    app: &App,
+    who: &Principal,
+    name: &str,
+    env: Option<&str>,
+    state: crate::api::types::LifecycleState,
+) -> Result<crate::api::types::Lifecycle> {
+    use crate::api::types::LifecycleState as L;
+    use crate::lifecycle::State;
+    let environment = environment(app, env, "query environment")?;
+    who.may_change(&environment)?;
+    onset_model::ComponentName::parse(name)
+        .map_err(|e| ServiceError::invalid("invalid_name", format!("component name `{name}`: {e}"), "path name"))?;
+    let current = app.lifecycle.get(&environment, name);
+    let next = match state {
+        L::Published => State::Published,
+        // Deprecated again keeps the first date.
+        L::Deprecated => match current {
+            State::Deprecated(since) => State::Deprecated(since),
+            _ => State::Deprecated(now_ms()),
+        },
+        L::Retired => State::Retired,
+    };
+    app.lifecycle.set(app.store.as_ref(), &environment, name, next).await?;
+    auth::audit(app, who, "component.lifecycle", &format!("{environment}/{name}"), json!({ "state": state })).await;
+    Ok(crate::api::types::Lifecycle {
+        component: name.to_string(),
+        environment,
+        state,
+        deprecated_at: match next {
+            State::Deprecated(since) => Some(onset_store::time::rfc3339(since)),
+            _ => None,
+        },
+    })
+}
+
 /// The base URL of the ingress: `--public-url`, else the address the request reached.
 fn ingress_base(app: &App, host: Option<&str>) -> String {
     match &app.config.public_url {
@@ -165,7 +203,13 @@ pub fn openapi(app: &App, name: &str, env: Option<&str>, host: Option<&str>) -> 
     let environment = environment(app, env, "query environment")?;
     let d = app.active(&environment, name).ok_or_else(|| ServiceError::not_deployed(name, &environment))?;
     let server_url = format!("{}/hooks/{environment}/{name}", ingress_base(app, host));
-    let target = onset_gateway::openapi::Target { server_url: &server_url, environment: &environment, version: &d.id };
+    let deprecated = matches!(app.lifecycle.get(&environment, name), crate::lifecycle::State::Deprecated(_));
+    let target = onset_gateway::openapi::Target {
+        server_url: &server_url,
+        environment: &environment,
+        version: &d.id,
+        deprecated,
+    };
     Ok(onset_gateway::openapi::document(&d.component, &target))
 }
 

@@ -135,3 +135,56 @@ async fn the_postman_collection_runs_green_in_newman() {
     handlers.sort();
     assert_eq!(handlers, ["GET /orders/{id}", "POST /orders", "PUT /orders/{id}"]);
 }
+
+#[tokio::test]
+async fn an_api_is_deprecated_then_retired_and_published_again() {
+    let s = start(&[("open-api.yaml", OPEN)]).await;
+    let send = || s.client.put(s.url("/hooks/development/open-api/orders/7")).json(&json!({})).send();
+    let set = |state: &'static str| {
+        s.api
+            .post(s.url("/api/v1/components/open-api/lifecycle?environment=development"))
+            .json(&json!({ "state": state }))
+            .send()
+    };
+    let r = send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    assert!(r.headers().get("deprecation").is_none());
+    assert_eq!(s.get("/api/v1/components/open-api").await["lifecycle"], "published");
+
+    let v: Value = set("deprecated").await.unwrap().json().await.unwrap();
+    assert_eq!(v["state"], "deprecated");
+    let since = v["deprecated_at"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap().as_second();
+    let r = send().await.unwrap();
+    assert_eq!(r.status(), 202, "still served");
+    assert_eq!(r.headers()["deprecation"], format!("@{since}").as_str(), "RFC 9745");
+    let doc = s.get("/api/v1/components/open-api/openapi.json").await;
+    assert_eq!(doc["paths"]["/orders/{id}"]["put"]["deprecated"], true);
+    validate(&doc);
+    assert_eq!(s.get("/api/v1/components/open-api").await["lifecycle"], "deprecated");
+
+    set("retired").await.unwrap();
+    let r = send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "api_retired");
+    assert_eq!(s.events().await.len(), 2, "nothing of the retired API's request was stored");
+    // Published again, it takes requests.
+    set("published").await.unwrap();
+    assert_eq!(send().await.unwrap().status(), 202);
+
+    // A viewer cannot change it; the state survives a restart.
+    let created: Value =
+        s.post_json("/api/v1/tokens", &json!({ "name": "v", "role": "viewer" })).await.json().await.unwrap();
+    let viewer = bearer_client(created["token"].as_str().unwrap());
+    let r = viewer
+        .post(s.url("/api/v1/components/open-api/lifecycle"))
+        .json(&json!({ "state": "retired" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    set("retired").await.unwrap();
+    let options = Options::new(&[("open-api.yaml", OPEN)]);
+    let s = s.restart(&options).await;
+    let r = s.client.put(s.url("/hooks/development/open-api/orders/7")).json(&json!({})).send().await.unwrap();
+    assert_eq!(r.status(), 404, "retired after a restart");
+}
