@@ -197,7 +197,7 @@ async function main() {
   try {
     const token = readFileSync(join(data, 'admin-token'), 'utf8').trim();
     // axe-core is injected into the page: the page's CSP (script-src 'self') would refuse it.
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, bypassCSP: true });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, bypassCSP: true, acceptDownloads: true });
     const page = await context.newPage();
     page.on('pageerror', (e) => violations.push(`page error: ${e.message}`));
     const dialogs = [];
@@ -309,6 +309,17 @@ async function main() {
     await page.getByTestId('config-save').click();
     await until('the deployment', async () => (await page.getByTestId('env-development').innerText()).includes('-'));
     await page.getByTestId('deploy-log').waitFor();
+    // The API's documents download; its lifecycle is set here (deprecated, then published again).
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'OpenAPI document' }).click(),
+    ]);
+    const openapi = JSON.parse(readFileSync(await download.path(), 'utf8'));
+    check(openapi.openapi === '3.1.0' && openapi.info.title === 'triage', 'the OpenAPI document downloads');
+    await page.getByTestId('lifecycle').selectOption('deprecated');
+    await until('deprecated', async () => (await page.getByTestId('deploy-message').innerText()).includes('is deprecated'));
+    await page.getByTestId('lifecycle').selectOption('published');
+    await until('published', async () => (await page.getByTestId('deploy-message').innerText()).includes('is published'));
     await axe(page, 'deploy');
     await shot(page, 'deploy');
 

@@ -115,6 +115,35 @@ export function DeployPanel({
     if (retry) await retry();
   };
 
+  const setLifecycle = async (state: 'published' | 'deprecated' | 'retired') => {
+    const { data, error } = await api.POST('/api/v1/components/{name}/lifecycle', {
+      params: { path: { name }, query: { environment: env } },
+      body: { state },
+    });
+    setMessage(data ? `The API in ${env} is ${data.state}${data.deprecated_at ? ` since ${data.deprecated_at}` : ''}` : problem(error));
+    await refresh();
+  };
+  /** Saves what the API answers as a file (the OpenAPI document, the Postman collection). */
+  const download = async (what: 'openapi' | 'postman' | 'postman-environment') => {
+    const path =
+      what === 'openapi'
+        ? `/api/v1/components/${encodeURIComponent(name)}/openapi.json?environment=${env}`
+        : `/api/v1/components/${encodeURIComponent(name)}/postman.json?environment=${env}&file=${what === 'postman' ? 'collection' : 'environment'}`;
+    const answer = await fetch(path, { credentials: 'same-origin' });
+    if (!answer.ok) return setMessage(`${what}: ${answer.status}`);
+    const blob = new Blob([JSON.stringify(await answer.json(), null, 2)], { type: 'application/json' });
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download =
+      what === 'openapi'
+        ? `${name}.${env}.openapi.json`
+        : what === 'postman'
+          ? `${name}.postman_collection.json`
+          : `${name}.${env}.postman_environment.json`;
+    a.click();
+    URL.revokeObjectURL(a.href);
+  };
+
   const sendTest = async () => {
     if (!handler) return;
     setSent({ status: 'signing' });
@@ -175,6 +204,32 @@ export function DeployPanel({
           Send signed test event
         </button>
       </div>
+      {active[env] && (
+        <div className="row" role="group" aria-label="The API">
+          <label className="inline">
+            API lifecycle in {env}{' '}
+            <select
+              data-testid="lifecycle"
+              value={active[env]!.lifecycle}
+              disabled={readOnly}
+              onChange={(e) => setLifecycle(e.target.value as 'published' | 'deprecated' | 'retired')}
+            >
+              <option value="published">published</option>
+              <option value="deprecated">deprecated</option>
+              <option value="retired">retired</option>
+            </select>
+          </label>
+          <button type="button" className="link" onClick={() => download('openapi')}>
+            OpenAPI document
+          </button>
+          <button type="button" className="link" onClick={() => download('postman')}>
+            Postman collection
+          </button>
+          <button type="button" className="link" onClick={() => download('postman-environment')}>
+            Postman environment
+          </button>
+        </div>
+      )}
       <table className="table" data-testid="deploy-state">
         <caption className="sr-only">Where the component runs</caption>
         <thead>
