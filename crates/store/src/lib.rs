@@ -20,7 +20,8 @@ pub use postgres::{PgOptions, PgStore};
 pub use rows::*;
 pub use sqlite::{Durability, SqliteStore, StoreOptions};
 pub use store::{
-    Access, Alerts, Cluster, Deployments, Events, Queue, Retention, Rollups, Settings, Store, TriggerState,
+    Access, Alerts, ApiManagement, Cluster, Deployments, Events, Queue, Retention, Rollups, Settings, Store,
+    TriggerState,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -477,3 +477,51 @@ pub struct DraftRow {
     /// The name of the token that saved it.
     pub updated_by: String,
 }
+
+/// An API plan: how much a subscription under it may call (WSO2's tiers are seeded:
+/// Bronze 1000/m, Silver 2000/m, Gold 5000/m, Unlimited).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRow {
+    pub name: String,
+    /// `N/s|m|h|d`; none: unlimited.
+    pub rate_limit: Option<String>,
+    pub daily_quota: Option<i64>,
+    pub monthly_quota: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A consumer's application: its client id, and only a hash of its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationRow {
+    pub id: String,
+    pub name: String,
+    /// Who manages it: `token:<name>` (an owner's control-plane token) or `consumer:<id>`.
+    pub owner: String,
+    pub client_id: String,
+    pub secret_hash: String,
+    pub created_at: i64,
+}
+
+/// An application's API key (only its hash is kept): `sandbox` keys call development,
+/// `production` keys production.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    pub hash: String,
+    pub application_id: String,
+    pub kind: String,
+    /// The key's first characters, to tell keys apart without revealing them.
+    pub prefix: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// An application subscribed to a component's API in an environment, under a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub application_id: String,
+    pub component: String,
+    pub environment: String,
+    pub plan: String,
+    pub created_at: i64,
+}

@@ -316,6 +316,38 @@ pub trait Cluster: Send + Sync {
     async fn nodes(&self, seen_since: i64) -> Result<Vec<NodeRow>, StoreError>;
 }
 
+/// API management: plans, consumers' applications with their keys (hashes only), and
+/// subscriptions of applications to components' APIs.
+#[async_trait::async_trait]
+pub trait ApiManagement: Send + Sync {
+    /// Every plan, by name (the seeded ones among them).
+    async fn plans(&self) -> Result<Vec<PlanRow>, StoreError>;
+    /// `false` when a plan of that name exists.
+    async fn create_plan(&self, plan: PlanRow) -> Result<bool, StoreError>;
+    async fn create_application(&self, app: ApplicationRow) -> Result<(), StoreError>;
+    /// Applications, oldest first; those of `owner` only when given.
+    async fn applications(&self, owner: Option<String>) -> Result<Vec<ApplicationRow>, StoreError>;
+    async fn application(&self, id: String) -> Result<Option<ApplicationRow>, StoreError>;
+    /// Removes the application with its keys and subscriptions; `false` when there was none.
+    async fn delete_application(&self, id: String) -> Result<bool, StoreError>;
+    /// Stores a new key, revoking (at its `created_at`) the application's key of the same kind.
+    async fn replace_key(&self, key: ApiKeyRow) -> Result<(), StoreError>;
+    /// The key with this hash and its application, while the key is not revoked.
+    async fn key_by_hash(&self, hash: String) -> Result<Option<(ApiKeyRow, ApplicationRow)>, StoreError>;
+    /// The application's keys in use.
+    async fn keys(&self, application_id: String) -> Result<Vec<ApiKeyRow>, StoreError>;
+    /// `false` when the application is subscribed to that component in that environment already.
+    async fn subscribe(&self, s: SubscriptionRow) -> Result<bool, StoreError>;
+    /// Subscriptions, oldest first: an application's, or a component's in an environment.
+    async fn subscriptions(
+        &self,
+        application_id: Option<String>,
+        api: Option<(String, String)>,
+    ) -> Result<Vec<SubscriptionRow>, StoreError>;
+    /// `false` when there is no such subscription.
+    async fn unsubscribe(&self, id: String) -> Result<bool, StoreError>;
+}
+
 /// Every area: what the server needs of a backend.
 pub trait Store:
     Events
@@ -328,6 +360,7 @@ pub trait Store:
     + Retention
     + Rollups
     + Cluster
+    + ApiManagement
     + std::fmt::Debug
     + 'static
 {
@@ -344,6 +377,7 @@ impl<T> Store for T where
         + Retention
         + Rollups
         + Cluster
+        + ApiManagement
         + std::fmt::Debug
         + 'static
 {

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod alerts;
+pub mod api_management;
 pub mod cluster;
 pub mod deployments;
 pub mod events;
@@ -145,6 +146,10 @@ macro_rules! conformance {
             access: [
                 tokens_are_found_by_hash_until_revoked,
                 the_audit_log_pages_newest_first,
+            ],
+            api_management: [
+                the_wso2_plans_are_seeded_and_more_can_be_made,
+                a_key_is_found_by_its_hash_until_replaced_or_its_application_deleted,
             ],
             alerts: [
                 an_alert_is_raised_once_until_resolved,

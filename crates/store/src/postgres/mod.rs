@@ -1,6 +1,7 @@
 //! PostgreSQL (sqlx): a pool of connections, one transaction per write, migrations applied at
 //! connect under an advisory lock so several nodes may start at once.
 
+mod api_management;
 mod cluster;
 mod deployments;
 mod events;
@@ -21,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_cluster.sql")),
     (3, include_str!("../../migrations/postgres/0003_drafts.sql")),
+    (4, include_str!("../../migrations/postgres/0004_api_management.sql")),
 ];
 
 /// An arbitrary constant naming the advisory lock migrations run under.

@@ -2,6 +2,7 @@
 
 mod access;
 mod alerts;
+mod api_management;
 mod cluster;
 mod read;
 mod retention;
@@ -66,6 +67,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../../migrations/sqlite/0012_lease_token.sql")),
     (13, include_str!("../../migrations/sqlite/0013_cluster.sql")),
     (14, include_str!("../../migrations/sqlite/0014_drafts.sql")),
+    (15, include_str!("../../migrations/sqlite/0015_api_management.sql")),
 ];
 
 struct Readers {

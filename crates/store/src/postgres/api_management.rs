@@ -1,0 +1,219 @@
+//! Plans, applications with their keys, and subscriptions.
+
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+
+use super::PgStore;
+use crate::{ApiKeyRow, ApiManagement, ApplicationRow, PlanRow, StoreError, SubscriptionRow};
+
+const APP_COLUMNS: &str = "id, name, owner, client_id, secret_hash, created_at";
+const KEY_COLUMNS: &str = "hash, application_id, kind, prefix, created_at, revoked_at";
+const SUB_COLUMNS: &str = "id, application_id, component, environment, plan, created_at";
+
+fn app_row(r: &PgRow, at: usize) -> ApplicationRow {
+    ApplicationRow {
+        id: r.get(at),
+        name: r.get(at + 1),
+        owner: r.get(at + 2),
+        client_id: r.get(at + 3),
+        secret_hash: r.get(at + 4),
+        created_at: r.get(at + 5),
+    }
+}
+
+fn key_row(r: &PgRow) -> ApiKeyRow {
+    ApiKeyRow {
+        hash: r.get(0),
+        application_id: r.get(1),
+        kind: r.get(2),
+        prefix: r.get(3),
+        created_at: r.get(4),
+        revoked_at: r.get(5),
+    }
+}
+
+fn sub_row(r: &PgRow) -> SubscriptionRow {
+    SubscriptionRow {
+        id: r.get(0),
+        application_id: r.get(1),
+        component: r.get(2),
+        environment: r.get(3),
+        plan: r.get(4),
+        created_at: r.get(5),
+    }
+}
+
+#[async_trait::async_trait]
+impl ApiManagement for PgStore {
+    async fn plans(&self) -> Result<Vec<PlanRow>, StoreError> {
+        let rows =
+            sqlx::query("SELECT name, rate_limit, daily_quota, monthly_quota, created_at FROM plans ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|r| PlanRow {
+                name: r.get(0),
+                rate_limit: r.get(1),
+                daily_quota: r.get(2),
+                monthly_quota: r.get(3),
+                created_at: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn create_plan(&self, p: PlanRow) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO plans (name, rate_limit, daily_quota, monthly_quota, created_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&p.name)
+        .bind(&p.rate_limit)
+        .bind(p.daily_quota)
+        .bind(p.monthly_quota)
+        .bind(p.created_at)
+        .execute(&self.pool)
+        .await
+        .map(|done| done.rows_affected() > 0);
+        self.wrote_db(result)
+    }
+
+    async fn create_application(&self, a: ApplicationRow) -> Result<(), StoreError> {
+        let result = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO applications ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        )))
+        .bind(&a.id)
+        .bind(&a.name)
+        .bind(&a.owner)
+        .bind(&a.client_id)
+        .bind(&a.secret_hash)
+        .bind(a.created_at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ());
+        self.wrote_db(result)
+    }
+
+    async fn applications(&self, owner: Option<String>) -> Result<Vec<ApplicationRow>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {APP_COLUMNS} FROM applications WHERE ($1::text IS NULL OR owner = $1) ORDER BY created_at, id"
+        )))
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| app_row(r, 0)).collect())
+    }
+
+    async fn application(&self, id: String) -> Result<Option<ApplicationRow>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM applications WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| app_row(&r, 0)))
+    }
+
+    async fn delete_application(&self, id: String) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM applications WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(|done| done.rows_affected() > 0);
+        self.wrote_db(result)
+    }
+
+    async fn replace_key(&self, k: ApiKeyRow) -> Result<(), StoreError> {
+        let result = async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "UPDATE api_keys SET revoked_at = $3 WHERE application_id = $1 AND kind = $2 AND revoked_at IS NULL",
+            )
+            .bind(&k.application_id)
+            .bind(&k.kind)
+            .bind(k.created_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL)"
+            )))
+            .bind(&k.hash)
+            .bind(&k.application_id)
+            .bind(&k.kind)
+            .bind(&k.prefix)
+            .bind(k.created_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        }
+        .await;
+        self.wrote_db(result)
+    }
+
+    async fn key_by_hash(&self, hash: String) -> Result<Option<(ApiKeyRow, ApplicationRow)>, StoreError> {
+        let columns = KEY_COLUMNS.split(", ").map(|k| format!("k.{k}")).collect::<Vec<_>>().join(", ");
+        let app = APP_COLUMNS.split(", ").map(|k| format!("a.{k}")).collect::<Vec<_>>().join(", ");
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {columns}, {app} FROM api_keys k JOIN applications a ON a.id = k.application_id
+             WHERE k.hash = $1 AND k.revoked_at IS NULL"
+        )))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| (key_row(&r), app_row(&r, 6))))
+    }
+
+    async fn keys(&self, application_id: String) -> Result<Vec<ApiKeyRow>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE application_id = $1 AND revoked_at IS NULL ORDER BY kind"
+        )))
+        .bind(application_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(key_row).collect())
+    }
+
+    async fn subscribe(&self, s: SubscriptionRow) -> Result<bool, StoreError> {
+        let result = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO subscriptions ({SUB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (application_id, component, environment) DO NOTHING"
+        )))
+        .bind(&s.id)
+        .bind(&s.application_id)
+        .bind(&s.component)
+        .bind(&s.environment)
+        .bind(&s.plan)
+        .bind(s.created_at)
+        .execute(&self.pool)
+        .await
+        .map(|done| done.rows_affected() > 0);
+        self.wrote_db(result)
+    }
+
+    async fn subscriptions(
+        &self,
+        application_id: Option<String>,
+        api: Option<(String, String)>,
+    ) -> Result<Vec<SubscriptionRow>, StoreError> {
+        let (component, environment) = api.map_or((None, None), |(c, e)| (Some(c), Some(e)));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SUB_COLUMNS} FROM subscriptions
+             WHERE ($1::text IS NULL OR application_id = $1) AND ($2::text IS NULL OR component = $2)
+               AND ($3::text IS NULL OR environment = $3)
+             ORDER BY created_at, id"
+        )))
+        .bind(application_id)
+        .bind(component)
+        .bind(environment)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(sub_row).collect())
+    }
+
+    async fn unsubscribe(&self, id: String) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM subscriptions WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(|done| done.rows_affected() > 0);
+        self.wrote_db(result)
+    }
+}
