@@ -10,6 +10,7 @@ use onset_server::{Durability, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
 mod accounts;
+mod apis;
 mod catalog;
 mod curl;
 mod deploy;
@@ -346,6 +347,31 @@ enum Command {
         #[command(flatten)]
         remote: remote::RemoteArgs,
     },
+    /// Applications that call managed APIs, and their keys.
+    App {
+        #[command(subcommand)]
+        command: apis::AppCommand,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
+    /// Subscribe an application (id or name) to a component's API in an environment under a plan.
+    Subscribe {
+        app: String,
+        component: String,
+        #[arg(long, default_value = "development")]
+        env: String,
+        #[arg(long, default_value = "Bronze")]
+        plan: String,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
+    /// Plans subscriptions are made under.
+    Plan {
+        #[command(subcommand)]
+        command: apis::PlanCommand,
+        #[command(flatten)]
+        remote: remote::RemoteArgs,
+    },
     /// Control-plane tokens of a running server.
     Token {
         #[command(subcommand)]
@@ -629,6 +655,11 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Catalog { kind, json, presets } => catalog::print(kind.as_deref(), json, presets),
+            Command::App { command, remote } => apis::app(&remote::Remote::new(&remote)?, command).await,
+            Command::Subscribe { app, component, env, plan, remote } => {
+                apis::subscribe(&remote::Remote::new(&remote)?, &app, &component, &env, &plan).await
+            }
+            Command::Plan { command, remote } => apis::plan(&remote::Remote::new(&remote)?, command).await,
             Command::Token { command, remote } => tokens::run(&remote::Remote::new(&remote)?, command).await,
             Command::Events { filter, remote } => observe::events(&remote::Remote::new(&remote)?, filter).await,
             Command::Runs { command: Some(observe::RunsCommand::Show { id, json }), remote, .. } => {

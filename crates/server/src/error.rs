@@ -112,6 +112,8 @@ impl From<ServiceError> for ApiError {
                     Kind::Account => "unknown_account",
                     Kind::Draft => "no_draft",
                     Kind::File => "unknown_file",
+                    Kind::Application => "unknown_application",
+                    Kind::Subscription => "unknown_subscription",
                 };
                 ApiError::not_found(code, e.to_string()).at("path id")
             }

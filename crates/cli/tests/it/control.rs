@@ -261,3 +261,30 @@ fn accounts_are_set_listed_masked_tested_and_removed() {
     let listed = ok(&onset(dir.path(), &["account", "list", "--server", &base]));
     assert!(listed.starts_with("no accounts in development"), "{listed}");
 }
+
+#[test]
+fn applications_keys_plans_and_subscriptions_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = serve(dir.path());
+    let out = ok(&onset(dir.path(), &["app", "create", "mobile", "--server", &base]));
+    assert!(out.contains("client_id     onset_ci_") && out.contains("client_secret onset_cs_"), "{out}");
+    let out = ok(&onset(dir.path(), &["app", "keys", "mobile", "--server", &base]));
+    assert!(out.contains("no keys yet: onset app keys mobile --regenerate"), "{out}");
+    let out = ok(&onset(dir.path(), &["app", "keys", "mobile", "--regenerate", "--server", &base]));
+    let sandbox = out.lines().find_map(|l| l.strip_prefix("sandbox    ")).unwrap().to_string();
+    assert!(sandbox.starts_with("onset_test_") && out.contains("production onset_live_"), "{out}");
+    let out = ok(&onset(dir.path(), &["app", "keys", "mobile", "--server", &base]));
+    assert!(out.contains("sandbox") && !out.contains(&sandbox), "prefixes only: {out}");
+    ok(&onset(dir.path(), &["plan", "create", "Trial", "--rate", "10/m", "--daily", "100", "--server", &base]));
+    let out = ok(&onset(dir.path(), &["plan", "list", "--server", &base]));
+    assert!(out.contains("Bronze") && out.contains("1000/m") && out.contains("Trial") && out.contains("100"), "{out}");
+    let out = ok(&onset(dir.path(), &["subscribe", "mobile", "orders", "--plan", "Trial", "--server", &base]));
+    assert!(out.starts_with("mobile subscribed to orders in development under Trial"), "{out}");
+    let out = onset(dir.path(), &["subscribe", "mobile", "orders", "--plan", "Trial", "--server", &base]);
+    assert!(!out.status.success() && text(&out.stderr).contains("already"), "{}", text(&out.stderr));
+    let out = ok(&onset(dir.path(), &["app", "list", "--server", &base]));
+    assert!(out.contains("mobile") && out.contains("token:admin"), "{out}");
+    ok(&onset(dir.path(), &["app", "delete", "mobile", "--server", &base]));
+    let out = ok(&onset(dir.path(), &["app", "list", "--server", &base]));
+    assert!(!out.contains("mobile"), "{out}");
+}

@@ -11,6 +11,7 @@ mod config;
 mod deployments;
 pub mod doc;
 mod events;
+mod gateway;
 mod health;
 mod series;
 mod studio;
@@ -111,6 +112,7 @@ fn table() -> Table {
     let t = alerts::routes(t);
     let t = accounts::routes(t);
     let t = studio::routes(t);
+    let t = gateway::routes(t);
     config::routes(t)
 }
 

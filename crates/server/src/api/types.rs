@@ -7,9 +7,11 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 mod accounts;
+mod gateway;
 mod observe;
 mod studio;
 pub use accounts::*;
+pub use gateway::*;
 pub use observe::*;
 pub use studio::*;
 

@@ -13,6 +13,7 @@ pub mod components;
 pub mod config;
 pub mod deployments;
 pub mod events;
+pub mod gateway;
 pub mod studio;
 
 use onset_store::StoreError;
@@ -30,6 +31,8 @@ pub enum Kind {
     Account,
     Draft,
     File,
+    Application,
+    Subscription,
 }
 
 impl Kind {
@@ -42,6 +45,8 @@ impl Kind {
             Kind::Account => "account",
             Kind::Draft => "draft of component",
             Kind::File => "project file",
+            Kind::Application => "application",
+            Kind::Subscription => "subscription",
         }
     }
 }

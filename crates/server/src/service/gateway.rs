@@ -1,0 +1,240 @@
+//! API management for owners (control-plane tokens): plans, applications and their keys,
+//! subscriptions. Secrets and keys are shown once and kept as SHA-256 hashes.
+
+use onset_store::{ApiKeyRow, ApplicationRow, PlanRow, SubscriptionRow};
+use serde_json::json;
+
+use super::{Kind, Result, ServiceError, environment};
+use crate::api::types::{
+    ApiKey, Application, CreatedApplication, IssuedKeys, NewApplication, NewPlan, NewSubscription, Plan, Removed,
+    Subscription, SubscriptionQuery,
+};
+use crate::app::{App, new_id, now_ms};
+use crate::auth::{self, Principal, Role};
+
+/// The plan a subscription gets when none is named.
+pub const DEFAULT_PLAN: &str = "Bronze";
+
+fn plan(p: PlanRow) -> Plan {
+    Plan { name: p.name, rate_limit: p.rate_limit, daily_quota: p.daily_quota, monthly_quota: p.monthly_quota }
+}
+
+fn application(a: ApplicationRow) -> Application {
+    Application {
+        id: a.id,
+        name: a.name,
+        owner: a.owner,
+        client_id: a.client_id,
+        created_at: onset_store::time::rfc3339(a.created_at),
+    }
+}
+
+fn subscription(s: SubscriptionRow) -> Subscription {
+    Subscription {
+        id: s.id,
+        application_id: s.application_id,
+        component: s.component,
+        environment: s.environment,
+        plan: s.plan,
+        created_at: onset_store::time::rfc3339(s.created_at),
+    }
+}
+
+fn may_manage(who: &Principal) -> Result<()> {
+    if who.role == Role::Viewer {
+        return Err(ServiceError::Forbidden(format!("token `{}` is a viewer: it can only read", who.name)));
+    }
+    Ok(())
+}
+
+/// A random secret: `prefix` and 244 random bits in hex.
+fn secret(prefix: &str) -> String {
+    format!("{prefix}{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+}
+
+pub async fn plans(app: &App) -> Result<Vec<Plan>> {
+    Ok(app.store.plans().await?.into_iter().map(plan).collect())
+}
+
+/// A new plan (admin).
+pub async fn create_plan(app: &App, who: &Principal, req: NewPlan) -> Result<Plan> {
+    who.admin()?;
+    if req.name.trim().is_empty() || req.name.len() > 64 {
+        return Err(ServiceError::invalid("invalid_name", "a plan's name has 1 to 64 characters", "body name"));
+    }
+    if let Some(r) = &req.rate_limit {
+        r.parse::<onset_model::Rate>().map_err(|e| ServiceError::invalid("invalid_rate", e, "body rate_limit"))?;
+    }
+    for (q, at) in [(req.daily_quota, "body daily_quota"), (req.monthly_quota, "body monthly_quota")] {
+        if q.is_some_and(|q| q < 1) {
+            return Err(ServiceError::invalid("invalid_quota", "a quota is at least 1 request", at));
+        }
+    }
+    let row = PlanRow {
+        name: req.name.trim().to_string(),
+        rate_limit: req.rate_limit,
+        daily_quota: req.daily_quota,
+        monthly_quota: req.monthly_quota,
+        created_at: now_ms(),
+    };
+    if !app.store.create_plan(row.clone()).await? {
+        return Err(ServiceError::conflict("plan_exists", format!("there is a plan `{}` already", row.name)));
+    }
+    auth::audit(app, who, "plan.create", &row.name, json!({ "rate_limit": row.rate_limit })).await;
+    Ok(plan(row))
+}
+
+pub async fn applications(app: &App) -> Result<Vec<Application>> {
+    Ok(app.store.applications(None).await?.into_iter().map(application).collect())
+}
+
+/// An application by id or name.
+async fn find_application(app: &App, given: &str) -> Result<ApplicationRow> {
+    if let Some(a) = app.store.application(given.to_string()).await? {
+        return Ok(a);
+    }
+    let mut named: Vec<_> = app.store.applications(None).await?.into_iter().filter(|a| a.name == given).collect();
+    match named.len() {
+        1 => Ok(named.remove(0)),
+        0 => Err(ServiceError::not_found(Kind::Application, given)),
+        n => Err(ServiceError::conflict(
+            "ambiguous_application",
+            format!("{n} applications are named `{given}`; name one by its id"),
+        )),
+    }
+}
+
+/// A new application owned by the caller; its client secret is answered this once.
+pub async fn create_application(app: &App, who: &Principal, req: NewApplication) -> Result<CreatedApplication> {
+    may_manage(who)?;
+    let name = req.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(ServiceError::invalid(
+            "invalid_name",
+            "an application's name has 1 to 100 characters",
+            "body name",
+        ));
+    }
+    let client_secret = secret("onset_cs_");
+    let row = ApplicationRow {
+        id: new_id(),
+        name: name.to_string(),
+        owner: format!("token:{}", who.name),
+        client_id: format!("onset_ci_{}", uuid::Uuid::new_v4().simple()),
+        secret_hash: auth::hash(&client_secret),
+        created_at: now_ms(),
+    };
+    app.store.create_application(row.clone()).await?;
+    auth::audit(app, who, "application.create", &row.id, json!({ "name": row.name })).await;
+    Ok(CreatedApplication { application: application(row), client_secret })
+}
+
+pub async fn delete_application(app: &App, who: &Principal, given: String) -> Result<Removed> {
+    may_manage(who)?;
+    let a = find_application(app, &given).await?;
+    if !app.store.delete_application(a.id.clone()).await? {
+        return Err(ServiceError::not_found(Kind::Application, given));
+    }
+    auth::audit(app, who, "application.delete", &a.id, json!({ "name": a.name })).await;
+    Ok(Removed { id: a.id })
+}
+
+/// The application's keys in use (prefixes only).
+pub async fn keys(app: &App, given: String) -> Result<Vec<ApiKey>> {
+    let a = find_application(app, &given).await?;
+    Ok(app
+        .store
+        .keys(a.id)
+        .await?
+        .into_iter()
+        .map(|k| ApiKey { kind: k.kind, prefix: k.prefix, created_at: onset_store::time::rfc3339(k.created_at) })
+        .collect())
+}
+
+/// New sandbox and production keys for the application, answered this once; the previous ones
+/// stop working at once.
+pub async fn issue_keys(app: &App, who: &Principal, given: String) -> Result<IssuedKeys> {
+    may_manage(who)?;
+    let a = find_application(app, &given).await?;
+    let now = now_ms();
+    let mut issued = Vec::with_capacity(2);
+    for (kind, prefix) in [("sandbox", "onset_test_"), ("production", "onset_live_")] {
+        let key = secret(prefix);
+        let row = ApiKeyRow {
+            hash: auth::hash(&key),
+            application_id: a.id.clone(),
+            kind: kind.into(),
+            prefix: key.chars().take(prefix.len() + 6).collect(),
+            created_at: now,
+            revoked_at: None,
+        };
+        app.store.replace_key(row).await?;
+        issued.push(key);
+    }
+    auth::audit(app, who, "application.keys", &a.id, json!({ "name": a.name })).await;
+    let production = issued.pop().unwrap_or_default();
+    let sandbox = issued.pop().unwrap_or_default();
+    Ok(IssuedKeys { application_id: a.id, sandbox, production })
+}
+
+pub async fn subscriptions(app: &App, q: SubscriptionQuery) -> Result<Vec<Subscription>> {
+    let api = match (q.component, q.environment) {
+        (Some(c), e) => Some((c, environment(app, e.as_deref(), "query environment")?)),
+        (None, Some(_)) => {
+            return Err(ServiceError::invalid(
+                "invalid_query",
+                "filter by environment together with component",
+                "query environment",
+            ));
+        }
+        (None, None) => None,
+    };
+    let rows = app.store.subscriptions(q.application, api).await?;
+    Ok(rows.into_iter().map(subscription).collect())
+}
+
+/// Subscribes an application to a component's API in an environment under a plan.
+pub async fn subscribe(app: &App, who: &Principal, req: NewSubscription) -> Result<Subscription> {
+    may_manage(who)?;
+    let environment = environment(app, req.environment.as_deref(), "body environment")?;
+    who.may_change(&environment)?;
+    onset_model::ComponentName::parse(&req.component).map_err(|e| {
+        ServiceError::invalid("invalid_name", format!("component name `{}`: {e}", req.component), "body component")
+    })?;
+    let a = find_application(app, &req.application).await?;
+    let plan_name = req.plan.unwrap_or_else(|| DEFAULT_PLAN.to_string());
+    let plans = app.store.plans().await?;
+    if !plans.iter().any(|p| p.name == plan_name) {
+        let names: Vec<_> = plans.iter().map(|p| p.name.as_str()).collect();
+        return Err(ServiceError::invalid(
+            "unknown_plan",
+            format!("there is no plan `{plan_name}`; plans: {}", names.join(", ")),
+            "body plan",
+        ));
+    }
+    let row = SubscriptionRow {
+        id: new_id(),
+        application_id: a.id.clone(),
+        component: req.component.clone(),
+        environment: environment.clone(),
+        plan: plan_name,
+        created_at: now_ms(),
+    };
+    if !app.store.subscribe(row.clone()).await? {
+        return Err(ServiceError::conflict(
+            "subscribed",
+            format!("`{}` is subscribed to `{}` in `{environment}` already", a.name, req.component),
+        ));
+    }
+    auth::audit(app, who, "subscription.create", &row.id, json!({ "application": a.id, "plan": row.plan })).await;
+    Ok(subscription(row))
+}
+
+pub async fn unsubscribe(app: &App, who: &Principal, id: String) -> Result<Removed> {
+    may_manage(who)?;
+    if !app.store.unsubscribe(id.clone()).await? {
+        return Err(ServiceError::not_found(Kind::Subscription, id));
+    }
+    auth::audit(app, who, "subscription.delete", &id, json!({})).await;
+    Ok(Removed { id })
+}
