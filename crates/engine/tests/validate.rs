@@ -90,6 +90,36 @@ handlers:
     assert!(found[1].starts_with("r.yaml:3:41: unknown key `kept` in `retention`"), "{found:#?}");
 }
 
+#[test]
+fn rate_limits_security_and_schemas_of_http_apis_are_checked() {
+    let text = "component: api
+trigger:
+  type: http
+  with:
+    rate_limit: 10/sec
+    security: { scheme: oauth, in: cookie, where: x }
+handlers:
+  /:
+    POST:
+      rate_limit: 5/s
+      schema: [not, a, schema]
+      steps: [ { log: ok } ]
+";
+    let found: Vec<String> =
+        onset_engine::validate_component(Path::new("a.yaml"), text, &Ops).iter().map(ToString::to_string).collect();
+    let wanted = [
+        "a.yaml:5:17: `10/sec` is not a rate",
+        "a.yaml:6:25: `security.scheme` is `none` or `api_key`",
+        "a.yaml:6:36: `security.in` is `header` or `query`",
+        "a.yaml:6:44: unknown key `where` in `trigger.with.security`",
+        "a.yaml:11:15: `schema` (a JSON Schema of the request body) is a mapping",
+    ];
+    assert_eq!(found.len(), wanted.len(), "{found:#?}");
+    for (f, w) in found.iter().zip(wanted) {
+        assert!(f.starts_with(w), "{f} / {w}");
+    }
+}
+
 /// Operations described by schema, as the connector registry describes its own.
 struct Described(serde_json::Value);
 

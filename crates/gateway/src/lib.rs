@@ -9,6 +9,7 @@
 
 pub mod openapi;
 pub mod postman;
+pub mod security;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

@@ -64,6 +64,10 @@ pub fn document(component: &Component, target: &Target<'_>) -> Value {
     let with = &component.trigger.with;
     let verified = with.get("verify").is_some_and(|v| !v.is_null());
     let api_limit = with.get("rate_limit").and_then(Value::as_str);
+    let key = match crate::security::Security::parse(with.get("security")) {
+        Ok(crate::security::Security::ApiKey(place)) => Some(place),
+        _ => None,
+    };
     let mut paths = Map::new();
     if kind == "http" {
         for (resource, methods) in &component.handlers {
@@ -90,6 +94,15 @@ pub fn document(component: &Component, target: &Target<'_>) -> Value {
                 responses.insert("400".into(), error("The body is not JSON a run can read"));
                 if verified {
                     responses.insert("401".into(), error("The request's signature or token is missing or wrong"));
+                }
+                if key.is_some() {
+                    responses.insert("401".into(), error("No API key, or an unknown or replaced one"));
+                    responses.insert(
+                        "403".into(),
+                        error(
+                            "The key's application is not subscribed to this API here, or the key is of the other kind",
+                        ),
+                    );
                 }
                 responses.insert("404".into(), error("Not deployed here"));
                 responses.insert("413".into(), error("The body is over the server's limit"));
@@ -172,6 +185,17 @@ pub fn document(component: &Component, target: &Target<'_>) -> Value {
             },
         } },
     });
+    if let Some(place) = &key {
+        let (location, name) = match place {
+            crate::security::KeyIn::Header(n) => ("header", n),
+            crate::security::KeyIn::Query(n) => ("query", n),
+        };
+        doc["components"]["securitySchemes"] = json!({ "apiKey": {
+            "type": "apiKey", "in": location, "name": name,
+            "description": "A subscribed application's key: sandbox keys call development, production keys production",
+        } });
+        doc["security"] = json!([{ "apiKey": [] }]);
+    }
     match component.docs.as_deref() {
         Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
             doc["externalDocs"] = json!({ "url": url });

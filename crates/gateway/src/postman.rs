@@ -38,6 +38,10 @@ pub fn example(schema: &Value) -> Value {
 /// The collection and its environment (`baseUrl`, and `apiKey` for the API's key when it takes one).
 pub fn collection(openapi: &Value, environment: &str) -> (Value, Value) {
     let title = openapi["info"]["title"].as_str().unwrap_or("api");
+    // The API key, as the collection's variable `apiKey`.
+    let key = openapi.pointer("/components/securitySchemes/apiKey");
+    let key_in = key.and_then(|k| k["in"].as_str());
+    let key_name = key.and_then(|k| k["name"].as_str()).unwrap_or("x-api-key");
     let base = openapi["servers"][0]["url"].as_str().unwrap_or_default();
     let mut items = Vec::new();
     for (path, item) in openapi["paths"].as_object().into_iter().flatten() {
@@ -59,11 +63,21 @@ pub fn collection(openapi: &Value, environment: &str) -> (Value, Value) {
             let raw = format!("{{{{baseUrl}}}}{}{}", if segments.is_empty() { "" } else { "/" }, segments.join("/"));
             let mut request = Map::new();
             request.insert("method".into(), json!(method.to_ascii_uppercase()));
-            request.insert("header".into(), json!([{ "key": "Content-Type", "value": "application/json" }]));
-            request.insert(
-                "url".into(),
-                json!({ "raw": raw, "host": ["{{baseUrl}}"], "path": segments, "variable": variables }),
-            );
+            let mut headers = vec![json!({ "key": "Content-Type", "value": "application/json" })];
+            if key_in == Some("header") {
+                headers.push(json!({ "key": key_name, "value": "{{apiKey}}" }));
+            }
+            request.insert("header".into(), Value::Array(headers));
+            let mut url = json!({ "raw": raw, "host": ["{{baseUrl}}"], "variable": variables });
+            // No path at all for the API's root: an empty one would end the URL with `/`.
+            if !segments.is_empty() {
+                url["path"] = json!(segments);
+            }
+            if key_in == Some("query") {
+                url["query"] = json!([{ "key": key_name, "value": "{{apiKey}}" }]);
+                url["raw"] = json!(format!("{raw}?{key_name}={{{{apiKey}}}}"));
+            }
+            request.insert("url".into(), url);
             if let Some(schema) = op.pointer("/requestBody/content/application~1json/schema") {
                 let body = serde_json::to_string_pretty(&example(schema)).unwrap_or_default();
                 request.insert(
@@ -97,9 +111,13 @@ pub fn collection(openapi: &Value, environment: &str) -> (Value, Value) {
         "item": items,
         "variable": [{ "key": "baseUrl", "value": base }],
     });
+    let mut values = vec![json!({ "key": "baseUrl", "value": base, "enabled": true })];
+    if key.is_some() {
+        values.push(json!({ "key": "apiKey", "value": "", "type": "secret", "enabled": true }));
+    }
     let environment = json!({
         "name": format!("{title} ({environment})"),
-        "values": [{ "key": "baseUrl", "value": base, "enabled": true }],
+        "values": values,
         "_postman_variable_scope": "environment",
     });
     (collection, environment)

@@ -17,7 +17,7 @@ pub use crate::catalog::TRIGGER_TYPES;
 
 /// Settings an `http` trigger understands under `with`.
 pub const HTTP_SETTINGS: &[&str] =
-    &["verify", "delivery_id", "redact_headers", "response", "response_timeout", "rate_limit"];
+    &["verify", "delivery_id", "redact_headers", "response", "response_timeout", "rate_limit", "security"];
 
 /// A component file: one trigger, its config schema and its handlers.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

@@ -203,6 +203,8 @@ pub struct App {
     pub limiter: onset_gateway::Limiter,
     /// Which APIs are deprecated or retired where.
     pub lifecycle: crate::lifecycle::Board,
+    /// What API keys may call, as last looked up.
+    pub keys: crate::keys::KeyCache,
     /// `(environment, component)` → the active deployment.
     active: RwLock<HashMap<(String, String), Arc<Deployed>>>,
     /// Every deployment loaded in this process, by id (retries run on their own build).
@@ -284,6 +286,7 @@ impl App {
             body_budget,
             limiter: onset_gateway::Limiter::new(),
             lifecycle: crate::lifecycle::Board::default(),
+            keys: crate::keys::KeyCache::default(),
             series: crate::series::Series::new(series_enabled),
             alerts_changed: tokio::sync::Notify::new(),
             tracer: None,

@@ -52,6 +52,8 @@ pub struct Deployed {
     pub api_quota: Option<onset_gateway::Quota>,
     /// Handlers' `rate_limit`: `(resource pattern, method, quota)`.
     pub resource_quotas: Vec<(String, String, onset_gateway::Quota)>,
+    /// `trigger.with.security`: who may call.
+    pub security: onset_gateway::security::Security,
 }
 
 impl std::fmt::Debug for Deployed {
@@ -149,13 +151,19 @@ impl Deployed {
         let rendered = render_settings(&Value::Object(with), &config)
             .map_err(|e| vec![format!("component `{name}`: trigger.with: {e}")])?;
         let built = trigger_type.build(&rendered, &deferred).map_err(|e| vec![format!("component `{name}`: {e}")])?;
-        let redact: Vec<String> = match rendered.get("redact_headers") {
+        let mut redact: Vec<String> = match rendered.get("redact_headers") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(list)) => list.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
             Some(_) => {
                 return Err(vec![format!("component `{name}`: trigger.with.redact_headers is a list of header names")]);
             }
         };
+        let security = onset_gateway::security::Security::parse(rendered.get("security"))
+            .map_err(|e| vec![format!("component `{name}`: {e}")])?;
+        // The API key's header is never stored.
+        if let onset_gateway::security::Security::ApiKey(onset_gateway::security::KeyIn::Header(h)) = &security {
+            redact.push(h.clone());
+        }
         let delivery_id = match delivery_template {
             None | Some(Value::Null) => None,
             Some(Value::String(t)) => {
@@ -228,6 +236,7 @@ impl Deployed {
             routes,
             api_quota,
             resource_quotas,
+            security,
         })
     }
 

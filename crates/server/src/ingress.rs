@@ -357,13 +357,20 @@ async fn accept(
     }
     verified
         .map_err(|e| ("unauthorized", ApiError::new(StatusCode::UNAUTHORIZED, e.code, e.message).at(e.location)))?;
-    rate_limit(app, &deployed, &route.pattern, method.as_str()).map_err(rate_limited)?;
+    let plan = api_key(app, &deployed, headers, uri, environment, component).await?;
+    rate_limit(app, &deployed, &route.pattern, method.as_str(), plan.as_deref()).map_err(rate_limited)?;
 
     let malformed =
         |e: onset_sources::PayloadError| ("malformed", ApiError::bad_request("malformed_body", e.message).at("body"));
     let received_at = now_ms();
     let headers_json = deployed.redactor.to_json(headers);
-    let query = query_json(uri);
+    let mut query = query_json(uri);
+    // The API key in the query is never stored.
+    if let onset_gateway::security::Security::ApiKey(onset_gateway::security::KeyIn::Query(name)) = &deployed.security
+        && let Some(v) = query.get_mut(name)
+    {
+        *v = Value::String(onset_sources::REDACTED.into());
+    }
     let params: Map<String, Value> = params.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
     let verifier_id = if deployed.delivery_id.is_none() { deployed.verifier.delivery_id(&signed) } else { None };
     let delivery = match deployed.intake {
@@ -508,13 +515,77 @@ async fn read_body(
 /// store fails or the source is stopped.
 /// The API's and the resource's rate limits, taken together before anything is stored: over
 /// either, 429 with `Retry-After`, `RateLimit-Policy` and `RateLimit`.
-fn rate_limit(app: &App, deployed: &Deployed, pattern: &str, method: &str) -> Result<(), onset_gateway::Refusal> {
+fn rate_limit(
+    app: &App,
+    deployed: &Deployed,
+    pattern: &str,
+    method: &str,
+    plan: Option<&onset_gateway::Quota>,
+) -> Result<(), onset_gateway::Refusal> {
     let resource = deployed.resource_quotas.iter().find(|(p, m, _)| p == pattern && m == method).map(|(_, _, q)| q);
-    let now = std::time::Instant::now();
-    match (deployed.api_quota.as_ref(), resource) {
-        (None, None) => Ok(()),
-        (Some(api), Some(resource)) => app.limiter.acquire(&[api, resource], now),
-        (Some(one), None) | (None, Some(one)) => app.limiter.acquire(&[one], now),
+    let mut limits = [deployed.api_quota.as_ref(), resource, plan].into_iter().flatten();
+    let Some(first) = limits.next() else { return Ok(()) };
+    // At most three, on the stack.
+    let mut taken = [first; 3];
+    let mut n = 1;
+    for q in limits {
+        taken[n] = q;
+        n += 1;
+    }
+    app.limiter.acquire(&taken[..n], std::time::Instant::now())
+}
+
+/// `trigger.with.security: { scheme: api_key }`: the request's key must be a subscribed
+/// application's, of the environment's kind; answers the subscription's plan limit. No key or an
+/// unknown one is 401, a key that may not call this API here 403 — before anything is stored.
+async fn api_key(
+    app: &App,
+    deployed: &Deployed,
+    headers: &HeaderMap,
+    uri: &Uri,
+    environment: &str,
+    component: &str,
+) -> Result<Option<Arc<onset_gateway::Quota>>, Rejection> {
+    use onset_gateway::security::{KeyIn, Security};
+    let Security::ApiKey(place) = &deployed.security else { return Ok(None) };
+    let (given, location) = match place {
+        KeyIn::Header(name) => {
+            (headers.get(name.as_str()).and_then(|v| v.to_str().ok()).map(str::to_string), format!("header {name}"))
+        }
+        KeyIn::Query(name) => (
+            uri.query().and_then(|q| {
+                form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+            }),
+            format!("query {name}"),
+        ),
+    };
+    let unauthorized = |code: &'static str, message: String| {
+        ("unauthorized", ApiError::new(StatusCode::UNAUTHORIZED, code, message).at(location.clone()))
+    };
+    let Some(key) = given.filter(|k| !k.trim().is_empty()) else {
+        return Err(unauthorized("api_key_missing", format!("this API needs an application's key in {location}")));
+    };
+    let access = crate::keys::KeyCache::access(app, key.trim(), environment, component)
+        .await
+        .map_err(|e| ("error", ApiError::from(crate::service::ServiceError::from(e))))?;
+    let forbidden = |code: &'static str, message: String| {
+        ("forbidden", ApiError::new(StatusCode::FORBIDDEN, code, message).at(location.clone()))
+    };
+    match access {
+        crate::keys::Access::Allowed { quota, .. } => Ok(quota),
+        crate::keys::Access::Unknown => {
+            Err(unauthorized("api_key_invalid", "the API key is unknown or was replaced".into()))
+        }
+        crate::keys::Access::WrongEnvironment { kind } => Err(forbidden(
+            "api_key_environment",
+            format!(
+                "a {kind} key does not call `{environment}`: sandbox keys call development, production keys production"
+            ),
+        )),
+        crate::keys::Access::NotSubscribed { application } => Err(forbidden(
+            "not_subscribed",
+            format!("application `{application}` is not subscribed to `{component}` in `{environment}`"),
+        )),
     }
 }
 

@@ -14,6 +14,7 @@ mod deploy;
 mod error;
 mod handshakes;
 mod ingress;
+mod keys;
 mod lifecycle;
 mod local;
 mod metrics;

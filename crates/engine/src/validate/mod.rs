@@ -534,6 +534,21 @@ impl V<'_> {
                         if let Some(r) = get(with, "rate_limit") {
                             self.rate(r);
                         }
+                        if let Some(sec) = get(with, "security")
+                            && self.mapping(sec, "`trigger.with.security`")
+                        {
+                            self.keys(sec, &["scheme", "in", "name"], "`trigger.with.security`");
+                            match get(sec, "scheme") {
+                                Some(scheme) if matches!(as_str(scheme), Some("none" | "api_key")) => {}
+                                Some(scheme) => self.report(scheme, "`security.scheme` is `none` or `api_key`"),
+                                None => self.report(sec, "`security` needs `scheme:` (`none` or `api_key`)"),
+                            }
+                            if let Some(place) = get(sec, "in")
+                                && !matches!(as_str(place), Some("header" | "query"))
+                            {
+                                self.report(place, "`security.in` is `header` or `query`");
+                            }
+                        }
                     } else if let Some(kind) = self.kind {
                         let names: Vec<&str> =
                             onset_model::catalog::settings(kind).unwrap_or_default().iter().map(|s| s.name).collect();

@@ -89,6 +89,11 @@ pub fn settings(kind: &str) -> Option<Vec<SettingInfo>> {
                 false,
                 "requests the whole API takes per window, `N/s`, `N/m`, `N/h` or `N/d` (N at once pass; the next in the window is 429, nothing stored); a handler's own `rate_limit` bounds its resource and method",
             ),
+            setting(
+                "security",
+                false,
+                "who may call: `{ scheme: none }` (the default) or `{ scheme: api_key, in: header|query, name: x-api-key }` (a subscribed application's key, redacted when stored)",
+            ),
         ],
         "github" => vec![
             setting("secret", false, "the webhook secret; with it every delivery must carry X-Hub-Signature-256"),

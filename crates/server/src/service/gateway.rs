@@ -135,6 +135,7 @@ pub async fn delete_application(app: &App, who: &Principal, given: String) -> Re
     if !app.store.delete_application(a.id.clone()).await? {
         return Err(ServiceError::not_found(Kind::Application, given));
     }
+    app.keys.forget_all();
     auth::audit(app, who, "application.delete", &a.id, json!({ "name": a.name })).await;
     Ok(Removed { id: a.id })
 }
@@ -171,6 +172,7 @@ pub async fn issue_keys(app: &App, who: &Principal, given: String) -> Result<Iss
         app.store.replace_key(row).await?;
         issued.push(key);
     }
+    app.keys.forget_all();
     auth::audit(app, who, "application.keys", &a.id, json!({ "name": a.name })).await;
     let production = issued.pop().unwrap_or_default();
     let sandbox = issued.pop().unwrap_or_default();
@@ -226,6 +228,7 @@ pub async fn subscribe(app: &App, who: &Principal, req: NewSubscription) -> Resu
             format!("`{}` is subscribed to `{}` in `{environment}` already", a.name, req.component),
         ));
     }
+    app.keys.forget_all();
     auth::audit(app, who, "subscription.create", &row.id, json!({ "application": a.id, "plan": row.plan })).await;
     Ok(subscription(row))
 }
@@ -235,6 +238,7 @@ pub async fn unsubscribe(app: &App, who: &Principal, id: String) -> Result<Remov
     if !app.store.unsubscribe(id.clone()).await? {
         return Err(ServiceError::not_found(Kind::Subscription, id));
     }
+    app.keys.forget_all();
     auth::audit(app, who, "subscription.delete", &id, json!({})).await;
     Ok(Removed { id })
 }

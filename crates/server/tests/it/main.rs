@@ -3,6 +3,7 @@
 mod access;
 mod accounts;
 mod alerts;
+mod api_keys;
 mod api_management;
 mod config;
 mod connections;
