@@ -26,6 +26,10 @@ pub struct CurlArgs {
     /// Extra headers, `Name: value` (repeatable); the content type defaults to application/json.
     #[arg(long = "header", short = 'H')]
     pub headers: Vec<String>,
+    /// An application's API key, for a component with `security: { scheme: api_key }`: sent in
+    /// the header or query parameter the component names.
+    #[arg(long)]
+    pub api_key: Option<String>,
 }
 
 /// `it's` → `'it'\''s'`: one argument for any POSIX shell.
@@ -45,10 +49,33 @@ pub async fn run(remote: &Remote, args: CurlArgs) -> Result<(), String> {
         let (name, value) = h.split_once(':').ok_or_else(|| format!("--header `{h}` is not `Name: value`"))?;
         headers.insert(name.trim().to_string(), Value::String(value.trim().to_string()));
     }
-    let (path, query) = match args.path.split_once('?') {
+    let (path, mut query) = match args.path.split_once('?') {
         Some((p, q)) => (p.to_string(), Some(q.to_string())),
         None => (args.path.clone(), None),
     };
+    if let Some(key) = &args.api_key {
+        // Where the key goes, as the component's API document declares it.
+        let env = form_urlencoded::Serializer::new(String::new()).append_pair("environment", &args.env).finish();
+        let doc = remote
+            .call(Method::GET, &format!("/api/v1/components/{}/openapi.json?{env}", args.component), None)
+            .await?;
+        let scheme = doc.pointer("/components/securitySchemes/apiKey").ok_or_else(|| {
+            format!(
+                "`{}` takes no API key in {} (its trigger has no `security: {{ scheme: api_key }}`)",
+                args.component, args.env
+            )
+        })?;
+        let name = scheme["name"].as_str().unwrap_or("x-api-key").to_string();
+        if scheme["in"] == "query" {
+            let pair = form_urlencoded::Serializer::new(String::new()).append_pair(&name, key).finish();
+            query = Some(match query {
+                Some(q) if !q.is_empty() => format!("{q}&{pair}"),
+                _ => pair,
+            });
+        } else {
+            headers.insert(name, Value::String(key.clone()));
+        }
+    }
     let request = json!({ "body": body, "method": args.method, "path": path, "query": query, "headers": headers });
     let q = form_urlencoded::Serializer::new(String::new()).append_pair("environment", &args.env).finish();
     let signed =

@@ -12,6 +12,7 @@ fn text(b: &[u8]) -> String {
 
 const SHOP: &str = "component: shop\ntrigger:\n  type: http\n  with:\n    verify: { preset: stripe, secret: \"{{ config.secret }}\" }\nconfig:\n  secret: { type: secret }\nhandlers:\n  /:\n    POST: { steps: [ { log: \"{{ event.type }}\" } ] }\n";
 const HOOKS: &str = "component: hooks\ntrigger:\n  type: http\n  with:\n    verify: { preset: standard-webhooks, secret: \"{{ config.secret }}\" }\nconfig:\n  secret: { type: secret }\nhandlers:\n  /:\n    POST: { steps: [ { log: ok } ] }\n";
+const KEYED: &str = "component: keyed\ntrigger:\n  type: http\n  with:\n    security: { scheme: api_key, in: query, name: key }\nhandlers:\n  /:\n    POST: { steps: [ { log: ok } ] }\n";
 const BOT: &str = "component: bot\ntrigger:\n  type: http\n  with:\n    verify: { preset: discord, public_key: d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a }\nhandlers:\n  /:\n    POST: { steps: [ { log: ok } ] }\n";
 
 fn shell(command: &str) -> String {
@@ -29,7 +30,7 @@ fn printed_commands_are_accepted_and_signed_only_by_the_server() {
     let project = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(project.path().join("components")).unwrap();
     std::fs::write(project.path().join("onset.yaml"), "name: demo\n").unwrap();
-    for (name, text) in [("shop", SHOP), ("hooks", HOOKS), ("bot", BOT)] {
+    for (name, text) in [("shop", SHOP), ("hooks", HOOKS), ("bot", BOT), ("keyed", KEYED)] {
         std::fs::write(project.path().join(format!("components/{name}.yaml")), text).unwrap();
     }
     let run = |args: &[&str]| {
@@ -69,6 +70,20 @@ fn printed_commands_are_accepted_and_signed_only_by_the_server() {
     let command = text(&out.stdout);
     assert!(command.contains("webhook-signature: v1,") && command.contains("webhook-id: msg_"), "{command}");
     assert!(shell(&command).contains(r#""duplicate":false"#));
+
+    // An API that takes a key: the key goes where the component says (here the query).
+    let out = run(&["app", "create", "curl-app"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["app", "keys", "curl-app", "--regenerate"]);
+    let sandbox = text(&out.stdout).lines().find_map(|l| l.strip_prefix("sandbox    ")).unwrap().to_string();
+    assert!(run(&["subscribe", "curl-app", "keyed"]).status.success());
+    let out = run(&["curl", "keyed", "--api-key", &sandbox]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let command = text(&out.stdout);
+    assert!(command.contains(&format!("/hooks/development/keyed?key={sandbox}")), "{command}");
+    assert!(shell(&command).contains(r#""duplicate":false"#));
+    let out = run(&["curl", "hooks", "--api-key", &sandbox]);
+    assert!(!out.status.success() && text(&out.stderr).contains("takes no API key"), "{}", text(&out.stderr));
 
     // Discord signs with its own private key: the server cannot.
     let out = run(&["curl", "bot"]);
