@@ -23,7 +23,11 @@ pub struct Quota {
     /// The policy's name in the `RateLimit-Policy` and `RateLimit` headers (`api`, `resource`).
     pub policy: &'static str,
     pub limit: u64,
+    /// The window as the `RateLimit-Policy` header states it (`w=`).
     pub window: Duration,
+    /// How long a window lasts once opened, when it is not `window`: a daily or monthly quota's
+    /// window ends with its calendar period (its key names the period).
+    pub ends_in: Option<Duration>,
 }
 
 /// A request over one of its limits.
@@ -105,7 +109,8 @@ impl Limiter {
             match windows.get_mut(&q.key) {
                 Some(w) if w.open_at(now) => w.count += 1,
                 _ => {
-                    windows.insert(Arc::clone(&q.key), Window { opened: now, length: q.window, count: 1 });
+                    let length = q.ends_in.unwrap_or(q.window);
+                    windows.insert(Arc::clone(&q.key), Window { opened: now, length, count: 1 });
                 }
             }
         }
@@ -118,7 +123,7 @@ mod tests {
     use super::*;
 
     fn quota(key: &str, policy: &'static str, limit: u64, secs: u64) -> Quota {
-        Quota { key: Arc::from(key), policy, limit, window: Duration::from_secs(secs) }
+        Quota { key: Arc::from(key), policy, limit, window: Duration::from_secs(secs), ends_in: None }
     }
 
     #[test]
@@ -169,6 +174,19 @@ mod tests {
         l.acquire(&[&api, &other], t0).unwrap();
         assert_eq!(l.acquire(&[&api, &other], t0).unwrap_err().policy, "api", "3 taken: 1 + 2");
         assert!(l.acquire(&[], t0).is_ok(), "no limit, no refusal");
+    }
+
+    #[test]
+    fn a_quota_ends_with_its_period() {
+        let l = Limiter::new();
+        let t0 = Instant::now();
+        // A daily quota of 2, opened 10 s before the day ends.
+        let day = Quota { ends_in: Some(Duration::from_secs(10)), ..quota("sub day 1", "quota", 2, 86_400) };
+        l.acquire(&[&day], t0).unwrap();
+        l.acquire(&[&day], t0).unwrap();
+        let r = l.acquire(&[&day], t0 + Duration::from_secs(3)).unwrap_err();
+        assert_eq!((r.retry_after_secs, r.headers()[1].1.as_str()), (7, "\"quota\";q=2;w=86400"));
+        assert!(l.acquire(&[&day], t0 + Duration::from_secs(10)).is_ok(), "the next day");
     }
 
     #[test]

@@ -194,6 +194,7 @@ impl Deployed {
             policy,
             limit: rate.limit,
             window: std::time::Duration::from_secs(rate.window_secs),
+            ends_in: None,
         };
         let api_quota = match rendered.get("rate_limit") {
             None | Some(Value::Null) => None,

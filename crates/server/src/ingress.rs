@@ -357,8 +357,8 @@ async fn accept(
     }
     verified
         .map_err(|e| ("unauthorized", ApiError::new(StatusCode::UNAUTHORIZED, e.code, e.message).at(e.location)))?;
-    let plan = api_key(app, &deployed, headers, uri, environment, component).await?;
-    rate_limit(app, &deployed, &route.pattern, method.as_str(), plan.as_deref()).map_err(rate_limited)?;
+    let (plan, quotas) = api_key(app, &deployed, headers, uri, environment, component).await?;
+    rate_limit(app, &deployed, &route.pattern, method.as_str(), plan.as_deref(), &quotas).map_err(rate_limited)?;
 
     let malformed =
         |e: onset_sources::PayloadError| ("malformed", ApiError::bad_request("malformed_body", e.message).at("body"));
@@ -521,12 +521,13 @@ fn rate_limit(
     pattern: &str,
     method: &str,
     plan: Option<&onset_gateway::Quota>,
+    quotas: &[onset_gateway::Quota],
 ) -> Result<(), onset_gateway::Refusal> {
     let resource = deployed.resource_quotas.iter().find(|(p, m, _)| p == pattern && m == method).map(|(_, _, q)| q);
-    let mut limits = [deployed.api_quota.as_ref(), resource, plan].into_iter().flatten();
+    let mut limits = [deployed.api_quota.as_ref(), resource, plan, quotas.first(), quotas.get(1)].into_iter().flatten();
     let Some(first) = limits.next() else { return Ok(()) };
-    // At most three, on the stack.
-    let mut taken = [first; 3];
+    // At most five, on the stack.
+    let mut taken = [first; 5];
     let mut n = 1;
     for q in limits {
         taken[n] = q;
@@ -545,9 +546,9 @@ async fn api_key(
     uri: &Uri,
     environment: &str,
     component: &str,
-) -> Result<Option<Arc<onset_gateway::Quota>>, Rejection> {
+) -> Result<(Option<Arc<onset_gateway::Quota>>, Vec<onset_gateway::Quota>), Rejection> {
     use onset_gateway::security::{KeyIn, Security};
-    let Security::ApiKey(place) = &deployed.security else { return Ok(None) };
+    let Security::ApiKey(place) = &deployed.security else { return Ok((None, Vec::new())) };
     let (given, location) = match place {
         KeyIn::Header(name) => {
             (headers.get(name.as_str()).and_then(|v| v.to_str().ok()).map(str::to_string), format!("header {name}"))
@@ -572,7 +573,14 @@ async fn api_key(
         ("forbidden", ApiError::new(StatusCode::FORBIDDEN, code, message).at(location.clone()))
     };
     match access {
-        crate::keys::Access::Allowed { quota, .. } => Ok(quota),
+        crate::keys::Access::Allowed { quota, subscription, daily, monthly } => {
+            let periods = if daily.is_some() || monthly.is_some() {
+                crate::keys::period_quotas(&subscription, daily, monthly, jiff::Timestamp::now())
+            } else {
+                Vec::new()
+            };
+            Ok((quota, periods))
+        }
         crate::keys::Access::Unknown => {
             Err(unauthorized("api_key_invalid", "the API key is unknown or was replaced".into()))
         }
@@ -591,7 +599,13 @@ async fn api_key(
 
 /// The 429 of a refused request.
 fn rate_limited(refusal: onset_gateway::Refusal) -> Rejection {
-    let what = if refusal.policy == "api" { "the API" } else { "this resource" };
+    let what = match refusal.policy {
+        "api" => "the API",
+        "resource" => "this resource",
+        "plan" => "the subscription's plan",
+        "daily" => "the subscription's daily quota",
+        _ => "the subscription's monthly quota",
+    };
     let mut e = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",

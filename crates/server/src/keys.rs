@@ -26,8 +26,13 @@ pub enum Access {
     WrongEnvironment { kind: String },
     /// The application is not subscribed to this API here.
     NotSubscribed { application: String },
-    /// Subscribed: the subscription's plan limit, if it has one.
-    Allowed { quota: Option<Arc<onset_gateway::Quota>> },
+    /// Subscribed: the subscription's plan limit and quotas, if it has them.
+    Allowed {
+        quota: Option<Arc<onset_gateway::Quota>>,
+        subscription: Arc<str>,
+        daily: Option<u64>,
+        monthly: Option<u64>,
+    },
 }
 
 type Key = (String, String, String);
@@ -79,21 +84,75 @@ async fn lookup(app: &App, (hash, environment, component): &Key) -> Result<Acces
     let Some(sub) = subs.into_iter().next() else {
         return Ok(Access::NotSubscribed { application: application.name });
     };
-    let rate = app
-        .store
-        .plans()
-        .await?
-        .into_iter()
-        .find(|p| p.name == sub.plan)
-        .and_then(|p| p.rate_limit)
-        .and_then(|r| r.parse::<onset_model::Rate>().ok());
+    let plan = app.store.plans().await?.into_iter().find(|p| p.name == sub.plan);
+    let rate = plan.as_ref().and_then(|p| p.rate_limit.as_deref()).and_then(|r| r.parse::<onset_model::Rate>().ok());
+    let daily = plan.as_ref().and_then(|p| p.daily_quota).and_then(|q| u64::try_from(q).ok());
+    let monthly = plan.as_ref().and_then(|p| p.monthly_quota).and_then(|q| u64::try_from(q).ok());
     let quota = rate.map(|r| {
         Arc::new(onset_gateway::Quota {
             key: format!("subscription {}", sub.id).into(),
             policy: "plan",
             limit: r.limit,
             window: Duration::from_secs(r.window_secs),
+            ends_in: None,
         })
     });
-    Ok(Access::Allowed { quota })
+    Ok(Access::Allowed { quota, subscription: sub.id.into(), daily, monthly })
+}
+
+/// A subscription's daily and monthly quotas for the calendar day and month (UTC) of `now`:
+/// each counted under a key naming its period, its window ending with the period.
+pub fn period_quotas(
+    subscription: &str,
+    daily: Option<u64>,
+    monthly: Option<u64>,
+    now: jiff::Timestamp,
+) -> Vec<onset_gateway::Quota> {
+    let mut out = Vec::new();
+    let date = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let left = |end: Option<jiff::civil::Date>| {
+        end.and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp().as_millisecond() - now.as_millisecond())
+            .and_then(|ms| u64::try_from(ms).ok())
+            .map(Duration::from_millis)
+    };
+    if let Some(limit) = daily {
+        out.push(onset_gateway::Quota {
+            key: format!("subscription {subscription} day {date}").into(),
+            policy: "daily",
+            limit,
+            window: Duration::from_secs(86_400),
+            ends_in: left(date.tomorrow().ok()),
+        });
+    }
+    if let Some(limit) = monthly {
+        let first = date.first_of_month();
+        let next = first.last_of_month().tomorrow().ok();
+        let days = u64::try_from(date.days_in_month()).unwrap_or(30);
+        out.push(onset_gateway::Quota {
+            key: format!("subscription {subscription} month {}", first.strftime("%Y-%m")).into(),
+            policy: "monthly",
+            limit,
+            window: Duration::from_secs(days * 86_400),
+            ends_in: left(next),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotas_end_with_their_calendar_period() {
+        let now: jiff::Timestamp = "2026-02-27T23:59:50Z".parse().unwrap();
+        let q = period_quotas("s1", Some(100), Some(1000), now);
+        assert_eq!(&*q[0].key, "subscription s1 day 2026-02-27");
+        assert_eq!(q[0].ends_in, Some(Duration::from_secs(10)));
+        assert_eq!(&*q[1].key, "subscription s1 month 2026-02");
+        assert_eq!(q[1].window, Duration::from_secs(28 * 86_400));
+        assert_eq!(q[1].ends_in, Some(Duration::from_secs(86_400 + 10)), "March begins a day and 10 s later");
+        assert!(period_quotas("s1", None, None, now).is_empty());
+    }
 }

@@ -155,4 +155,20 @@ async fn a_plan_limits_each_subscription() {
     // Another subscription has its own allowance.
     assert_eq!(call(&b).await.unwrap().status(), 202);
     assert_eq!(s.events().await.len(), 3);
+
+    // A daily quota: counted for the calendar day (UTC); the refusal says until when.
+    s.post_json("/api/v1/plans", &json!({ "name": "TwoADay", "daily_quota": 2, "monthly_quota": 100 })).await;
+    s.post_json("/api/v1/applications", &json!({ "name": "c" })).await;
+    s.post_json("/api/v1/subscriptions", &json!({ "application": "c", "component": "orders", "plan": "TwoADay" }))
+        .await;
+    let (c, _) = keys(&s, "c").await;
+    assert_eq!(call(&c).await.unwrap().status(), 202);
+    assert_eq!(call(&c).await.unwrap().status(), 202);
+    let r = call(&c).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["ratelimit-policy"], "\"daily\";q=2;w=86400");
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let midnight = 86_400 - (jiff::Timestamp::now().as_second() % 86_400) as u64;
+    assert!(retry <= midnight && retry + 5 >= midnight, "until midnight UTC: {retry} vs {midnight}");
+    assert_eq!(s.events().await.len(), 5);
 }
