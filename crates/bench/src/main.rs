@@ -67,7 +67,7 @@ fn parse_options() -> anyhow::Result<Options> {
             "--repeats" => o.repeats = value.parse().context("--repeats is a whole number")?,
             other => bail!(
                 "unknown flag {other}; flags: --seconds N, --rate N, --concurrency 1,16,64, --onset PATH, --repeats N, \
-                 --only bare,sqlite,paused,ed25519,running,open,observed,pruning,connector,postgres,brokers (or nats,rabbitmq,mqtt,kafka,sqs)"
+                 --only bare,sqlite,paused,ed25519,running,open,observed,gateway,pruning,connector,postgres,brokers (or nats,rabbitmq,mqtt,kafka,sqs)"
             ),
         }
     }
@@ -85,6 +85,9 @@ enum Target {
     /// Durable ingest like `OnsetPaused`, verified with an Ed25519 preset instead of HMAC.
     OnsetEd25519,
     OnsetRunning,
+    /// Durable ingest like `OnsetPaused`, behind an API key (a subscribed application's) and an
+    /// API-level rate limit that is never reached.
+    OnsetKeyed,
 }
 
 impl Target {
@@ -95,6 +98,7 @@ impl Target {
             Target::OnsetPaused => "paused",
             Target::OnsetEd25519 => "ed25519",
             Target::OnsetRunning => "running",
+            Target::OnsetKeyed => "keyed",
         }
     }
 
@@ -105,6 +109,7 @@ impl Target {
             Target::OnsetPaused => "onset, durable ingest (component paused)",
             Target::OnsetEd25519 => "onset, durable ingest, Ed25519 preset (component paused)",
             Target::OnsetRunning => "onset, ingest + 5-step runs ending in HTTP",
+            Target::OnsetKeyed => "onset, durable ingest, API key + unreached rate limit (component paused)",
         }
     }
 }
@@ -137,6 +142,8 @@ struct Running {
     child: std::process::Child,
     dir: tempfile::TempDir,
     base: String,
+    /// For `OnsetKeyed`: the subscribed application's sandbox key.
+    api_key: Option<String>,
 }
 
 impl Running {
@@ -182,7 +189,7 @@ async fn start_with(
             .args(["serve-sqlite", &addr, &dir.path().display().to_string()])
             .stderr(Stdio::inherit())
             .spawn()?,
-        Target::OnsetPaused | Target::OnsetEd25519 | Target::OnsetRunning => {
+        Target::OnsetPaused | Target::OnsetEd25519 | Target::OnsetRunning | Target::OnsetKeyed => {
             let project = dir.path().join("project");
             std::fs::create_dir_all(project.join("components"))?;
             std::fs::write(project.join("onset.yaml"), "name: bench\n")?;
@@ -194,6 +201,10 @@ async fn start_with(
                         &format!("{{ preset: standard-webhooks, public_key: \"{key}\" }}"),
                     )
                 }
+                Target::OnsetKeyed => COMPONENT.replace(
+                    "    verify: { scheme: standard-webhooks, secret: \"{{ config.secret }}\" }\n",
+                    "    verify: { scheme: standard-webhooks, secret: \"{{ config.secret }}\" }\n    security: { scheme: api_key, in: header, name: x-api-key }\n    rate_limit: 1000000000/s\n",
+                ),
                 _ => COMPONENT.to_string(),
             };
             std::fs::write(project.join("components/github.yaml"), component)?;
@@ -211,7 +222,7 @@ async fn start_with(
                 .spawn()?
         }
     };
-    let running = Running { child, dir, base: format!("http://{addr}") };
+    let mut running = Running { child, dir, base: format!("http://{addr}"), api_key: None };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let ready = match target {
@@ -226,9 +237,12 @@ async fn start_with(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    if matches!(target, Target::OnsetPaused | Target::OnsetEd25519) {
+    if matches!(target, Target::OnsetPaused | Target::OnsetEd25519 | Target::OnsetKeyed) {
         let token = std::fs::read_to_string(running.dir.path().join("data/admin-token"))
             .context("the server writes its admin token at the first start")?;
+        if target == Target::OnsetKeyed {
+            running.api_key = Some(subscribed_key(client, &running.base, token.trim()).await?);
+        }
         let r = client
             .post(format!("{}/api/v1/components/github/pause", running.base))
             .bearer_auth(token.trim())
@@ -239,6 +253,83 @@ async fn start_with(
         }
     }
     Ok(running)
+}
+
+/// An application subscribed to the bench component under the Unlimited plan: its sandbox key.
+async fn subscribed_key(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<String> {
+    let post = |path: &str, body: serde_json::Value| {
+        client.post(format!("{base}{path}")).bearer_auth(token).json(&body).send()
+    };
+    let app: serde_json::Value =
+        post("/api/v1/applications", serde_json::json!({ "name": "bench" })).await?.json().await?;
+    let id = app["id"].as_str().context("an application id")?.to_string();
+    let keys: serde_json::Value =
+        post(&format!("/api/v1/applications/{id}/keys"), serde_json::json!({})).await?.json().await?;
+    let r = post(
+        "/api/v1/subscriptions",
+        serde_json::json!({ "application": id, "component": "github", "plan": "Unlimited" }),
+    )
+    .await?;
+    if !r.status().is_success() {
+        bail!("cannot subscribe the bench application: {}", r.status());
+    }
+    Ok(keys["sandbox"].as_str().context("a sandbox key")?.to_string())
+}
+
+/// The cost of API management at the ingress: durable ingest (component paused) without and with
+/// an API key check and an API-level rate limit that is never reached, interleaved `--repeats`
+/// times at concurrency 16; medians compared.
+async fn gateway(
+    opts: &Options,
+    client: &reqwest::Client,
+    bodies: &Arc<Bodies>,
+    current: &CurrentArrivals,
+    sink_url: &str,
+    capacity: usize,
+) -> anyhow::Result<()> {
+    let c = 16;
+    println!("\nAPI management cost, concurrency {c}, {} interleaved repeats of each side:\n", opts.repeats);
+    println!("| scenario | none accepted/s (median) | with accepted/s (median) | with ÷ none | within 10% |");
+    println!("|---|---|---|---|---|");
+    let (mut offs, mut ons) = (Vec::new(), Vec::new());
+    for i in 0..opts.repeats * 2 {
+        let target = if i % 2 == 0 { Target::OnsetPaused } else { Target::OnsetKeyed };
+        let times = track_arrivals(current, capacity).times.clone();
+        let server = start_with(target, opts, sink_url, client, &[]).await?;
+        let keyed = match &server.api_key {
+            Some(key) => {
+                let mut headers = reqwest::header::HeaderMap::new();
+                headers.insert("x-api-key", key.parse()?);
+                reqwest::Client::builder().default_headers(headers).pool_max_idle_per_host(64).build()?
+            }
+            None => client.clone(),
+        };
+        let url = format!("{}/hooks/development/github", server.base);
+        let out = load::closed_loop(&keyed, &url, bodies, &times, &format!("g{i}"), c, opts.duration).await;
+        if out.refused > 0 && server.api_key.is_some() {
+            bail!("{} requests were refused with the key: the limit must never be reached", out.refused);
+        }
+        let per_sec = out.accepted as f64 / out.elapsed.as_secs_f64();
+        if i % 2 == 0 {
+            offs.push(per_sec)
+        } else {
+            ons.push(per_sec)
+        }
+        drop(server);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (off_med, on_med) = (median(&mut offs), median(&mut ons));
+    let ratio = on_med / off_med;
+    println!(
+        "| {} | {off_med:.0} | {on_med:.0} | {:.0}% | {} |",
+        Target::OnsetKeyed.label(),
+        100.0 * ratio,
+        if ratio >= 0.9 { "yes" } else { "no" }
+    );
+    Ok(())
 }
 
 /// Arrival times at the sink (ns since the send-time origin), by sequence number.
@@ -376,6 +467,9 @@ async fn run() -> anyhow::Result<()> {
     }
     if opts.wants("observed") {
         observed(&opts, &client, &bodies, &current, &sink_url, capacity).await?;
+    }
+    if opts.wants("gateway") {
+        gateway(&opts, &client, &bodies, &current, &sink_url, capacity).await?;
     }
     if opts.only.iter().any(|o| o == "postgres") {
         postgres::run(opts.duration.as_secs().max(1), &opts.onset).await?;
