@@ -55,6 +55,8 @@ pub struct Target<'a> {
     pub version: &'a str,
     /// Deprecated in that environment: every operation is marked.
     pub deprecated: bool,
+    /// The text of the Markdown file `docs:` names, when it names one.
+    pub docs_file: Option<&'a str>,
 }
 
 /// The component's API as OpenAPI 3.1.
@@ -196,7 +198,12 @@ pub fn document(component: &Component, target: &Target<'_>) -> Value {
         } });
         doc["security"] = json!([{ "apiKey": [] }]);
     }
-    match component.docs.as_deref() {
+    let docs = match (component.docs_file(), target.docs_file) {
+        (Some(_), Some(text)) => Some(text),
+        (Some(_), None) => None,
+        (None, _) => component.docs.as_deref(),
+    };
+    match docs {
         Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
             doc["externalDocs"] = json!({ "url": url });
         }

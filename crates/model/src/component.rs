@@ -35,7 +35,8 @@ pub struct Component {
     /// `--retain-succeeded` / `--retain-failed` otherwise).
     #[serde(default)]
     pub retention: Option<RetentionSpec>,
-    /// The API's documentation (http triggers): Markdown, or the URL of a page that has it.
+    /// The API's documentation (http triggers): Markdown, the name of a Markdown file beside the
+    /// component (`orders.md`, `docs/orders.md`), or the URL of a page that has it.
     #[serde(default)]
     pub docs: Option<String>,
 }
@@ -128,6 +129,13 @@ pub struct Problem {
 }
 
 impl Component {
+    /// `docs:` when it names a Markdown file (one line ending in `.md`, not a URL).
+    pub fn docs_file(&self) -> Option<&str> {
+        self.docs.as_deref().map(str::trim).filter(|d| {
+            d.ends_with(".md") && !d.contains('\n') && !d.contains("://") && !d.starts_with('/') && !d.contains("..")
+        })
+    }
+
     /// Checks what the parser cannot: trigger type, handler keys, step ids, settings.
     pub fn check(&self) -> Vec<Problem> {
         let mut problems = Vec::new();

@@ -56,6 +56,12 @@ impl SourceFile {
                     file.files.insert(name, text);
                 }
             }
+            // The API's documentation, when `docs:` names a Markdown file beside the component.
+            if let Some(name) = component.docs_file()
+                && let Ok(text) = read_capped(&dir.join(name))
+            {
+                file.files.insert(name.to_string(), text);
+            }
         }
         file
     }

@@ -14,7 +14,26 @@ pub fn validate_source(path: &Path, text: &str, files: &std::collections::BTreeM
         Ok(i) => i,
         Err(errors) => return errors.into_iter().map(|message| whole_file(path, message)).collect(),
     };
-    validate_component(path, text, &onset_connectors::openapi::WithImported { base: CAPABILITIES, imported: &imported })
+    let mut problems = validate_component(
+        path,
+        text,
+        &onset_connectors::openapi::WithImported { base: CAPABILITIES, imported: &imported },
+    );
+    // `docs:` naming a Markdown file that is not there.
+    if let Ok(component) = yaml_serde::from_str::<onset_model::Component>(text)
+        && let Some(name) = component.docs_file()
+        && !files.contains_key(name)
+    {
+        let line = text.lines().position(|l| l.trim_start().starts_with("docs:")).map_or(1, |i| i + 1);
+        problems.push(Diagnostic {
+            file: path.to_path_buf(),
+            line,
+            column: 1,
+            found: name.to_string(),
+            message: format!("`docs: {name}` names a Markdown file that is not beside the component; add it, or write the Markdown inline"),
+        });
+    }
+    problems
 }
 
 fn whole_file(path: &Path, message: String) -> Diagnostic {

@@ -209,6 +209,7 @@ pub fn openapi(app: &App, name: &str, env: Option<&str>, host: Option<&str>) -> 
         environment: &environment,
         version: &d.id,
         deprecated,
+        docs_file: d.component.docs_file().and_then(|f| d.files.get(f)).map(String::as_str),
     };
     Ok(onset_gateway::openapi::document(&d.component, &target))
 }

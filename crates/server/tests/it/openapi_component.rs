@@ -188,3 +188,22 @@ async fn an_api_is_deprecated_then_retired_and_published_again() {
     let r = s.client.put(s.url("/hooks/development/open-api/orders/7")).json(&json!({})).send().await.unwrap();
     assert_eq!(r.status(), 404, "retired after a restart");
 }
+
+#[tokio::test]
+async fn docs_may_come_from_a_markdown_file_beside_the_component() {
+    let guide = "# Guide\n\nHow to send an order.\n";
+    let with_file = OPEN.replace("component: open-api\n", "component: open-api\ndocs: guides/open-api.md\n");
+    let s = start(&[("open-api.yaml", &with_file), ("guides/open-api.md", guide)]).await;
+    let doc = s.get("/api/v1/components/open-api/openapi.json").await;
+    assert_eq!(doc["info"]["description"], guide);
+    validate(&doc);
+
+    let missing = with_file.replace("guides/open-api.md", "guides/none.md");
+    let err = deploy_error(&[("open-api.yaml", &missing)]).await;
+    assert!(
+        err.contains(
+            "open-api.yaml:3:1: `docs: guides/none.md` names a Markdown file that is not beside the component"
+        ),
+        "{err}"
+    );
+}
