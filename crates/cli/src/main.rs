@@ -149,6 +149,13 @@ struct ServeArgs {
     /// Refuse calls to private and loopback networks (cloud metadata is always refused).
     #[arg(long)]
     deny_private_networks: bool,
+    /// How long an access token of POST /oauth2/token is valid, with a unit.
+    #[arg(long, default_value = "1h")]
+    oauth2_token_lifetime: String,
+    /// Make a new OAuth2 signing key when the newest is this old (earlier ones stay in the JWKS
+    /// while tokens they signed are valid).
+    #[arg(long, default_value = "30d")]
+    oauth2_key_rotation: String,
     #[arg(long, value_enum, default_value = "normal")]
     durability: DurabilityArg,
     /// Runs executing at once.
@@ -476,6 +483,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         no_series,
         shutdown_timeout,
         deny_private_networks,
+        oauth2_token_lifetime,
+        oauth2_key_rotation,
         durability,
         workers,
         no_watch,
@@ -522,6 +531,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     config.series = !no_series;
     config.shutdown_timeout = shutdown_timeout.as_std();
     config.deny_private_networks = deny_private_networks;
+    config.oauth2_token_lifetime =
+        parse::<onset_model::Duration>("oauth2-token-lifetime", &oauth2_token_lifetime)?.as_std();
+    config.oauth2_key_rotation = parse::<onset_model::Duration>("oauth2-key-rotation", &oauth2_key_rotation)?.as_std();
+    if config.oauth2_token_lifetime < std::time::Duration::from_secs(1)
+        || config.oauth2_key_rotation < std::time::Duration::from_secs(1)
+    {
+        return Err("--oauth2-token-lifetime and --oauth2-key-rotation are at least 1s".into());
+    }
     config.durability = match durability {
         DurabilityArg::Normal => Durability::Normal,
         DurabilityArg::Full => Durability::Full,

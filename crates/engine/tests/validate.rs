@@ -109,10 +109,43 @@ handlers:
         onset_engine::validate_component(Path::new("a.yaml"), text, &Ops).iter().map(ToString::to_string).collect();
     let wanted = [
         "a.yaml:5:17: `10/sec` is not a rate",
-        "a.yaml:6:25: `security.scheme` is `none` or `api_key`",
+        "a.yaml:6:25: `security.scheme` is `none`, `api_key` or `oauth2`",
         "a.yaml:6:36: `security.in` is `header` or `query`",
         "a.yaml:6:44: unknown key `where` in `trigger.with.security`",
         "a.yaml:11:15: `schema` (a JSON Schema of the request body) is a mapping",
+    ];
+    assert_eq!(found.len(), wanted.len(), "{found:#?}");
+    for (f, w) in found.iter().zip(wanted) {
+        assert!(f.starts_with(w), "{f} / {w}");
+    }
+}
+
+#[test]
+fn oauth2_scopes_name_handlers_and_an_external_issuer_its_keys() {
+    let text = "component: api
+trigger:
+  type: http
+  with:
+    security:
+      scheme: oauth2
+      issuer: https://id.example.test/
+      in: header
+      scopes:
+        /orders: { POST: [orders:write], DELETE: [orders:admin], GET: [\"a b\"] }
+        /missing: { GET: [x] }
+handlers:
+  /orders:
+    POST: { steps: [ { log: ok } ] }
+    GET: { steps: [ { log: ok } ] }
+";
+    let found: Vec<String> =
+        onset_engine::validate_component(Path::new("a.yaml"), text, &Ops).iter().map(ToString::to_string).collect();
+    let wanted = [
+        "a.yaml:6:7: `security.issuer` needs `jwks_url`",
+        "a.yaml:8:7: unknown key `in` in `trigger.with.security`",
+        "a.yaml:10:42: `security.scopes`: `/orders` has no `DELETE` handler",
+        "a.yaml:10:72: a scope is a name without spaces",
+        "a.yaml:11:9: `security.scopes`: no handler has the path `/missing`",
     ];
     assert_eq!(found.len(), wanted.len(), "{found:#?}");
     for (f, w) in found.iter().zip(wanted) {

@@ -7,6 +7,7 @@
 //! refused until the window ends, with how long that is. Several limits are taken together or not
 //! at all: a request refused by one does not count against the others.
 
+pub mod jwt;
 pub mod openapi;
 pub mod postman;
 pub mod security;

@@ -66,8 +66,13 @@ pub fn document(component: &Component, target: &Target<'_>) -> Value {
     let with = &component.trigger.with;
     let verified = with.get("verify").is_some_and(|v| !v.is_null());
     let api_limit = with.get("rate_limit").and_then(Value::as_str);
-    let key = match crate::security::Security::parse(with.get("security")) {
-        Ok(crate::security::Security::ApiKey(place)) => Some(place),
+    let security = crate::security::Security::parse(with.get("security")).unwrap_or_default();
+    let key = match &security {
+        crate::security::Security::ApiKey(place) => Some(place.clone()),
+        _ => None,
+    };
+    let oauth2 = match &security {
+        crate::security::Security::OAuth2(o) => Some(o),
         _ => None,
     };
     let mut paths = Map::new();
@@ -106,6 +111,15 @@ pub fn document(component: &Component, target: &Target<'_>) -> Value {
                         ),
                     );
                 }
+                if let Some(o) = oauth2 {
+                    responses.insert("401".into(), error("No access token, or an expired, foreign or tampered one"));
+                    let why = if o.external.is_some() {
+                        "The token lacks a scope this operation needs"
+                    } else {
+                        "The token lacks a scope this operation needs, or its application is not subscribed here"
+                    };
+                    responses.insert("403".into(), error(why));
+                }
                 responses.insert("404".into(), error("Not deployed here"));
                 responses.insert("413".into(), error("The body is over the server's limit"));
                 let limits: Vec<String> = api_limit
@@ -122,6 +136,11 @@ pub fn document(component: &Component, target: &Target<'_>) -> Value {
                 );
                 let mut op = Map::new();
                 op.insert("operationId".into(), json!(operation_id(method, resource)));
+                if let Some(o) = oauth2 {
+                    let scheme = if o.external.is_some() { "bearer" } else { "oauth2" };
+                    let needed: Vec<&str> = o.required(resource, method).collect();
+                    op.insert("security".into(), json!([{ scheme: needed }]));
+                }
                 op.insert("summary".into(), json!(format!("{method} {resource}")));
                 if !limits.is_empty() {
                     op.insert("description".into(), json!(format!("Rate limits: {}.", limits.join("; "))));
@@ -198,6 +217,31 @@ pub fn document(component: &Component, target: &Target<'_>) -> Value {
         } });
         doc["security"] = json!([{ "apiKey": [] }]);
     }
+    if let Some(o) = oauth2 {
+        match &o.external {
+            None => {
+                let base = target.server_url.split("/hooks/").next().unwrap_or(target.server_url);
+                let scopes: Map<String, Value> = o
+                    .all_scopes()
+                    .into_iter()
+                    .map(|s| (s.to_string(), json!(format!("Needed by: {}", used_by(o, s)))))
+                    .collect();
+                doc["components"]["securitySchemes"] = json!({ "oauth2": {
+                    "type": "oauth2",
+                    "description": "A token of Onset's authorization server for a subscribed application (client credentials)",
+                    "flows": { "clientCredentials": { "tokenUrl": format!("{base}/oauth2/token"), "scopes": scopes } },
+                } });
+                doc["security"] = json!([{ "oauth2": [] }]);
+            }
+            Some(e) => {
+                doc["components"]["securitySchemes"] = json!({ "bearer": {
+                    "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                    "description": format!("An access token issued by {}", e.issuer),
+                } });
+                doc["security"] = json!([{ "bearer": [] }]);
+            }
+        }
+    }
     let docs = match (component.docs_file(), target.docs_file) {
         (Some(_), Some(text)) => Some(text),
         (Some(_), None) => None,
@@ -219,6 +263,17 @@ pub fn document(component: &Component, target: &Target<'_>) -> Value {
         doc["info"]["description"] = json!(description);
     }
     doc
+}
+
+/// The operations that need `scope`, as `POST /orders`.
+fn used_by(o: &crate::security::OAuth2, scope: &str) -> String {
+    let ops: Vec<String> = o
+        .scopes
+        .iter()
+        .filter(|r| r.scopes.iter().any(|s| s == scope))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    ops.join(", ")
 }
 
 #[cfg(test)]

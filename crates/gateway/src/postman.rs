@@ -35,9 +35,34 @@ pub fn example(schema: &Value) -> Value {
     }
 }
 
-/// The collection and its environment (`baseUrl`, and `apiKey` for the API's key when it takes one).
+/// Fetches a token before the first request when the environment has the application's client
+/// id and secret but no `accessToken` (so the collection runs by itself in newman or Postman).
+const FETCH_TOKEN: &[&str] = &[
+    "if (!pm.variables.get('accessToken') && pm.variables.get('clientId') && pm.variables.get('clientSecret')) {",
+    "    pm.sendRequest({",
+    "        url: pm.variables.get('tokenUrl'),",
+    "        method: 'POST',",
+    "        header: { 'Content-Type': 'application/x-www-form-urlencoded' },",
+    "        body: { mode: 'urlencoded', urlencoded: [",
+    "            { key: 'grant_type', value: 'client_credentials' },",
+    "            { key: 'client_id', value: pm.variables.get('clientId') },",
+    "            { key: 'client_secret', value: pm.variables.get('clientSecret') }",
+    "        ] }",
+    "    }, function (err, res) {",
+    "        if (err || res.code !== 200) { throw new Error('no token from ' + pm.variables.get('tokenUrl') + ': ' + (err || res.text())); }",
+    "        pm.environment.set('accessToken', res.json().access_token);",
+    "    });",
+    "}",
+];
+
+/// The collection and its environment (`baseUrl`; `apiKey` for the API's key when it takes one;
+/// `accessToken`, or `tokenUrl`, `clientId` and `clientSecret` to get one, when it takes OAuth2
+/// tokens).
 pub fn collection(openapi: &Value, environment: &str) -> (Value, Value) {
     let title = openapi["info"]["title"].as_str().unwrap_or("api");
+    let token_url =
+        openapi.pointer("/components/securitySchemes/oauth2/flows/clientCredentials/tokenUrl").and_then(Value::as_str);
+    let bearer = token_url.is_some() || openapi.pointer("/components/securitySchemes/bearer").is_some();
     // The API key, as the collection's variable `apiKey`.
     let key = openapi.pointer("/components/securitySchemes/apiKey");
     let key_in = key.and_then(|k| k["in"].as_str());
@@ -102,7 +127,7 @@ pub fn collection(openapi: &Value, environment: &str) -> (Value, Value) {
             }));
         }
     }
-    let collection = json!({
+    let mut collection = json!({
         "info": {
             "name": title,
             "description": openapi["info"]["description"].as_str().unwrap_or_default(),
@@ -114,6 +139,18 @@ pub fn collection(openapi: &Value, environment: &str) -> (Value, Value) {
     let mut values = vec![json!({ "key": "baseUrl", "value": base, "enabled": true })];
     if key.is_some() {
         values.push(json!({ "key": "apiKey", "value": "", "type": "secret", "enabled": true }));
+    }
+    if bearer {
+        collection["auth"] =
+            json!({ "type": "bearer", "bearer": [{ "key": "token", "value": "{{accessToken}}", "type": "string" }] });
+        values.push(json!({ "key": "accessToken", "value": "", "type": "secret", "enabled": true }));
+    }
+    if let Some(url) = token_url {
+        collection["event"] =
+            json!([{ "listen": "prerequest", "script": { "type": "text/javascript", "exec": FETCH_TOKEN } }]);
+        values.push(json!({ "key": "tokenUrl", "value": url, "enabled": true }));
+        values.push(json!({ "key": "clientId", "value": "", "enabled": true }));
+        values.push(json!({ "key": "clientSecret", "value": "", "type": "secret", "enabled": true }));
     }
     let environment = json!({
         "name": format!("{title} ({environment})"),

@@ -133,6 +133,11 @@ pub struct ServerConfig {
     pub channel_renewal: Duration,
     /// How often channel expirations are checked.
     pub renewal_check: Duration,
+    /// How long an access token of `/oauth2/token` is valid (`--oauth2-token-lifetime`).
+    pub oauth2_token_lifetime: Duration,
+    /// A new signing key is made when the newest is this old (`--oauth2-key-rotation`); the
+    /// previous ones stay published while tokens they signed may still be valid.
+    pub oauth2_key_rotation: Duration,
 }
 
 impl ServerConfig {
@@ -176,6 +181,8 @@ impl ServerConfig {
             admin_token: None,
             channel_renewal: Duration::from_secs(3600),
             renewal_check: Duration::from_secs(60),
+            oauth2_token_lifetime: Duration::from_secs(3600),
+            oauth2_key_rotation: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -205,6 +212,8 @@ pub struct App {
     pub lifecycle: crate::lifecycle::Board,
     /// What API keys may call, as last looked up.
     pub keys: crate::keys::KeyCache,
+    /// Onset's OAuth2 signing keys, external issuers' keys and tokens checked recently.
+    pub oauth2: crate::oauth2::OAuth2,
     /// `(environment, component)` → the active deployment.
     active: RwLock<HashMap<(String, String), Arc<Deployed>>>,
     /// Every deployment loaded in this process, by id (retries run on their own build).
@@ -287,6 +296,7 @@ impl App {
             limiter: onset_gateway::Limiter::new(),
             lifecycle: crate::lifecycle::Board::default(),
             keys: crate::keys::KeyCache::default(),
+            oauth2: crate::oauth2::OAuth2::default(),
             series: crate::series::Series::new(series_enabled),
             alerts_changed: tokio::sync::Notify::new(),
             tracer: None,

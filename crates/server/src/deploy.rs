@@ -160,6 +160,14 @@ impl Deployed {
         };
         let security = onset_gateway::security::Security::parse(rendered.get("security"))
             .map_err(|e| vec![format!("component `{name}`: {e}")])?;
+        if let onset_gateway::security::Security::OAuth2(o) = &security
+            && let Some(rule) = o.scopes.iter().find(|r| !component.handlers.contains_key(&r.path))
+        {
+            return Err(vec![format!(
+                "component `{name}`: trigger.with.security.scopes names `{}`, which no handler has",
+                rule.path
+            )]);
+        }
         // The API key's header is never stored.
         if let onset_gateway::security::Security::ApiKey(onset_gateway::security::KeyIn::Header(h)) = &security {
             redact.push(h.clone());

@@ -12,8 +12,9 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub location: Option<String>,
-    /// For 405: the methods that do have handlers.
-    pub allow: Option<Box<str>>,
+    /// One more header: `Allow` on a 405 (the methods that do have handlers), `WWW-Authenticate`
+    /// on a 401/403 of a bearer-token API (RFC 6750 §3).
+    pub header: Option<Box<(header::HeaderName, String)>>,
     /// For 429/503: whole seconds.
     pub retry_after: Option<u64>,
     /// A body with more than the three fields (a refused deployment's reasons), sent instead.
@@ -37,11 +38,15 @@ impl ApiError {
             code,
             message: message.into(),
             location: None,
-            allow: None,
+            header: None,
             retry_after: None,
             full: None,
             rate_limited: None,
         }
+    }
+    pub fn with_header(mut self, name: header::HeaderName, value: String) -> Self {
+        self.header = Some(Box::new((name, value)));
+        self
     }
     pub fn at(mut self, location: impl Into<String>) -> Self {
         self.location = Some(location.into());
@@ -160,8 +165,10 @@ impl IntoResponse for ApiError {
         }
         .unwrap_or_default();
         let mut resp = (self.status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
-        if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
-            resp.headers_mut().insert(header::ALLOW, allow);
+        if let Some((name, value)) = self.header.map(|h| *h)
+            && let Ok(v) = HeaderValue::from_str(&value)
+        {
+            resp.headers_mut().insert(name, v);
         }
         if let Some(secs) = self.retry_after {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -249,13 +249,13 @@ async fn accept(
         return handshake(app, &deployed, answer).await;
     }
     if !route.methods.iter().any(|m| m == method.as_str()) {
-        let mut e = ApiError::new(
+        let e = ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             format!("`{}` has handlers for {}, not {method}", route.pattern, route.methods.join(", ")),
         )
-        .at("method");
-        e.allow = Some(route.methods.join(", ").into());
+        .at("method")
+        .with_header(axum::http::header::ALLOW, route.methods.join(", "));
         return Err(("method_not_allowed", e));
     }
 
@@ -357,7 +357,12 @@ async fn accept(
     }
     verified
         .map_err(|e| ("unauthorized", ApiError::new(StatusCode::UNAUTHORIZED, e.code, e.message).at(e.location)))?;
-    let (plan, quotas) = api_key(app, &deployed, headers, uri, environment, component).await?;
+    let (plan, quotas) = match &deployed.security {
+        onset_gateway::security::Security::OAuth2(scheme) => {
+            bearer(app, scheme, headers, (&route.pattern, method.as_str()), environment, component).await?
+        }
+        _ => api_key(app, &deployed, headers, uri, environment, component).await?,
+    };
     rate_limit(app, &deployed, &route.pattern, method.as_str(), plan.as_deref(), &quotas).map_err(rate_limited)?;
 
     let malformed =
@@ -546,7 +551,7 @@ async fn api_key(
     uri: &Uri,
     environment: &str,
     component: &str,
-) -> Result<(Option<Arc<onset_gateway::Quota>>, Vec<onset_gateway::Quota>), Rejection> {
+) -> Result<Allowance, Rejection> {
     use onset_gateway::security::{KeyIn, Security};
     let Security::ApiKey(place) = &deployed.security else { return Ok((None, Vec::new())) };
     let (given, location) = match place {
@@ -574,12 +579,7 @@ async fn api_key(
     };
     match access {
         crate::keys::Access::Allowed { quota, subscription, daily, monthly } => {
-            let periods = if daily.is_some() || monthly.is_some() {
-                crate::keys::period_quotas(&subscription, daily, monthly, jiff::Timestamp::now())
-            } else {
-                Vec::new()
-            };
-            Ok((quota, periods))
+            Ok(allowance(quota, &subscription, daily, monthly))
         }
         crate::keys::Access::Unknown => {
             Err(unauthorized("api_key_invalid", "the API key is unknown or was replaced".into()))
@@ -593,6 +593,114 @@ async fn api_key(
         crate::keys::Access::NotSubscribed { application } => Err(forbidden(
             "not_subscribed",
             format!("application `{application}` is not subscribed to `{component}` in `{environment}`"),
+        )),
+    }
+}
+
+/// What a subscription allows: its plan's limit and its period quotas.
+type Allowance = (Option<Arc<onset_gateway::Quota>>, Vec<onset_gateway::Quota>);
+
+fn allowance(
+    quota: Option<Arc<onset_gateway::Quota>>,
+    subscription: &str,
+    daily: Option<u64>,
+    monthly: Option<u64>,
+) -> Allowance {
+    let periods = if daily.is_some() || monthly.is_some() {
+        crate::keys::period_quotas(subscription, daily, monthly, jiff::Timestamp::now())
+    } else {
+        Vec::new()
+    };
+    (quota, periods)
+}
+
+/// `trigger.with.security: { scheme: oauth2 }`: a bearer JWT of Onset's authorization server or
+/// the external issuer, for this API, with the scopes its resource and method need. Onset's
+/// tokens also need the application's subscription here (whose plan then applies). 401 for a
+/// missing or bad token, 403 for a good one that may not do this — before anything is stored.
+async fn bearer(
+    app: &App,
+    scheme: &onset_gateway::security::OAuth2,
+    headers: &HeaderMap,
+    (pattern, method): (&str, &str),
+    environment: &str,
+    component: &str,
+) -> Result<Allowance, Rejection> {
+    let challenge = |error: Option<(&str, &str)>| -> String {
+        match error {
+            None => r#"Bearer realm="onset""#.to_string(),
+            Some((code, detail)) => {
+                format!(r#"Bearer realm="onset", error="{code}", error_description="{}""#, detail.replace('"', "'"))
+            }
+        }
+    };
+    let unauthorized = |code: &'static str, message: String, rfc: Option<&str>| {
+        let value = challenge(rfc.map(|r| (r, message.as_str())));
+        let e = ApiError::new(StatusCode::UNAUTHORIZED, code, message).at("header authorization");
+        ("unauthorized", e.with_header(axum::http::header::WWW_AUTHENTICATE, value))
+    };
+    let given = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
+        let (kind, token) = v.split_once(' ')?;
+        kind.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
+    let Some(token) = given.filter(|t| !t.is_empty()) else {
+        return Err(unauthorized(
+            "token_missing",
+            "this API needs an OAuth2 access token: `Authorization: Bearer <token>`".into(),
+            None,
+        ));
+    };
+    let host = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok());
+    let base = crate::service::components::ingress_base(app, host);
+    let api_url = format!("{base}/hooks/{environment}/{component}");
+    let claims = match crate::oauth2::check(app, scheme, token, &base, &api_url).await {
+        Ok(c) => c,
+        Err(crate::oauth2::Refused::Token(e)) => return Err(unauthorized(e.code, e.message, Some("invalid_token"))),
+        Err(crate::oauth2::Refused::Unavailable(detail)) => {
+            tracing::warn!(%detail, component, "cannot check an access token");
+            let mut e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "issuer_unavailable",
+                "the token issuer's keys cannot be fetched now; retry later",
+            );
+            e.retry_after = Some(5);
+            return Err(("error", e));
+        }
+    };
+    let missing: Vec<&str> =
+        scheme.required(pattern, method).filter(|s| !claims.scopes.iter().any(|c| c == s)).collect();
+    if !missing.is_empty() {
+        let all: Vec<&str> = scheme.required(pattern, method).collect();
+        let message =
+            format!("{method} {pattern} needs the scope{} {}", if all.len() == 1 { "" } else { "s" }, all.join(" "));
+        let challenge = format!(r#"Bearer realm="onset", error="insufficient_scope", scope="{}""#, all.join(" "));
+        let e = ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", message)
+            .at("header authorization")
+            .with_header(axum::http::header::WWW_AUTHENTICATE, challenge);
+        return Err(("forbidden", e));
+    }
+    if scheme.external.is_some() {
+        return Ok((None, Vec::new()));
+    }
+    let client_id = claims.client_id.unwrap_or_default();
+    let access = crate::keys::KeyCache::client_access(app, &client_id, environment, component)
+        .await
+        .map_err(|e| ("error", ApiError::from(crate::service::ServiceError::from(e))))?;
+    match access {
+        crate::keys::Access::Allowed { quota, subscription, daily, monthly } => {
+            Ok(allowance(quota, &subscription, daily, monthly))
+        }
+        crate::keys::Access::Unknown | crate::keys::Access::WrongEnvironment { .. } => {
+            Err(unauthorized("token_invalid", "the token's application no longer exists".into(), Some("invalid_token")))
+        }
+        crate::keys::Access::NotSubscribed { application } => Err((
+            "forbidden",
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_subscribed",
+                format!("application `{application}` is not subscribed to `{component}` in `{environment}`"),
+            )
+            .at("header authorization"),
         )),
     }
 }

@@ -51,7 +51,22 @@ impl KeyCache {
     /// What `key` may do with `component` in `environment`.
     pub async fn access(app: &App, key: &str, environment: &str, component: &str) -> Result<Access, StoreError> {
         let hash = crate::auth::hash(key);
-        let id = (hash, environment.to_string(), component.to_string());
+        Self::kept_or_looked_up(app, (hash, environment.to_string(), component.to_string())).await
+    }
+
+    /// What the application of an OAuth2 `client_id` may do with `component` in `environment`:
+    /// its token says who it is, its subscription what it may call here.
+    pub async fn client_access(
+        app: &App,
+        client_id: &str,
+        environment: &str,
+        component: &str,
+    ) -> Result<Access, StoreError> {
+        Self::kept_or_looked_up(app, (format!("{CLIENT}{client_id}"), environment.to_string(), component.to_string()))
+            .await
+    }
+
+    async fn kept_or_looked_up(app: &App, id: Key) -> Result<Access, StoreError> {
         let now = Instant::now();
         if let Some((at, access)) = app.keys.kept.lock().unwrap_or_else(PoisonError::into_inner).get(&id)
             && now.duration_since(*at) < KEPT_FOR
@@ -71,14 +86,25 @@ impl KeyCache {
     }
 }
 
-async fn lookup(app: &App, (hash, environment, component): &Key) -> Result<Access, StoreError> {
-    let Some((key, application)) = app.store.key_by_hash(hash.clone()).await? else {
-        return Ok(Access::Unknown);
+/// Marks a lookup by client id (a key hash is hex, so never starts with it).
+const CLIENT: &str = "client:";
+
+async fn lookup(app: &App, (id, environment, component): &Key) -> Result<Access, StoreError> {
+    let application = if let Some(client_id) = id.strip_prefix(CLIENT) {
+        match app.store.application_by_client_id(client_id.to_string()).await? {
+            Some(a) => a,
+            None => return Ok(Access::Unknown),
+        }
+    } else {
+        let Some((key, application)) = app.store.key_by_hash(id.clone()).await? else {
+            return Ok(Access::Unknown);
+        };
+        let fits = if key.kind == "production" { environment == PRODUCTION } else { environment != PRODUCTION };
+        if !fits {
+            return Ok(Access::WrongEnvironment { kind: key.kind });
+        }
+        application
     };
-    let fits = if key.kind == "production" { environment == PRODUCTION } else { environment != PRODUCTION };
-    if !fits {
-        return Ok(Access::WrongEnvironment { kind: key.kind });
-    }
     let subs =
         app.store.subscriptions(Some(application.id.clone()), Some((component.clone(), environment.clone()))).await?;
     let Some(sub) = subs.into_iter().next() else {

@@ -18,6 +18,7 @@ mod keys;
 mod lifecycle;
 mod local;
 mod metrics;
+mod oauth2;
 mod registration;
 mod retention;
 mod routing;
@@ -131,6 +132,9 @@ fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/hooks/{environment}/{component}", hooks.clone())
         .route("/hooks/{environment}/{component}/{*resource}", hooks)
+        .route("/oauth2/token", axum::routing::post(api::oauth2::token))
+        .route("/.well-known/jwks.json", axum::routing::get(api::oauth2::jwks))
+        .route("/.well-known/oauth-authorization-server", axum::routing::get(api::oauth2::metadata))
         .route("/", axum::routing::get(ui::index))
         .route("/assets/{*file}", axum::routing::get(ui::asset))
         .merge(api::router(app.clone()))

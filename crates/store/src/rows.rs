@@ -525,3 +525,14 @@ pub struct SubscriptionRow {
     pub plan: String,
     pub created_at: i64,
 }
+
+/// One of Onset's OAuth2 signing keys: its public JWK, and the private key sealed with the
+/// master key `key_id` (never kept in plaintext).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRow {
+    pub kid: String,
+    pub public_jwk: String,
+    pub sealed: String,
+    pub key_id: String,
+    pub created_at: i64,
+}

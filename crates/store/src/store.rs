@@ -346,6 +346,12 @@ pub trait ApiManagement: Send + Sync {
     ) -> Result<Vec<SubscriptionRow>, StoreError>;
     /// `false` when there is no such subscription.
     async fn unsubscribe(&self, id: String) -> Result<bool, StoreError>;
+    /// The application with this OAuth2 client id.
+    async fn application_by_client_id(&self, client_id: String) -> Result<Option<ApplicationRow>, StoreError>;
+    /// Onset's OAuth2 signing keys, newest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>, StoreError>;
+    /// Adds a signing key and removes the keys created before `drop_before` (in one transaction).
+    async fn add_signing_key(&self, key: SigningKeyRow, drop_before: i64) -> Result<(), StoreError>;
 }
 
 /// Every area: what the server needs of a backend.

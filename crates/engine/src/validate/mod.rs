@@ -118,6 +118,52 @@ impl V<'_> {
         });
     }
 
+    /// `security: { scheme: oauth2 }`: scopes by a handler's path and method, and an external
+    /// issuer's `issuer` with its `jwks_url`.
+    fn oauth2_security(&mut self, root: &MarkedYaml<'_>, sec: &MarkedYaml<'_>) {
+        let handlers = get(root, "handlers");
+        if let Some(scopes) = get(sec, "scopes")
+            && self.mapping(scopes, "`security.scopes` (paths to methods to scopes)")
+        {
+            for (path, methods) in entries(scopes) {
+                let Some(p) = as_str(path) else { continue };
+                let Some(handler) = handlers.and_then(|h| get(h, p)) else {
+                    self.report(path, format!("`security.scopes`: no handler has the path `{p}`"));
+                    continue;
+                };
+                if !self.mapping(methods, "a path's scopes (methods to scopes, e.g. `POST: [orders:write]`)") {
+                    continue;
+                }
+                for (method, list) in entries(methods) {
+                    let m = as_str(method).unwrap_or("").to_ascii_uppercase();
+                    if m != "*" && get(handler, &m).is_none() {
+                        self.report(method, format!("`security.scopes`: `{p}` has no `{m}` handler"));
+                    }
+                    let names: Vec<&MarkedYaml<'_>> = match &list.data {
+                        YamlData::Sequence(items) => items.iter().collect(),
+                        _ => vec![list],
+                    };
+                    for n in names {
+                        match as_str(n) {
+                            Some(scope) if !scope.is_empty() && !scope.contains([' ', '"', '\\']) => {}
+                            _ => self.report(n, "a scope is a name without spaces, quotes or backslashes"),
+                        }
+                    }
+                }
+            }
+        }
+        match (get(sec, "issuer"), get(sec, "jwks_url")) {
+            (Some(_), None) => {
+                self.report(sec, "`security.issuer` needs `jwks_url`, where the issuer publishes its keys")
+            }
+            (None, Some(url)) => self.report(url, "`security.jwks_url` needs `issuer`, the exact `iss` of its tokens"),
+            (_, Some(url)) if !as_str(url).is_some_and(|u| u.starts_with("https://") || u.starts_with("http://")) => {
+                self.report(url, "`security.jwks_url` is an http(s) URL")
+            }
+            _ => {}
+        }
+    }
+
     /// A rate limit: `N/s`, `N/m`, `N/h` or `N/d`.
     fn rate(&mut self, node: &MarkedYaml<'_>) {
         match as_str(node) {
@@ -537,16 +583,25 @@ impl V<'_> {
                         if let Some(sec) = get(with, "security")
                             && self.mapping(sec, "`trigger.with.security`")
                         {
-                            self.keys(sec, &["scheme", "in", "name"], "`trigger.with.security`");
+                            let scheme = get(sec, "scheme").and_then(as_str);
+                            let known: &[&str] = if scheme == Some("oauth2") {
+                                &["scheme", "scopes", "issuer", "jwks_url", "audience"]
+                            } else {
+                                &["scheme", "in", "name"]
+                            };
+                            self.keys(sec, known, "`trigger.with.security`");
                             match get(sec, "scheme") {
-                                Some(scheme) if matches!(as_str(scheme), Some("none" | "api_key")) => {}
-                                Some(scheme) => self.report(scheme, "`security.scheme` is `none` or `api_key`"),
-                                None => self.report(sec, "`security` needs `scheme:` (`none` or `api_key`)"),
+                                Some(s) if matches!(as_str(s), Some("none" | "api_key" | "oauth2")) => {}
+                                Some(s) => self.report(s, "`security.scheme` is `none`, `api_key` or `oauth2`"),
+                                None => self.report(sec, "`security` needs `scheme:` (`none`, `api_key` or `oauth2`)"),
                             }
                             if let Some(place) = get(sec, "in")
                                 && !matches!(as_str(place), Some("header" | "query"))
                             {
                                 self.report(place, "`security.in` is `header` or `query`");
+                            }
+                            if scheme == Some("oauth2") {
+                                self.oauth2_security(root, sec);
                             }
                         }
                     } else if let Some(kind) = self.kind {

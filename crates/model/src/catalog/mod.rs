@@ -92,7 +92,7 @@ pub fn settings(kind: &str) -> Option<Vec<SettingInfo>> {
             setting(
                 "security",
                 false,
-                "who may call: `{ scheme: none }` (the default) or `{ scheme: api_key, in: header|query, name: x-api-key }` (a subscribed application's key, redacted when stored)",
+                "who may call: `{ scheme: none }` (the default), `{ scheme: api_key, in: header|query, name: x-api-key }` (a subscribed application's key, redacted when stored) or `{ scheme: oauth2, scopes: { /orders: { POST: [orders:write] } } }` (a bearer token of Onset's /oauth2/token, or of an external `issuer` with `jwks_url` and `audience`)",
             ),
         ],
         "github" => vec![

@@ -13,6 +13,7 @@ pub mod doc;
 mod events;
 mod gateway;
 mod health;
+pub mod oauth2;
 mod series;
 mod studio;
 pub mod types;
@@ -113,6 +114,7 @@ fn table() -> Table {
     let t = accounts::routes(t);
     let t = studio::routes(t);
     let t = gateway::routes(t);
+    let t = oauth2::routes(t);
     config::routes(t)
 }
 

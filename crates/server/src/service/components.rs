@@ -191,7 +191,7 @@ pub async fn set_lifecycle(
 }
 
 /// The base URL of the ingress: `--public-url`, else the address the request reached.
-fn ingress_base(app: &App, host: Option<&str>) -> String {
+pub(crate) fn ingress_base(app: &App, host: Option<&str>) -> String {
     match &app.config.public_url {
         Some(p) => p.trim_end_matches('/').to_string(),
         None => format!("http://{}", host.unwrap_or("127.0.0.1:8080")),

@@ -115,7 +115,7 @@ async fn only_a_subscribed_applications_key_of_the_environments_kind_calls() {
 }
 
 /// Runs the collection with Postman's own runner (newman, from tests/npm); panics unless green.
-async fn newman(collection: &Value, environment: &Value) {
+pub(crate) async fn newman(collection: &Value, environment: &Value) {
     let dir = tempfile::tempdir().unwrap();
     let (c, e) = (dir.path().join("c.json"), dir.path().join("e.json"));
     std::fs::write(&c, collection.to_string()).unwrap();

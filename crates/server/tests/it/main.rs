@@ -25,6 +25,7 @@ mod ingress;
 mod kafka;
 mod mqtt;
 mod nats;
+mod oauth2;
 mod openapi;
 mod openapi_component;
 mod postgres;

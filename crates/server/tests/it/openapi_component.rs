@@ -29,7 +29,7 @@ handlers:
     GET: { steps: [ { log: read } ] }
 "#;
 
-fn validate(doc: &Value) {
+pub(crate) fn validate(doc: &Value) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("openapi.json");
     std::fs::write(&path, serde_json::to_vec_pretty(doc).unwrap()).unwrap();

@@ -100,3 +100,30 @@ pub async fn a_key_is_found_by_its_hash_until_replaced_or_its_application_delete
     assert!(store.unsubscribe("s3".into()).await.unwrap());
     assert!(!store.unsubscribe("s3".into()).await.unwrap());
 }
+
+pub async fn applications_are_found_by_client_id_and_signing_keys_rotate(b: &dyn Backend) {
+    let store = b.open().await;
+    store.create_application(app("a1", "token:admin", 10)).await.unwrap();
+    assert_eq!(store.application_by_client_id("client-a1".into()).await.unwrap().map(|a| a.id).as_deref(), Some("a1"));
+    assert!(store.application_by_client_id("client-zz".into()).await.unwrap().is_none());
+
+    let key = |kid: &str, at: i64| SigningKeyRow {
+        kid: kid.into(),
+        public_jwk: format!(r#"{{"kid":"{kid}"}}"#),
+        sealed: format!("sealed-{kid}"),
+        key_id: "m1".into(),
+        created_at: at,
+    };
+    assert!(store.signing_keys().await.unwrap().is_empty());
+    store.add_signing_key(key("k1", 100), 0).await.unwrap();
+    store.add_signing_key(key("k2", 200), 50).await.unwrap();
+    let kids = |rows: Vec<SigningKeyRow>| rows.into_iter().map(|k| k.kid).collect::<Vec<_>>();
+    assert_eq!(kids(store.signing_keys().await.unwrap()), ["k2", "k1"], "newest first");
+    // Two nodes adding the same key at once keep one.
+    store.add_signing_key(key("k2", 200), 50).await.unwrap();
+    // A rotation drops the keys too old to have signed a token still valid.
+    store.add_signing_key(key("k3", 300), 150).await.unwrap();
+    let rows = store.signing_keys().await.unwrap();
+    assert_eq!(rows[0], key("k3", 300));
+    assert_eq!(kids(rows), ["k3", "k2"]);
+}

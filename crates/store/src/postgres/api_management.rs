@@ -4,7 +4,7 @@ use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 
 use super::PgStore;
-use crate::{ApiKeyRow, ApiManagement, ApplicationRow, PlanRow, StoreError, SubscriptionRow};
+use crate::{ApiKeyRow, ApiManagement, ApplicationRow, PlanRow, SigningKeyRow, StoreError, SubscriptionRow};
 
 const APP_COLUMNS: &str = "id, name, owner, client_id, secret_hash, created_at";
 const KEY_COLUMNS: &str = "hash, application_id, kind, prefix, created_at, revoked_at";
@@ -214,6 +214,58 @@ impl ApiManagement for PgStore {
             .execute(&self.pool)
             .await
             .map(|done| done.rows_affected() > 0);
+        self.wrote_db(result)
+    }
+
+    async fn application_by_client_id(&self, client_id: String) -> Result<Option<ApplicationRow>, StoreError> {
+        let row =
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {APP_COLUMNS} FROM applications WHERE client_id = $1")))
+                .bind(&client_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|r| app_row(&r, 0)))
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, public_jwk, sealed, key_id, created_at FROM signing_keys ORDER BY created_at DESC, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SigningKeyRow {
+                kid: r.get(0),
+                public_jwk: r.get(1),
+                sealed: r.get(2),
+                key_id: r.get(3),
+                created_at: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn add_signing_key(&self, k: SigningKeyRow, drop_before: i64) -> Result<(), StoreError> {
+        let result = async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, public_jwk, sealed, key_id, created_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (kid) DO NOTHING",
+            )
+            .bind(&k.kid)
+            .bind(&k.public_jwk)
+            .bind(&k.sealed)
+            .bind(&k.key_id)
+            .bind(k.created_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM signing_keys WHERE created_at < $1 AND kid <> $2")
+                .bind(drop_before)
+                .bind(&k.kid)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }
+        .await;
         self.wrote_db(result)
     }
 }

@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension as _, params};
 
 use super::SqliteStore;
 use super::write::{answer, op};
-use crate::{ApiKeyRow, ApiManagement, ApplicationRow, PlanRow, StoreError, SubscriptionRow};
+use crate::{ApiKeyRow, ApiManagement, ApplicationRow, PlanRow, SigningKeyRow, StoreError, SubscriptionRow};
 
 const APP_COLUMNS: &str = "id, name, owner, client_id, secret_hash, created_at";
 const KEY_COLUMNS: &str = "hash, application_id, kind, prefix, created_at, revoked_at";
@@ -192,6 +192,49 @@ impl ApiManagement for SqliteStore {
 
     async fn unsubscribe(&self, id: String) -> Result<bool, StoreError> {
         let (op, rx) = op(move |t| Ok(t.execute("DELETE FROM subscriptions WHERE id = ?1", [id])? > 0));
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    async fn application_by_client_id(&self, client_id: String) -> Result<Option<ApplicationRow>, StoreError> {
+        self.read(move |c| {
+            Ok(c.query_row(&format!("SELECT {APP_COLUMNS} FROM applications WHERE client_id = ?1"), [client_id], |r| {
+                app_row(r, 0)
+            })
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT kid, public_jwk, sealed, key_id, created_at FROM signing_keys ORDER BY created_at DESC, kid",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(SigningKeyRow {
+                    kid: r.get(0)?,
+                    public_jwk: r.get(1)?,
+                    sealed: r.get(2)?,
+                    key_id: r.get(3)?,
+                    created_at: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn add_signing_key(&self, k: SigningKeyRow, drop_before: i64) -> Result<(), StoreError> {
+        let (op, rx) = op(move |t| {
+            t.execute(
+                "INSERT INTO signing_keys (kid, public_jwk, sealed, key_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (kid) DO NOTHING",
+                params![k.kid, k.public_jwk, k.sealed, k.key_id, k.created_at],
+            )?;
+            t.execute("DELETE FROM signing_keys WHERE created_at < ?1 AND kid <> ?2", params![drop_before, k.kid])?;
+            Ok(())
+        });
         self.writer.submit(op).await?;
         answer(rx).await
     }

@@ -68,6 +68,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../../migrations/sqlite/0013_cluster.sql")),
     (14, include_str!("../../migrations/sqlite/0014_drafts.sql")),
     (15, include_str!("../../migrations/sqlite/0015_api_management.sql")),
+    (16, include_str!("../../migrations/sqlite/0016_signing_keys.sql")),
 ];
 
 struct Readers {

@@ -106,3 +106,10 @@ pub struct SubscriptionQuery {
 pub struct Removed {
     pub id: String,
 }
+
+/// Onset's newest OAuth2 signing key, after a rotation.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SigningKey {
+    /// Its key id (the RFC 7638 thumbprint), as tokens name it in `kid`.
+    pub kid: String,
+}
