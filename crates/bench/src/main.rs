@@ -88,6 +88,8 @@ enum Target {
     /// Durable ingest like `OnsetPaused`, behind an API key (a subscribed application's) and an
     /// API-level rate limit that is never reached.
     OnsetKeyed,
+    /// The same behind an OAuth2 JWT of Onset's token server (the subscribed application's).
+    OnsetOAuth2,
 }
 
 impl Target {
@@ -99,6 +101,7 @@ impl Target {
             Target::OnsetEd25519 => "ed25519",
             Target::OnsetRunning => "running",
             Target::OnsetKeyed => "keyed",
+            Target::OnsetOAuth2 => "oauth2",
         }
     }
 
@@ -110,6 +113,7 @@ impl Target {
             Target::OnsetEd25519 => "onset, durable ingest, Ed25519 preset (component paused)",
             Target::OnsetRunning => "onset, ingest + 5-step runs ending in HTTP",
             Target::OnsetKeyed => "onset, durable ingest, API key + unreached rate limit (component paused)",
+            Target::OnsetOAuth2 => "onset, durable ingest, OAuth2 JWT + unreached rate limit (component paused)",
         }
     }
 }
@@ -142,8 +146,9 @@ struct Running {
     child: std::process::Child,
     dir: tempfile::TempDir,
     base: String,
-    /// For `OnsetKeyed`: the subscribed application's sandbox key.
-    api_key: Option<String>,
+    /// For `OnsetKeyed` and `OnsetOAuth2`: the header a subscribed application sends (its
+    /// sandbox key, or a bearer token).
+    credential: Option<(&'static str, String)>,
 }
 
 impl Running {
@@ -189,7 +194,11 @@ async fn start_with(
             .args(["serve-sqlite", &addr, &dir.path().display().to_string()])
             .stderr(Stdio::inherit())
             .spawn()?,
-        Target::OnsetPaused | Target::OnsetEd25519 | Target::OnsetRunning | Target::OnsetKeyed => {
+        Target::OnsetPaused
+        | Target::OnsetEd25519
+        | Target::OnsetRunning
+        | Target::OnsetKeyed
+        | Target::OnsetOAuth2 => {
             let project = dir.path().join("project");
             std::fs::create_dir_all(project.join("components"))?;
             std::fs::write(project.join("onset.yaml"), "name: bench\n")?;
@@ -204,6 +213,10 @@ async fn start_with(
                 Target::OnsetKeyed => COMPONENT.replace(
                     "    verify: { scheme: standard-webhooks, secret: \"{{ config.secret }}\" }\n",
                     "    verify: { scheme: standard-webhooks, secret: \"{{ config.secret }}\" }\n    security: { scheme: api_key, in: header, name: x-api-key }\n    rate_limit: 1000000000/s\n",
+                ),
+                Target::OnsetOAuth2 => COMPONENT.replace(
+                    "    verify: { scheme: standard-webhooks, secret: \"{{ config.secret }}\" }\n",
+                    "    verify: { scheme: standard-webhooks, secret: \"{{ config.secret }}\" }\n    security: { scheme: oauth2, scopes: { /: { POST: [events:write] } } }\n    rate_limit: 1000000000/s\n",
                 ),
                 _ => COMPONENT.to_string(),
             };
@@ -222,7 +235,7 @@ async fn start_with(
                 .spawn()?
         }
     };
-    let mut running = Running { child, dir, base: format!("http://{addr}"), api_key: None };
+    let mut running = Running { child, dir, base: format!("http://{addr}"), credential: None };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let ready = match target {
@@ -237,11 +250,16 @@ async fn start_with(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    if matches!(target, Target::OnsetPaused | Target::OnsetEd25519 | Target::OnsetKeyed) {
+    if matches!(target, Target::OnsetPaused | Target::OnsetEd25519 | Target::OnsetKeyed | Target::OnsetOAuth2) {
         let token = std::fs::read_to_string(running.dir.path().join("data/admin-token"))
             .context("the server writes its admin token at the first start")?;
-        if target == Target::OnsetKeyed {
-            running.api_key = Some(subscribed_key(client, &running.base, token.trim()).await?);
+        if matches!(target, Target::OnsetKeyed | Target::OnsetOAuth2) {
+            let (key, client_id, secret) = subscribed(client, &running.base, token.trim()).await?;
+            running.credential = Some(if target == Target::OnsetKeyed {
+                ("x-api-key", key)
+            } else {
+                ("authorization", format!("Bearer {}", access_token(client, &running.base, &client_id, &secret).await?))
+            });
         }
         let r = client
             .post(format!("{}/api/v1/components/github/pause", running.base))
@@ -255,14 +273,33 @@ async fn start_with(
     Ok(running)
 }
 
-/// An application subscribed to the bench component under the Unlimited plan: its sandbox key.
-async fn subscribed_key(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<String> {
+/// A token of Onset's authorization server for the application.
+async fn access_token(client: &reqwest::Client, base: &str, client_id: &str, secret: &str) -> anyhow::Result<String> {
+    let r = client
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth(client_id, Some(secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("no token for the bench application: {}", r.status());
+    }
+    let answer: serde_json::Value = r.json().await?;
+    Ok(answer["access_token"].as_str().context("an access token")?.to_string())
+}
+
+/// An application subscribed to the bench component under the Unlimited plan: its sandbox key,
+/// client id and client secret.
+async fn subscribed(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<(String, String, String)> {
     let post = |path: &str, body: serde_json::Value| {
         client.post(format!("{base}{path}")).bearer_auth(token).json(&body).send()
     };
     let app: serde_json::Value =
         post("/api/v1/applications", serde_json::json!({ "name": "bench" })).await?.json().await?;
     let id = app["id"].as_str().context("an application id")?.to_string();
+    let client_id = app["client_id"].as_str().context("a client id")?.to_string();
+    let secret = app["client_secret"].as_str().context("a client secret")?.to_string();
     let keys: serde_json::Value =
         post(&format!("/api/v1/applications/{id}/keys"), serde_json::json!({})).await?.json().await?;
     let r = post(
@@ -273,12 +310,12 @@ async fn subscribed_key(client: &reqwest::Client, base: &str, token: &str) -> an
     if !r.status().is_success() {
         bail!("cannot subscribe the bench application: {}", r.status());
     }
-    Ok(keys["sandbox"].as_str().context("a sandbox key")?.to_string())
+    Ok((keys["sandbox"].as_str().context("a sandbox key")?.to_string(), client_id, secret))
 }
 
-/// The cost of API management at the ingress: durable ingest (component paused) without and with
-/// an API key check and an API-level rate limit that is never reached, interleaved `--repeats`
-/// times at concurrency 16; medians compared.
+/// The cost of API management at the ingress: durable ingest (component paused) without
+/// security, with an API key check and with an OAuth2 JWT (each with an API-level rate limit that
+/// is never reached), interleaved `--repeats` times at concurrency 16; medians compared.
 async fn gateway(
     opts: &Options,
     client: &reqwest::Client,
@@ -288,47 +325,46 @@ async fn gateway(
     capacity: usize,
 ) -> anyhow::Result<()> {
     let c = 16;
+    let sides = [Target::OnsetPaused, Target::OnsetKeyed, Target::OnsetOAuth2];
     println!("\nAPI management cost, concurrency {c}, {} interleaved repeats of each side:\n", opts.repeats);
     println!("| scenario | none accepted/s (median) | with accepted/s (median) | with ÷ none | within 10% |");
     println!("|---|---|---|---|---|");
-    let (mut offs, mut ons) = (Vec::new(), Vec::new());
-    for i in 0..opts.repeats * 2 {
-        let target = if i % 2 == 0 { Target::OnsetPaused } else { Target::OnsetKeyed };
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); sides.len()];
+    for i in 0..opts.repeats * sides.len() {
+        let target = sides[i % sides.len()];
         let times = track_arrivals(current, capacity).times.clone();
         let server = start_with(target, opts, sink_url, client, &[]).await?;
-        let keyed = match &server.api_key {
-            Some(key) => {
+        let with = match &server.credential {
+            Some((name, value)) => {
                 let mut headers = reqwest::header::HeaderMap::new();
-                headers.insert("x-api-key", key.parse()?);
+                headers.insert(*name, value.parse()?);
                 reqwest::Client::builder().default_headers(headers).pool_max_idle_per_host(64).build()?
             }
             None => client.clone(),
         };
         let url = format!("{}/hooks/development/github", server.base);
-        let out = load::closed_loop(&keyed, &url, bodies, &times, &format!("g{i}"), c, opts.duration).await;
-        if out.refused > 0 && server.api_key.is_some() {
-            bail!("{} requests were refused with the key: the limit must never be reached", out.refused);
+        let out = load::closed_loop(&with, &url, bodies, &times, &format!("g{i}"), c, opts.duration).await;
+        if out.refused > 0 && server.credential.is_some() {
+            bail!("{} requests were refused with credentials: the limit must never be reached", out.refused);
         }
-        let per_sec = out.accepted as f64 / out.elapsed.as_secs_f64();
-        if i % 2 == 0 {
-            offs.push(per_sec)
-        } else {
-            ons.push(per_sec)
-        }
+        rates[i % sides.len()].push(out.accepted as f64 / out.elapsed.as_secs_f64());
         drop(server);
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (off_med, on_med) = (median(&mut offs), median(&mut ons));
-    let ratio = on_med / off_med;
-    println!(
-        "| {} | {off_med:.0} | {on_med:.0} | {:.0}% | {} |",
-        Target::OnsetKeyed.label(),
-        100.0 * ratio,
-        if ratio >= 0.9 { "yes" } else { "no" }
-    );
+    let none = median(&mut rates[0]);
+    for (side, rates) in sides.iter().zip(rates.iter_mut()).skip(1) {
+        let with = median(rates);
+        let ratio = with / none;
+        println!(
+            "| {} | {none:.0} | {with:.0} | {:.0}% | {} |",
+            side.label(),
+            100.0 * ratio,
+            if ratio >= 0.9 { "yes" } else { "no" }
+        );
+    }
     Ok(())
 }
 

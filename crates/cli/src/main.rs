@@ -149,6 +149,10 @@ struct ServeArgs {
     /// Refuse calls to private and loopback networks (cloud metadata is always refused).
     #[arg(long)]
     deny_private_networks: bool,
+    /// The header a trusted proxy puts the client's address in (e.g. x-forwarded-for, whose last
+    /// entry is taken), for rate_limit_per_ip; without it, the connection's address.
+    #[arg(long)]
+    client_ip_header: Option<String>,
     /// How long an access token of POST /oauth2/token is valid, with a unit.
     #[arg(long, default_value = "1h")]
     oauth2_token_lifetime: String,
@@ -483,6 +487,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         no_series,
         shutdown_timeout,
         deny_private_networks,
+        client_ip_header,
         oauth2_token_lifetime,
         oauth2_key_rotation,
         durability,
@@ -531,6 +536,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     config.series = !no_series;
     config.shutdown_timeout = shutdown_timeout.as_std();
     config.deny_private_networks = deny_private_networks;
+    config.client_ip_header = client_ip_header.map(|h| h.to_ascii_lowercase());
     config.oauth2_token_lifetime =
         parse::<onset_model::Duration>("oauth2-token-lifetime", &oauth2_token_lifetime)?.as_std();
     config.oauth2_key_rotation = parse::<onset_model::Duration>("oauth2-key-rotation", &oauth2_key_rotation)?.as_std();

@@ -16,8 +16,16 @@ pub const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HE
 pub use crate::catalog::TRIGGER_TYPES;
 
 /// Settings an `http` trigger understands under `with`.
-pub const HTTP_SETTINGS: &[&str] =
-    &["verify", "delivery_id", "redact_headers", "response", "response_timeout", "rate_limit", "security"];
+pub const HTTP_SETTINGS: &[&str] = &[
+    "verify",
+    "delivery_id",
+    "redact_headers",
+    "response",
+    "response_timeout",
+    "rate_limit",
+    "rate_limit_per_ip",
+    "security",
+];
 
 /// A component file: one trigger, its config schema and its handlers.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

@@ -133,6 +133,9 @@ pub struct ServerConfig {
     pub channel_renewal: Duration,
     /// How often channel expirations are checked.
     pub renewal_check: Duration,
+    /// `--client-ip-header`: the header a trusted proxy puts the client's address in
+    /// (`x-forwarded-for`: its last entry), for per-client limits; else the connection's peer.
+    pub client_ip_header: Option<String>,
     /// How long an access token of `/oauth2/token` is valid (`--oauth2-token-lifetime`).
     pub oauth2_token_lifetime: Duration,
     /// A new signing key is made when the newest is this old (`--oauth2-key-rotation`); the
@@ -181,6 +184,7 @@ impl ServerConfig {
             admin_token: None,
             channel_renewal: Duration::from_secs(3600),
             renewal_check: Duration::from_secs(60),
+            client_ip_header: None,
             oauth2_token_lifetime: Duration::from_secs(3600),
             oauth2_key_rotation: Duration::from_secs(30 * 86_400),
         }

@@ -25,6 +25,10 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
 }
 
+/// The address a request's connection comes from (a request extension).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
 /// Serves `router` until `stop`; then stops accepting, lets each connection finish the request
 /// it is on, and returns once every connection is closed.
 pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimits, stop: CancellationToken) {
@@ -38,7 +42,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimi
         };
         let stream = tokio::select! {
             a = listener.accept() => match a {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: wait for connections to close.
                     tracing::warn!(error = %e, "cannot accept a connection");
@@ -48,11 +52,12 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ConnectionLimi
             },
             () = stop.cancelled() => break,
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let stop = stop.clone();
         connections.spawn(async move {
-            connection(stream, router, limits, epoch, stop).await;
+            connection((stream, peer), router, limits, epoch, stop).await;
             drop(permit);
         });
         // Reap finished connections so the set does not grow.
@@ -78,7 +83,7 @@ fn ms_since(epoch: Instant) -> u64 {
 }
 
 async fn connection(
-    stream: TcpStream,
+    (stream, peer): (TcpStream, std::net::SocketAddr),
     router: Router,
     limits: ConnectionLimits,
     epoch: Instant,
@@ -92,7 +97,8 @@ async fn connection(
     let io = TokioIo::new(Watched { inner: stream, activity: activity.clone(), epoch });
     let tower = TowerToHyperService::new(router);
     let seen = activity.clone();
-    let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+        req.extensions_mut().insert(ClientAddr(peer));
         seen.head_since.store(0, Ordering::Relaxed);
         seen.in_flight.fetch_add(1, Ordering::Relaxed);
         let answer = hyper::service::Service::call(&tower, req);

@@ -50,6 +50,8 @@ pub struct Deployed {
     pub routes: Routes,
     /// `trigger.with.rate_limit`: what the whole API takes per window.
     pub api_quota: Option<onset_gateway::Quota>,
+    /// `trigger.with.rate_limit_per_ip`: what each client address may send.
+    pub client_rate: Option<onset_model::Rate>,
     /// Handlers' `rate_limit`: `(resource pattern, method, quota)`.
     pub resource_quotas: Vec<(String, String, onset_gateway::Quota)>,
     /// `trigger.with.security`: who may call.
@@ -216,6 +218,17 @@ impl Deployed {
                 )]);
             }
         };
+        let client_rate = match rendered.get("rate_limit_per_ip") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(r)) => {
+                Some(r.parse().map_err(|e| vec![format!("component `{name}`: trigger.with.rate_limit_per_ip: {e}")])?)
+            }
+            Some(_) => {
+                return Err(vec![format!(
+                    "component `{name}`: trigger.with.rate_limit_per_ip is written N/s, N/m, N/h or N/d"
+                )]);
+            }
+        };
         let resource_quotas = component
             .handlers
             .iter()
@@ -244,6 +257,7 @@ impl Deployed {
             response,
             routes,
             api_quota,
+            client_rate,
             resource_quotas,
             security,
         })

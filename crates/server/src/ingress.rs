@@ -55,6 +55,7 @@ pub async fn receive(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    client: Option<axum::Extension<crate::connections::ClientAddr>>,
     body: Body,
 ) -> Response {
     let Some((environment, component, resource)) = split_path(uri.path()) else {
@@ -69,7 +70,8 @@ pub async fn receive(
         let incoming = headers.get("traceparent").and_then(|v| v.to_str().ok());
         t.sample(incoming).map(|(trace_id, parent)| IngestTrace::new(trace_id, parent))
     });
-    let answer = accept(&app, to, method, &uri, &headers, body, &mut trace).await;
+    let client = client.map(|axum::Extension(c)| c.0.ip());
+    let answer = accept(&app, to, (method, client), &uri, &headers, body, &mut trace).await;
     if let (Some(tracer), Some(t)) = (&app.tracer, trace) {
         let status = match &answer {
             Ok((_, r)) => r.status().as_u16(),
@@ -192,7 +194,7 @@ impl IngestTrace {
 async fn accept(
     app: &Arc<App>,
     to: Address<'_>,
-    method: Method,
+    (method, client): (Method, Option<std::net::IpAddr>),
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
@@ -363,6 +365,21 @@ async fn accept(
         }
         _ => api_key(app, &deployed, headers, uri, environment, component).await?,
     };
+    let mut quotas = quotas;
+    if let Some(rate) = deployed.client_rate {
+        let ip = client_ip(app, headers, client);
+        quotas.push(onset_gateway::Quota {
+            key: format!(
+                "{environment}/{component} ip {}",
+                ip.map_or_else(|| "unknown".to_string(), |i| i.to_string())
+            )
+            .into(),
+            policy: "ip",
+            limit: rate.limit,
+            window: std::time::Duration::from_secs(rate.window_secs),
+            ends_in: None,
+        });
+    }
     rate_limit(app, &deployed, &route.pattern, method.as_str(), plan.as_deref(), &quotas).map_err(rate_limited)?;
 
     let malformed =
@@ -529,16 +546,28 @@ fn rate_limit(
     quotas: &[onset_gateway::Quota],
 ) -> Result<(), onset_gateway::Refusal> {
     let resource = deployed.resource_quotas.iter().find(|(p, m, _)| p == pattern && m == method).map(|(_, _, q)| q);
-    let mut limits = [deployed.api_quota.as_ref(), resource, plan, quotas.first(), quotas.get(1)].into_iter().flatten();
+    let mut limits = [deployed.api_quota.as_ref(), resource, plan, quotas.first(), quotas.get(1), quotas.get(2)]
+        .into_iter()
+        .flatten();
     let Some(first) = limits.next() else { return Ok(()) };
-    // At most five, on the stack.
-    let mut taken = [first; 5];
+    // At most six, on the stack.
+    let mut taken = [first; 6];
     let mut n = 1;
     for q in limits {
         taken[n] = q;
         n += 1;
     }
     app.limiter.acquire(&taken[..n], std::time::Instant::now())
+}
+
+/// The client's address: from `--client-ip-header` when set and given (the last entry of a list,
+/// the one the nearest proxy added), else the connection's peer.
+fn client_ip(app: &App, headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> Option<std::net::IpAddr> {
+    let from_proxy = app.config.client_ip_header.as_deref().and_then(|name| {
+        let value = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).last()?;
+        value.rsplit(',').next()?.trim().parse().ok()
+    });
+    from_proxy.or(peer)
 }
 
 /// `trigger.with.security: { scheme: api_key }`: the request's key must be a subscribed
@@ -712,6 +741,7 @@ fn rate_limited(refusal: onset_gateway::Refusal) -> Rejection {
         "resource" => "this resource",
         "plan" => "the subscription's plan",
         "daily" => "the subscription's daily quota",
+        "ip" => "this API, per client address,",
         _ => "the subscription's monthly quota",
     };
     let mut e = ApiError::new(

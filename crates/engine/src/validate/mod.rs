@@ -577,8 +577,10 @@ impl V<'_> {
                 {
                     if self.http {
                         self.keys(with, HTTP_SETTINGS, "an http trigger's `with`");
-                        if let Some(r) = get(with, "rate_limit") {
-                            self.rate(r);
+                        for key in ["rate_limit", "rate_limit_per_ip"] {
+                            if let Some(r) = get(with, key) {
+                                self.rate(r);
+                            }
                         }
                         if let Some(sec) = get(with, "security")
                             && self.mapping(sec, "`trigger.with.security`")

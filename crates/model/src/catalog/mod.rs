@@ -90,6 +90,11 @@ pub fn settings(kind: &str) -> Option<Vec<SettingInfo>> {
                 "requests the whole API takes per window, `N/s`, `N/m`, `N/h` or `N/d` (N at once pass; the next in the window is 429, nothing stored); a handler's own `rate_limit` bounds its resource and method",
             ),
             setting(
+                "rate_limit_per_ip",
+                false,
+                "requests each client address may send per window (`N/s`, `N/m`, `N/h`, `N/d`), for APIs anyone may call; behind a proxy set the server's --client-ip-header",
+            ),
+            setting(
                 "security",
                 false,
                 "who may call: `{ scheme: none }` (the default), `{ scheme: api_key, in: header|query, name: x-api-key }` (a subscribed application's key, redacted when stored) or `{ scheme: oauth2, scopes: { /orders: { POST: [orders:write] } } }` (a bearer token of Onset's /oauth2/token, or of an external `issuer` with `jwks_url` and `audience`)",

@@ -93,3 +93,47 @@ async fn a_rate_that_does_not_parse_is_refused_at_deploy_with_its_place() {
     assert!(err.contains("bad.yaml:4:") && err.contains("`10/sec` is not a rate"), "{err}");
     assert!(err.contains("bad.yaml:8:") && err.contains("`lots` is not a rate"), "{err}");
 }
+
+const PER_IP: &str = r#"
+component: open
+trigger:
+  type: http
+  with: { rate_limit_per_ip: 2/m }
+handlers:
+  /:
+    POST: { steps: [ { log: ok } ] }
+"#;
+
+#[tokio::test]
+async fn an_open_api_limits_each_client_address() {
+    // The connection's address: every request here comes from 127.0.0.1.
+    let s = start(&[("open.yaml", PER_IP)]).await;
+    let post = |forwarded: Option<&'static str>| {
+        let mut r = s.client.post(s.url("/hooks/development/open")).json(&json!({}));
+        if let Some(f) = forwarded {
+            r = r.header("x-forwarded-for", f);
+        }
+        r.send()
+    };
+    assert_eq!(post(None).await.unwrap().status(), 202);
+    assert_eq!(post(Some("203.0.113.9")).await.unwrap().status(), 202, "not trusted: still 127.0.0.1");
+    let r = post(None).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["ratelimit-policy"], "\"ip\";q=2;w=60");
+    assert!(r.json::<serde_json::Value>().await.unwrap()["message"].as_str().unwrap().contains("per client address"));
+    assert_eq!(s.events().await.len(), 2);
+
+    // Behind a proxy: the address it adds last counts, each with its own allowance.
+    let mut options = Options::new(&[("open.yaml", PER_IP)]);
+    options.tune = Some(|c| c.client_ip_header = Some("x-forwarded-for".into()));
+    let s = start_with(options).await;
+    let post = |forwarded: &'static str| {
+        s.client.post(s.url("/hooks/development/open")).header("x-forwarded-for", forwarded).json(&json!({})).send()
+    };
+    for _ in 0..2 {
+        assert_eq!(post("198.51.100.1, 203.0.113.7").await.unwrap().status(), 202);
+    }
+    assert_eq!(post("203.0.113.7").await.unwrap().status(), 429, "the same client, whatever it claims before");
+    assert_eq!(post("203.0.113.8").await.unwrap().status(), 202, "another client");
+    assert_eq!(s.events().await.len(), 3);
+}
