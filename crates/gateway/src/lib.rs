@@ -11,6 +11,7 @@ pub mod jwt;
 pub mod openapi;
 pub mod postman;
 pub mod security;
+pub mod shared;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

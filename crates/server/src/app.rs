@@ -218,6 +218,8 @@ pub struct App {
     pub keys: crate::keys::KeyCache,
     /// Onset's OAuth2 signing keys, external issuers' keys and tokens checked recently.
     pub oauth2: crate::oauth2::OAuth2,
+    /// What this node holds of rate-limit windows shared with the other nodes.
+    pub shared_limits: crate::quotas::Shared,
     /// `(environment, component)` → the active deployment.
     active: RwLock<HashMap<(String, String), Arc<Deployed>>>,
     /// Every deployment loaded in this process, by id (retries run on their own build).
@@ -301,6 +303,7 @@ impl App {
             lifecycle: crate::lifecycle::Board::default(),
             keys: crate::keys::KeyCache::default(),
             oauth2: crate::oauth2::OAuth2::default(),
+            shared_limits: crate::quotas::Shared::default(),
             series: crate::series::Series::new(series_enabled),
             alerts_changed: tokio::sync::Notify::new(),
             tracer: None,

@@ -380,7 +380,9 @@ async fn accept(
             ends_in: None,
         });
     }
-    rate_limit(app, &deployed, &route.pattern, method.as_str(), plan.as_deref(), &quotas).map_err(rate_limited)?;
+    rate_limit(app, &deployed, &route.pattern, method.as_str(), plan.as_deref(), &quotas)
+        .await
+        .map_err(rate_limited)?;
 
     let malformed =
         |e: onset_sources::PayloadError| ("malformed", ApiError::bad_request("malformed_body", e.message).at("body"));
@@ -537,7 +539,7 @@ async fn read_body(
 /// store fails or the source is stopped.
 /// The API's and the resource's rate limits, taken together before anything is stored: over
 /// either, 429 with `Retry-After`, `RateLimit-Policy` and `RateLimit`.
-fn rate_limit(
+async fn rate_limit(
     app: &App,
     deployed: &Deployed,
     pattern: &str,
@@ -557,14 +559,19 @@ fn rate_limit(
         taken[n] = q;
         n += 1;
     }
-    app.limiter.acquire(&taken[..n], std::time::Instant::now())
+    // On a shared database the limits hold across the nodes.
+    if app.store.shared() {
+        crate::quotas::acquire(app, &taken[..n]).await
+    } else {
+        app.limiter.acquire(&taken[..n], std::time::Instant::now())
+    }
 }
 
 /// The client's address: from `--client-ip-header` when set and given (the last entry of a list,
 /// the one the nearest proxy added), else the connection's peer.
 fn client_ip(app: &App, headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> Option<std::net::IpAddr> {
     let from_proxy = app.config.client_ip_header.as_deref().and_then(|name| {
-        let value = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).last()?;
+        let value = headers.get_all(name).iter().rev().find_map(|v| v.to_str().ok())?;
         value.rsplit(',').next()?.trim().parse().ok()
     });
     from_proxy.or(peer)

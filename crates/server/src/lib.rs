@@ -19,6 +19,7 @@ mod lifecycle;
 mod local;
 mod metrics;
 mod oauth2;
+mod quotas;
 mod registration;
 mod retention;
 mod routing;

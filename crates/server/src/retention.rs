@@ -61,6 +61,9 @@ pub async fn prune_loop(app: Arc<App>) {
             Ok(n) => tracing::debug!(events = n, "pruned past retention"),
             Err(e) => tracing::warn!(error = %e, "pruning failed; trying again later"),
         }
+        if let Err(e) = crate::quotas::prune(&app).await {
+            tracing::warn!(error = %e, "pruning rate-limit counts failed; trying again later");
+        }
         if let Err(e) = crate::series::prune(&app).await {
             tracing::warn!(error = %e, "pruning metric roll-ups failed; trying again later");
         }

@@ -352,6 +352,19 @@ pub trait ApiManagement: Send + Sync {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>, StoreError>;
     /// Adds a signing key and removes the keys created before `drop_before` (in one transaction).
     async fn add_signing_key(&self, key: SigningKeyRow, drop_before: i64) -> Result<(), StoreError>;
+    /// Takes up to `want` requests of the window (`key`, `window_start`) for a node, never more
+    /// than `limit` in all; answers how many were granted (0: the window is used up). The count
+    /// may be removed once `expires_at` (ms) has passed.
+    async fn take_quota(
+        &self,
+        key: String,
+        window_start: i64,
+        want: u64,
+        limit: u64,
+        expires_at: i64,
+    ) -> Result<u64, StoreError>;
+    /// Removes the counts of windows that ended before `before` (ms).
+    async fn prune_quotas(&self, before: i64) -> Result<u64, StoreError>;
 }
 
 /// Every area: what the server needs of a backend.

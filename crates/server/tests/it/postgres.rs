@@ -316,3 +316,44 @@ async fn a_key_rotation_across_two_nodes_keeps_every_value_readable() {
     assert_eq!(greeting_on(&a, "old-key-gone-a").await, "sealed-after");
     assert_eq!(greeting_on(&b, "old-key-gone-b").await, "sealed-after");
 }
+
+/// An API's rate limit holds across two nodes: together they accept the limit, within a tenth
+/// below it and never above, whichever node each request reaches.
+#[tokio::test]
+async fn a_rate_limit_holds_across_two_nodes() {
+    const LIMITED: &str = r#"
+component: limited
+trigger:
+  type: http
+  with: { rate_limit: 200/d }
+handlers:
+  /:
+    POST: { steps: [ { log: ok } ] }
+"#;
+    let schema = Schema::new();
+    let a = start_with(node(&schema.0, &[("limited.yaml", LIMITED)])).await;
+    let b = start_with(node(&schema.0, &[("limited.yaml", LIMITED)])).await;
+    let send = |s: &TestServer| {
+        let (client, url) = (s.client.clone(), s.url("/hooks/development/limited"));
+        async move {
+            let mut accepted = 0u32;
+            let mut refused = None;
+            for n in 0..200 {
+                let r = client.post(&url).json(&json!({ "n": n })).send().await.unwrap();
+                match r.status().as_u16() {
+                    202 => accepted += 1,
+                    429 => refused = Some(r.headers()["ratelimit-policy"].to_str().unwrap().to_string()),
+                    other => panic!("{other}"),
+                }
+            }
+            (accepted, refused)
+        }
+    };
+    let ((on_a, refused_a), (on_b, refused_b)) = tokio::join!(send(&a), send(&b));
+    let total = on_a + on_b;
+    assert!((180..=200).contains(&total), "accepted {on_a} + {on_b} = {total} of a limit of 200");
+    assert!(on_a > 0 && on_b > 0, "both nodes took requests: {on_a}, {on_b}");
+    assert_eq!(refused_a.or(refused_b).as_deref(), Some("\"api\";q=200;w=86400"));
+    let events = a.get("/api/v1/events?limit=500").await["items"].as_array().unwrap().len();
+    assert_eq!(events as u32, total, "only what was accepted is stored");
+}

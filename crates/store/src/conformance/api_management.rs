@@ -127,3 +127,22 @@ pub async fn applications_are_found_by_client_id_and_signing_keys_rotate(b: &dyn
     assert_eq!(rows[0], key("k3", 300));
     assert_eq!(kids(rows), ["k3", "k2"]);
 }
+
+pub async fn quota_windows_are_shared_out_up_to_their_limit(b: &dyn Backend) {
+    let store = b.open().await;
+    // Two nodes take chunks of 3 of a window of 7: never more than 7 in all.
+    let mut granted = Vec::new();
+    for _ in 0..4 {
+        granted.push(store.take_quota("api a".into(), 60_000, 3, 7, 120_000).await.unwrap());
+    }
+    assert_eq!(granted, [3, 3, 1, 0]);
+    // Another window, another key: their own counts.
+    assert_eq!(store.take_quota("api a".into(), 120_000, 3, 7, 180_000).await.unwrap(), 3);
+    assert_eq!(store.take_quota("api b".into(), 60_000, 10, 7, 120_000).await.unwrap(), 7);
+    // Taken at once, the grants still add up to the limit.
+    let take = || store.take_quota("api c".into(), 0, 2, 9, 60_000);
+    let (a, b, c, d, e) = tokio::join!(take(), take(), take(), take(), take());
+    assert_eq!([a, b, c, d, e].into_iter().map(Result::unwrap).sum::<u64>(), 9);
+    assert_eq!(store.prune_quotas(130_000).await.unwrap(), 3, "the windows that ended");
+    assert_eq!(store.take_quota("api a".into(), 60_000, 3, 7, 120_000).await.unwrap(), 3, "pruned: counted anew");
+}

@@ -151,6 +151,7 @@ macro_rules! conformance {
                 the_wso2_plans_are_seeded_and_more_can_be_made,
                 a_key_is_found_by_its_hash_until_replaced_or_its_application_deleted,
                 applications_are_found_by_client_id_and_signing_keys_rotate,
+                quota_windows_are_shared_out_up_to_their_limit,
             ],
             alerts: [
                 an_alert_is_raised_once_until_resolved,

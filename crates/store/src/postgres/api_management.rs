@@ -244,6 +244,55 @@ impl ApiManagement for PgStore {
             .collect())
     }
 
+    async fn take_quota(
+        &self,
+        key: String,
+        window_start: i64,
+        want: u64,
+        limit: u64,
+        expires_at: i64,
+    ) -> Result<u64, StoreError> {
+        let (want, limit) = (i64::try_from(want).unwrap_or(i64::MAX), i64::try_from(limit).unwrap_or(i64::MAX));
+        let result = async {
+            sqlx::query(
+                "INSERT INTO quota_counts (key, window_start, taken, expires_at) VALUES ($1, $2, 0, $3)
+                 ON CONFLICT (key, window_start) DO NOTHING",
+            )
+            .bind(&key)
+            .bind(window_start)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+            // The row is locked while it is read, so nodes taking at once each see the others'.
+            let granted: Option<i64> = sqlx::query_scalar(
+                "WITH old AS (
+                     SELECT taken FROM quota_counts WHERE key = $1 AND window_start = $2 FOR UPDATE
+                 )
+                 UPDATE quota_counts q SET taken = q.taken + LEAST($3, $4 - old.taken) FROM old
+                 WHERE q.key = $1 AND q.window_start = $2 AND old.taken < $4
+                 RETURNING LEAST($3, $4 - old.taken)",
+            )
+            .bind(&key)
+            .bind(window_start)
+            .bind(want)
+            .bind(limit)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(u64::try_from(granted.unwrap_or(0)).unwrap_or(0))
+        }
+        .await;
+        self.wrote_db(result)
+    }
+
+    async fn prune_quotas(&self, before: i64) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM quota_counts WHERE expires_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map(|done| done.rows_affected());
+        self.wrote_db(result)
+    }
+
     async fn add_signing_key(&self, k: SigningKeyRow, drop_before: i64) -> Result<(), StoreError> {
         let result = async {
             let mut tx = self.pool.begin().await?;

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/postgres/0003_drafts.sql")),
     (4, include_str!("../../migrations/postgres/0004_api_management.sql")),
     (5, include_str!("../../migrations/postgres/0005_signing_keys.sql")),
+    (6, include_str!("../../migrations/postgres/0006_quota_counts.sql")),
 ];
 
 /// An arbitrary constant naming the advisory lock migrations run under.

@@ -225,6 +225,46 @@ impl ApiManagement for SqliteStore {
         .await
     }
 
+    async fn take_quota(
+        &self,
+        key: String,
+        window_start: i64,
+        want: u64,
+        limit: u64,
+        expires_at: i64,
+    ) -> Result<u64, StoreError> {
+        let (want, limit) = (i64::try_from(want).unwrap_or(i64::MAX), i64::try_from(limit).unwrap_or(i64::MAX));
+        let (op, rx) = op(move |t| {
+            t.execute(
+                "INSERT INTO quota_counts (key, window_start, taken, expires_at) VALUES (?1, ?2, 0, ?3)
+                 ON CONFLICT (key, window_start) DO NOTHING",
+                params![key, window_start, expires_at],
+            )?;
+            let taken: i64 = t.query_row(
+                "SELECT taken FROM quota_counts WHERE key = ?1 AND window_start = ?2",
+                params![key, window_start],
+                |r| r.get(0),
+            )?;
+            let granted = want.min(limit - taken).max(0);
+            if granted > 0 {
+                t.execute(
+                    "UPDATE quota_counts SET taken = taken + ?3 WHERE key = ?1 AND window_start = ?2",
+                    params![key, window_start, granted],
+                )?;
+            }
+            Ok(u64::try_from(granted).unwrap_or(0))
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    async fn prune_quotas(&self, before: i64) -> Result<u64, StoreError> {
+        let (op, rx) =
+            op(move |t| Ok(t.execute("DELETE FROM quota_counts WHERE expires_at < ?1", [before]).map(|n| n as u64)?));
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
     async fn add_signing_key(&self, k: SigningKeyRow, drop_before: i64) -> Result<(), StoreError> {
         let (op, rx) = op(move |t| {
             t.execute(
