@@ -139,6 +139,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/", axum::routing::get(ui::index))
         .route("/assets/{*file}", axum::routing::get(ui::asset))
         .merge(api::router(app.clone()))
+        .merge(api::portal::router())
         .fallback(not_found)
         .with_state(app)
 }

@@ -306,11 +306,32 @@ pub async fn issue(app: &App, base: &str, headers: &HeaderMap, body: &[u8]) -> R
         return Err(e);
     };
 
+    let named: Vec<&str> = form
+        .iter()
+        .filter(|(k, _)| k == "resource" || k == "audience")
+        .flat_map(|(_, v)| v.split_ascii_whitespace())
+        .collect();
+    mint(app, base, &application, &named, one("scope")?, |_| true).await
+}
+
+/// A token for `application`: for the APIs `named` (all its subscribed APIs that take Onset's
+/// tokens and whose environment `allowed` lets through, when none is named), with the scopes
+/// asked (all those APIs define when none).
+pub async fn mint(
+    app: &App,
+    base: &str,
+    application: &onset_store::ApplicationRow,
+    named: &[&str],
+    asked: Option<&str>,
+    allowed: impl Fn(&str) -> bool,
+) -> Result<Value, TokenRequestError> {
+    let bad = |error: &'static str, d: String| TokenRequestError::new(StatusCode::BAD_REQUEST, error, d);
     // The APIs the token is for: those named (RFC 8707 `resource`, or `audience`), else every
     // subscribed API that takes Onset's tokens.
     let subscriptions = app.store.subscriptions(Some(application.id.clone()), None).await.map_err(internal)?;
     let offered: Vec<(String, Vec<String>)> = subscriptions
         .iter()
+        .filter(|s| allowed(&s.environment))
         .filter_map(|s| {
             let d = app.active(&s.environment, &s.component)?;
             let onset_gateway::security::Security::OAuth2(scheme) = &d.security else { return None };
@@ -321,16 +342,11 @@ pub async fn issue(app: &App, base: &str, headers: &HeaderMap, body: &[u8]) -> R
             Some((format!("{base}/hooks/{}/{}", s.environment, s.component), scopes))
         })
         .collect();
-    let named: Vec<&str> = form
-        .iter()
-        .filter(|(k, _)| k == "resource" || k == "audience")
-        .flat_map(|(_, v)| v.split_ascii_whitespace())
-        .collect();
     let audiences: Vec<&(String, Vec<String>)> = if named.is_empty() {
         offered.iter().collect()
     } else {
         let mut out = Vec::new();
-        for n in &named {
+        for n in named {
             let n = n.trim_end_matches('/');
             let Some(api) = offered.iter().find(|(url, _)| url == n) else {
                 return Err(bad(
@@ -356,7 +372,7 @@ pub async fn issue(app: &App, base: &str, headers: &HeaderMap, body: &[u8]) -> R
         ));
     }
     let allowed: Vec<&str> = audiences.iter().flat_map(|(_, s)| s.iter().map(String::as_str)).collect();
-    let scopes: Vec<&str> = match one("scope")? {
+    let scopes: Vec<&str> = match asked {
         Some(asked) => {
             let asked: Vec<&str> = asked.split_ascii_whitespace().collect();
             if let Some(unknown) = asked.iter().find(|s| !allowed.contains(s)) {

@@ -536,3 +536,13 @@ pub struct SigningKeyRow {
     pub key_id: String,
     pub created_at: i64,
 }
+
+/// A developer-portal account: its e-mail address (kept lower-case) and a salted password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerRow {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub created_at: i64,
+}

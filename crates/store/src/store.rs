@@ -365,6 +365,10 @@ pub trait ApiManagement: Send + Sync {
     ) -> Result<u64, StoreError>;
     /// Removes the counts of windows that ended before `before` (ms).
     async fn prune_quotas(&self, before: i64) -> Result<u64, StoreError>;
+    /// `false` when an account has that e-mail address already.
+    async fn create_consumer(&self, consumer: ConsumerRow) -> Result<bool, StoreError>;
+    /// The account with this e-mail address (lower-case) or id.
+    async fn consumer(&self, email_or_id: String) -> Result<Option<ConsumerRow>, StoreError>;
 }
 
 /// Every area: what the server needs of a backend.

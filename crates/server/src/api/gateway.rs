@@ -129,8 +129,11 @@ async fn create_plan(
     Ok((StatusCode::CREATED, Json(gateway::create_plan(&app, &who, req).await?)))
 }
 
-async fn applications(State(app): State<Arc<App>>) -> Result<Json<Page<Application>>, ApiError> {
-    Ok(Json(Page::all(gateway::applications(&app).await?)))
+async fn applications(
+    State(app): State<Arc<App>>,
+    Extension(who): Extension<Principal>,
+) -> Result<Json<Page<Application>>, ApiError> {
+    Ok(Json(Page::all(gateway::applications(&app, &gateway::Caller::Owner(&who)).await?)))
 }
 
 async fn create_application(
@@ -138,7 +141,7 @@ async fn create_application(
     Extension(who): Extension<Principal>,
     Body(req): Body<NewApplication>,
 ) -> Result<(StatusCode, Json<CreatedApplication>), ApiError> {
-    Ok((StatusCode::CREATED, Json(gateway::create_application(&app, &who, req).await?)))
+    Ok((StatusCode::CREATED, Json(gateway::create_application(&app, &gateway::Caller::Owner(&who), req).await?)))
 }
 
 async fn delete_application(
@@ -146,11 +149,15 @@ async fn delete_application(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Removed>, ApiError> {
-    Ok(Json(gateway::delete_application(&app, &who, id).await?))
+    Ok(Json(gateway::delete_application(&app, &gateway::Caller::Owner(&who), id).await?))
 }
 
-async fn keys(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Page<ApiKey>>, ApiError> {
-    Ok(Json(Page::all(gateway::keys(&app, id).await?)))
+async fn keys(
+    State(app): State<Arc<App>>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Page<ApiKey>>, ApiError> {
+    Ok(Json(Page::all(gateway::keys(&app, &gateway::Caller::Owner(&who), id).await?)))
 }
 
 async fn issue_keys(
@@ -158,14 +165,15 @@ async fn issue_keys(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<IssuedKeys>), ApiError> {
-    Ok((StatusCode::CREATED, Json(gateway::issue_keys(&app, &who, id).await?)))
+    Ok((StatusCode::CREATED, Json(gateway::issue_keys(&app, &gateway::Caller::Owner(&who), id).await?)))
 }
 
 async fn subscriptions(
     State(app): State<Arc<App>>,
+    Extension(who): Extension<Principal>,
     Q(q): Q<SubscriptionQuery>,
 ) -> Result<Json<Page<Subscription>>, ApiError> {
-    Ok(Json(Page::all(gateway::subscriptions(&app, q).await?)))
+    Ok(Json(Page::all(gateway::subscriptions(&app, &gateway::Caller::Owner(&who), q).await?)))
 }
 
 async fn subscribe(
@@ -173,7 +181,7 @@ async fn subscribe(
     Extension(who): Extension<Principal>,
     Body(req): Body<NewSubscription>,
 ) -> Result<(StatusCode, Json<Subscription>), ApiError> {
-    Ok((StatusCode::CREATED, Json(gateway::subscribe(&app, &who, req).await?)))
+    Ok((StatusCode::CREATED, Json(gateway::subscribe(&app, &gateway::Caller::Owner(&who), req).await?)))
 }
 
 async fn unsubscribe(
@@ -181,5 +189,5 @@ async fn unsubscribe(
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Removed>, ApiError> {
-    Ok(Json(gateway::unsubscribe(&app, &who, id).await?))
+    Ok(Json(gateway::unsubscribe(&app, &gateway::Caller::Owner(&who), id).await?))
 }

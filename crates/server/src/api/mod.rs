@@ -14,6 +14,7 @@ mod events;
 mod gateway;
 mod health;
 pub mod oauth2;
+pub mod portal;
 mod series;
 mod studio;
 pub mod types;

@@ -40,11 +40,47 @@ fn subscription(s: SubscriptionRow) -> Subscription {
     }
 }
 
-fn may_manage(who: &Principal) -> Result<()> {
-    if who.role == Role::Viewer {
-        return Err(ServiceError::Forbidden(format!("token `{}` is a viewer: it can only read", who.name)));
+/// Who manages applications and subscriptions: an owner with a control-plane token (every
+/// application), or a consumer of the developer portal (their own only).
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    Owner(&'a Principal),
+    /// A consumer account's id.
+    Consumer(&'a str),
+}
+
+impl Caller<'_> {
+    /// What applications made by this caller are marked with (`owner`).
+    fn tag(&self) -> String {
+        match self {
+            Caller::Owner(p) => format!("token:{}", p.name),
+            Caller::Consumer(id) => format!("consumer:{id}"),
+        }
     }
-    Ok(())
+
+    /// Whether the caller sees and manages the application.
+    fn sees(&self, a: &ApplicationRow) -> bool {
+        match self {
+            Caller::Owner(_) => true,
+            Caller::Consumer(_) => a.owner == self.tag(),
+        }
+    }
+
+    fn may_manage(&self) -> Result<()> {
+        match self {
+            Caller::Owner(who) if who.role == Role::Viewer => {
+                Err(ServiceError::Forbidden(format!("token `{}` is a viewer: it can only read", who.name)))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn audit(&self, app: &App, action: &str, target: &str, detail: serde_json::Value) {
+        match self {
+            Caller::Owner(who) => auth::audit(app, who, action, target, detail).await,
+            Caller::Consumer(id) => tracing::info!(consumer = %id, action, target, "portal change"),
+        }
+    }
 }
 
 /// A random secret: `prefix` and 244 random bits in hex.
@@ -84,16 +120,18 @@ pub async fn create_plan(app: &App, who: &Principal, req: NewPlan) -> Result<Pla
     Ok(plan(row))
 }
 
-pub async fn applications(app: &App) -> Result<Vec<Application>> {
-    Ok(app.store.applications(None).await?.into_iter().map(application).collect())
+pub async fn applications(app: &App, who: &Caller<'_>) -> Result<Vec<Application>> {
+    let owner = matches!(who, Caller::Consumer(_)).then(|| who.tag());
+    Ok(app.store.applications(owner).await?.into_iter().map(application).collect())
 }
 
-/// An application by id or name.
-async fn find_application(app: &App, given: &str) -> Result<ApplicationRow> {
-    if let Some(a) = app.store.application(given.to_string()).await? {
+/// An application by id or name, among those the caller sees.
+async fn find_application(app: &App, who: &Caller<'_>, given: &str) -> Result<ApplicationRow> {
+    if let Some(a) = app.store.application(given.to_string()).await?.filter(|a| who.sees(a)) {
         return Ok(a);
     }
-    let mut named: Vec<_> = app.store.applications(None).await?.into_iter().filter(|a| a.name == given).collect();
+    let mut named: Vec<_> =
+        app.store.applications(None).await?.into_iter().filter(|a| a.name == given && who.sees(a)).collect();
     match named.len() {
         1 => Ok(named.remove(0)),
         0 => Err(ServiceError::not_found(Kind::Application, given)),
@@ -105,8 +143,8 @@ async fn find_application(app: &App, given: &str) -> Result<ApplicationRow> {
 }
 
 /// A new application owned by the caller; its client secret is answered this once.
-pub async fn create_application(app: &App, who: &Principal, req: NewApplication) -> Result<CreatedApplication> {
-    may_manage(who)?;
+pub async fn create_application(app: &App, who: &Caller<'_>, req: NewApplication) -> Result<CreatedApplication> {
+    who.may_manage()?;
     let name = req.name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(ServiceError::invalid(
@@ -119,30 +157,30 @@ pub async fn create_application(app: &App, who: &Principal, req: NewApplication)
     let row = ApplicationRow {
         id: new_id(),
         name: name.to_string(),
-        owner: format!("token:{}", who.name),
+        owner: who.tag(),
         client_id: format!("onset_ci_{}", uuid::Uuid::new_v4().simple()),
         secret_hash: auth::hash(&client_secret),
         created_at: now_ms(),
     };
     app.store.create_application(row.clone()).await?;
-    auth::audit(app, who, "application.create", &row.id, json!({ "name": row.name })).await;
+    who.audit(app, "application.create", &row.id, json!({ "name": row.name })).await;
     Ok(CreatedApplication { application: application(row), client_secret })
 }
 
-pub async fn delete_application(app: &App, who: &Principal, given: String) -> Result<Removed> {
-    may_manage(who)?;
-    let a = find_application(app, &given).await?;
+pub async fn delete_application(app: &App, who: &Caller<'_>, given: String) -> Result<Removed> {
+    who.may_manage()?;
+    let a = find_application(app, who, &given).await?;
     if !app.store.delete_application(a.id.clone()).await? {
         return Err(ServiceError::not_found(Kind::Application, given));
     }
     app.keys.forget_all();
-    auth::audit(app, who, "application.delete", &a.id, json!({ "name": a.name })).await;
+    who.audit(app, "application.delete", &a.id, json!({ "name": a.name })).await;
     Ok(Removed { id: a.id })
 }
 
 /// The application's keys in use (prefixes only).
-pub async fn keys(app: &App, given: String) -> Result<Vec<ApiKey>> {
-    let a = find_application(app, &given).await?;
+pub async fn keys(app: &App, who: &Caller<'_>, given: String) -> Result<Vec<ApiKey>> {
+    let a = find_application(app, who, &given).await?;
     Ok(app
         .store
         .keys(a.id)
@@ -154,9 +192,9 @@ pub async fn keys(app: &App, given: String) -> Result<Vec<ApiKey>> {
 
 /// New sandbox and production keys for the application, answered this once; the previous ones
 /// stop working at once.
-pub async fn issue_keys(app: &App, who: &Principal, given: String) -> Result<IssuedKeys> {
-    may_manage(who)?;
-    let a = find_application(app, &given).await?;
+pub async fn issue_keys(app: &App, who: &Caller<'_>, given: String) -> Result<IssuedKeys> {
+    who.may_manage()?;
+    let a = find_application(app, who, &given).await?;
     let now = now_ms();
     let mut issued = Vec::with_capacity(2);
     for (kind, prefix) in [("sandbox", "onset_test_"), ("production", "onset_live_")] {
@@ -173,13 +211,13 @@ pub async fn issue_keys(app: &App, who: &Principal, given: String) -> Result<Iss
         issued.push(key);
     }
     app.keys.forget_all();
-    auth::audit(app, who, "application.keys", &a.id, json!({ "name": a.name })).await;
+    who.audit(app, "application.keys", &a.id, json!({ "name": a.name })).await;
     let production = issued.pop().unwrap_or_default();
     let sandbox = issued.pop().unwrap_or_default();
     Ok(IssuedKeys { application_id: a.id, sandbox, production })
 }
 
-pub async fn subscriptions(app: &App, q: SubscriptionQuery) -> Result<Vec<Subscription>> {
+pub async fn subscriptions(app: &App, who: &Caller<'_>, q: SubscriptionQuery) -> Result<Vec<Subscription>> {
     let api = match (q.component, q.environment) {
         (Some(c), e) => Some((c, environment(app, e.as_deref(), "query environment")?)),
         (None, Some(_)) => {
@@ -191,19 +229,37 @@ pub async fn subscriptions(app: &App, q: SubscriptionQuery) -> Result<Vec<Subscr
         }
         (None, None) => None,
     };
-    let rows = app.store.subscriptions(q.application, api).await?;
+    let application = match q.application {
+        Some(given) => Some(find_application(app, who, &given).await?.id),
+        None => None,
+    };
+    let mut rows = app.store.subscriptions(application, api).await?;
+    if let Caller::Consumer(_) = who {
+        let own: Vec<String> = app.store.applications(Some(who.tag())).await?.into_iter().map(|a| a.id).collect();
+        rows.retain(|s| own.contains(&s.application_id));
+    }
     Ok(rows.into_iter().map(subscription).collect())
 }
 
 /// Subscribes an application to a component's API in an environment under a plan.
-pub async fn subscribe(app: &App, who: &Principal, req: NewSubscription) -> Result<Subscription> {
-    may_manage(who)?;
+pub async fn subscribe(app: &App, who: &Caller<'_>, req: NewSubscription) -> Result<Subscription> {
+    who.may_manage()?;
     let environment = environment(app, req.environment.as_deref(), "body environment")?;
-    who.may_change(&environment)?;
+    match who {
+        Caller::Owner(p) => p.may_change(&environment)?,
+        // Consumers subscribe to what the portal shows: published or deprecated APIs.
+        Caller::Consumer(_) => {
+            let shown = app.active(&environment, &req.component).is_some_and(|d| d.component.trigger.kind == "http")
+                && !matches!(app.lifecycle.get(&environment, &req.component), crate::lifecycle::State::Retired);
+            if !shown {
+                return Err(ServiceError::not_deployed(&req.component, &environment));
+            }
+        }
+    }
     onset_model::ComponentName::parse(&req.component).map_err(|e| {
         ServiceError::invalid("invalid_name", format!("component name `{}`: {e}", req.component), "body component")
     })?;
-    let a = find_application(app, &req.application).await?;
+    let a = find_application(app, who, &req.application).await?;
     let plan_name = req.plan.unwrap_or_else(|| DEFAULT_PLAN.to_string());
     let plans = app.store.plans().await?;
     if !plans.iter().any(|p| p.name == plan_name) {
@@ -229,16 +285,28 @@ pub async fn subscribe(app: &App, who: &Principal, req: NewSubscription) -> Resu
         ));
     }
     app.keys.forget_all();
-    auth::audit(app, who, "subscription.create", &row.id, json!({ "application": a.id, "plan": row.plan })).await;
+    who.audit(app, "subscription.create", &row.id, json!({ "application": a.id, "plan": row.plan })).await;
     Ok(subscription(row))
 }
 
-pub async fn unsubscribe(app: &App, who: &Principal, id: String) -> Result<Removed> {
-    may_manage(who)?;
+pub async fn unsubscribe(app: &App, who: &Caller<'_>, id: String) -> Result<Removed> {
+    who.may_manage()?;
+    if let Caller::Consumer(_) = who {
+        let own: Vec<String> = app.store.applications(Some(who.tag())).await?.into_iter().map(|a| a.id).collect();
+        let theirs = app
+            .store
+            .subscriptions(None, None)
+            .await?
+            .into_iter()
+            .any(|s| s.id == id && own.contains(&s.application_id));
+        if !theirs {
+            return Err(ServiceError::not_found(Kind::Subscription, id));
+        }
+    }
     if !app.store.unsubscribe(id.clone()).await? {
         return Err(ServiceError::not_found(Kind::Subscription, id));
     }
     app.keys.forget_all();
-    auth::audit(app, who, "subscription.delete", &id, json!({})).await;
+    who.audit(app, "subscription.delete", &id, json!({})).await;
     Ok(Removed { id })
 }

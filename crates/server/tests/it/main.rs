@@ -28,6 +28,7 @@ mod nats;
 mod oauth2;
 mod openapi;
 mod openapi_component;
+mod portal;
 mod postgres;
 mod presets;
 mod rabbitmq;

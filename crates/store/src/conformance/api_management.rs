@@ -146,3 +146,19 @@ pub async fn quota_windows_are_shared_out_up_to_their_limit(b: &dyn Backend) {
     assert_eq!(store.prune_quotas(130_000).await.unwrap(), 3, "the windows that ended");
     assert_eq!(store.take_quota("api a".into(), 60_000, 3, 7, 120_000).await.unwrap(), 3, "pruned: counted anew");
 }
+
+pub async fn consumers_have_one_account_per_email(b: &dyn Backend) {
+    let store = b.open().await;
+    let ann = ConsumerRow {
+        id: "c1".into(),
+        email: "ann@example.com".into(),
+        name: "Ann".into(),
+        password_hash: "pbkdf2$x".into(),
+        created_at: 5,
+    };
+    assert!(store.create_consumer(ann.clone()).await.unwrap());
+    assert!(!store.create_consumer(ConsumerRow { id: "c2".into(), ..ann.clone() }).await.unwrap(), "one per address");
+    assert_eq!(store.consumer("ann@example.com".into()).await.unwrap(), Some(ann.clone()));
+    assert_eq!(store.consumer("c1".into()).await.unwrap(), Some(ann));
+    assert!(store.consumer("c2".into()).await.unwrap().is_none());
+}

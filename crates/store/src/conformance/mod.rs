@@ -152,6 +152,7 @@ macro_rules! conformance {
                 a_key_is_found_by_its_hash_until_replaced_or_its_application_deleted,
                 applications_are_found_by_client_id_and_signing_keys_rotate,
                 quota_windows_are_shared_out_up_to_their_limit,
+                consumers_have_one_account_per_email,
             ],
             alerts: [
                 an_alert_is_raised_once_until_resolved,

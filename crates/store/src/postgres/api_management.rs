@@ -4,7 +4,9 @@ use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 
 use super::PgStore;
-use crate::{ApiKeyRow, ApiManagement, ApplicationRow, PlanRow, SigningKeyRow, StoreError, SubscriptionRow};
+use crate::{
+    ApiKeyRow, ApiManagement, ApplicationRow, ConsumerRow, PlanRow, SigningKeyRow, StoreError, SubscriptionRow,
+};
 
 const APP_COLUMNS: &str = "id, name, owner, client_id, secret_hash, created_at";
 const KEY_COLUMNS: &str = "hash, application_id, kind, prefix, created_at, revoked_at";
@@ -282,6 +284,37 @@ impl ApiManagement for PgStore {
         }
         .await;
         self.wrote_db(result)
+    }
+
+    async fn create_consumer(&self, c: ConsumerRow) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO consumers (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(&c.id)
+        .bind(&c.email)
+        .bind(&c.name)
+        .bind(&c.password_hash)
+        .bind(c.created_at)
+        .execute(&self.pool)
+        .await
+        .map(|done| done.rows_affected() > 0);
+        self.wrote_db(result)
+    }
+
+    async fn consumer(&self, email_or_id: String) -> Result<Option<ConsumerRow>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, email, name, password_hash, created_at FROM consumers WHERE email = $1 OR id = $1")
+                .bind(&email_or_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|r| ConsumerRow {
+            id: r.get(0),
+            email: r.get(1),
+            name: r.get(2),
+            password_hash: r.get(3),
+            created_at: r.get(4),
+        }))
     }
 
     async fn prune_quotas(&self, before: i64) -> Result<u64, StoreError> {

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/postgres/0004_api_management.sql")),
     (5, include_str!("../../migrations/postgres/0005_signing_keys.sql")),
     (6, include_str!("../../migrations/postgres/0006_quota_counts.sql")),
+    (7, include_str!("../../migrations/postgres/0007_consumers.sql")),
 ];
 
 /// An arbitrary constant naming the advisory lock migrations run under.

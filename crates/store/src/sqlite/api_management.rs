@@ -4,7 +4,9 @@ use rusqlite::{OptionalExtension as _, params};
 
 use super::SqliteStore;
 use super::write::{answer, op};
-use crate::{ApiKeyRow, ApiManagement, ApplicationRow, PlanRow, SigningKeyRow, StoreError, SubscriptionRow};
+use crate::{
+    ApiKeyRow, ApiManagement, ApplicationRow, ConsumerRow, PlanRow, SigningKeyRow, StoreError, SubscriptionRow,
+};
 
 const APP_COLUMNS: &str = "id, name, owner, client_id, secret_hash, created_at";
 const KEY_COLUMNS: &str = "hash, application_id, kind, prefix, created_at, revoked_at";
@@ -256,6 +258,39 @@ impl ApiManagement for SqliteStore {
         });
         self.writer.submit(op).await?;
         answer(rx).await
+    }
+
+    async fn create_consumer(&self, c: ConsumerRow) -> Result<bool, StoreError> {
+        let (op, rx) = op(move |t| {
+            let n = t.execute(
+                "INSERT INTO consumers (id, email, name, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (email) DO NOTHING",
+                params![c.id, c.email, c.name, c.password_hash, c.created_at],
+            )?;
+            Ok(n > 0)
+        });
+        self.writer.submit(op).await?;
+        answer(rx).await
+    }
+
+    async fn consumer(&self, email_or_id: String) -> Result<Option<ConsumerRow>, StoreError> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT id, email, name, password_hash, created_at FROM consumers WHERE email = ?1 OR id = ?1",
+                [email_or_id],
+                |r| {
+                    Ok(ConsumerRow {
+                        id: r.get(0)?,
+                        email: r.get(1)?,
+                        name: r.get(2)?,
+                        password_hash: r.get(3)?,
+                        created_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+        .await
     }
 
     async fn prune_quotas(&self, before: i64) -> Result<u64, StoreError> {

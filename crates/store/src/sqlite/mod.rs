@@ -70,6 +70,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("../../migrations/sqlite/0015_api_management.sql")),
     (16, include_str!("../../migrations/sqlite/0016_signing_keys.sql")),
     (17, include_str!("../../migrations/sqlite/0017_quota_counts.sql")),
+    (18, include_str!("../../migrations/sqlite/0018_consumers.sql")),
 ];
 
 struct Readers {
