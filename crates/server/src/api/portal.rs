@@ -261,7 +261,7 @@ async fn apis(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<Value> {
     let mut items: Vec<Value> = app
         .active_all()
         .into_iter()
-        .filter(|d| d.component.trigger.kind == "http")
+        .filter(|d| crate::service::components::serves_api(&d.component))
         .filter_map(|d| {
             let name = d.name().to_string();
             let lifecycle = app.lifecycle.get(&d.environment, &name);
@@ -295,8 +295,9 @@ async fn api_document(
     headers: HeaderMap,
     Path((environment, component)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let shown = app.active(&environment, &component).is_some_and(|d| d.component.trigger.kind == "http")
-        && app.lifecycle.get(&environment, &component) != crate::lifecycle::State::Retired;
+    let shown =
+        app.active(&environment, &component).is_some_and(|d| crate::service::components::serves_api(&d.component))
+            && app.lifecycle.get(&environment, &component) != crate::lifecycle::State::Retired;
     if !shown {
         return Err(ApiError::not_found(
             "unknown_api",

@@ -198,6 +198,13 @@ pub(crate) fn ingress_base(app: &App, host: Option<&str>) -> String {
     }
 }
 
+/// Whether the component serves an API of its own resources and methods (the `http` trigger and
+/// any other whose intake is resources): what the portal publishes and consumers subscribe to.
+pub fn serves_api(component: &onset_model::Component) -> bool {
+    onset_sources::triggers::source(&component.trigger.kind)
+        .is_some_and(|t| t.intake() == onset_sources::triggers::Intake::Resources)
+}
+
 /// The OpenAPI document of the component's API as deployed to `env`.
 pub fn openapi(app: &App, name: &str, env: Option<&str>, host: Option<&str>) -> Result<serde_json::Value> {
     let environment = environment(app, env, "query environment")?;
