@@ -10,57 +10,12 @@
 //
 // Prints the first page's JavaScript size (gzipped) and the time of the first render after
 // sign-in; neither is asserted as a timing.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { createRequire } from 'node:module';
 
-import { chromium } from 'playwright-core';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '../..');
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const shotsAt = process.argv.indexOf('--screenshots');
-const shots = shotsAt > 0 ? resolve(process.argv[shotsAt + 1]) : null;
-const bin = resolve(repo, process.env.ONSET_BIN ?? 'target/debug/onset');
-
-function fail(message) {
-  throw new Error(message);
-}
-
-function check(condition, message) {
-  if (!condition) fail(message);
-}
-
-async function freePort() {
-  return new Promise((ok) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
-async function until(what, probe, ms = 20000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      last = await probe();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  fail(`timed out waiting for ${what} (${last})`);
-}
+import { axe, bin, check, launch, repo, serve, shot, until, violations } from './support.mjs';
 
 /** The first page's JavaScript, gzipped: what index.html loads. */
 function firstPageJs() {
@@ -69,21 +24,6 @@ function firstPageJs() {
   const scripts = [...html.matchAll(/<script[^>]+src="\/([^"]+)"/g), ...html.matchAll(/<link[^>]+rel="modulepreload"[^>]+href="\/([^"]+)"/g)];
   return scripts.reduce((sum, m) => sum + gzipSync(readFileSync(join(dist, m[1]))).length, 0);
 }
-
-const violations = [];
-async function axe(page, name) {
-  await page.addScriptTag({ content: axeSource });
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  for (const v of result) violations.push(`${name}: ${v}`);
-  console.log(`axe ${name}: ${result.length} serious or critical`);
-}
-
 /** Drags an event field of the data mapper onto an input (HTML5 drag and drop events, as a mouse makes them). */
 async function dragField(page, field, target) {
   const source = page.getByTestId(`field-${field}`);
@@ -95,25 +35,6 @@ async function dragField(page, field, target) {
   await into.dispatchEvent('dragover', { dataTransfer: transfer });
   await into.dispatchEvent('drop', { dataTransfer: transfer });
   await source.dispatchEvent('dragend', { dataTransfer: transfer });
-}
-
-async function shot(page, name) {
-  if (!shots) return;
-  mkdirSync(shots, { recursive: true });
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
-}
-
-/** `onset serve` on a free port, with `--project DIR` when given (else server mode). */
-async function serve(project) {
-  const data = mkdtempSync(join(tmpdir(), 'onset-ui-data-'));
-  const port = await freePort();
-  const args = ['serve', '--data-dir', data, '--listen', `127.0.0.1:${port}`, ...(project ? ['--project', project] : [])];
-  const server = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
-  const out = { base: `http://127.0.0.1:${port}`, data, server, log: '' };
-  server.stderr.on('data', (d) => (out.log += d));
-  await until('the server', async () => (await fetch(`${out.base}/readyz`)).ok);
-  return out;
 }
 
 /**
@@ -187,13 +108,7 @@ async function main() {
   mkdirSync(join(project, 'components'));
   const serverLog = await serve(project);
   const { base, data, server } = serverLog;
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  const browser = await launch();
   try {
     const token = readFileSync(join(data, 'admin-token'), 'utf8').trim();
     // axe-core is injected into the page: the page's CSP (script-src 'self') would refuse it.

@@ -30,6 +30,10 @@ pub struct CurlArgs {
     /// the header or query parameter the component names.
     #[arg(long)]
     pub api_key: Option<String>,
+    /// An OAuth2 access token, for a component with `security: { scheme: oauth2 }` (from
+    /// `POST /oauth2/token` or the component's external issuer): sent as `Authorization: Bearer`.
+    #[arg(long)]
+    pub access_token: Option<String>,
 }
 
 /// `it's` → `'it'\''s'`: one argument for any POSIX shell.
@@ -53,12 +57,24 @@ pub async fn run(remote: &Remote, args: CurlArgs) -> Result<(), String> {
         Some((p, q)) => (p.to_string(), Some(q.to_string())),
         None => (args.path.clone(), None),
     };
-    if let Some(key) = &args.api_key {
-        // Where the key goes, as the component's API document declares it.
+    // How the API takes credentials, as the component's API document declares it.
+    let doc = if args.api_key.is_some() || args.access_token.is_some() {
         let env = form_urlencoded::Serializer::new(String::new()).append_pair("environment", &args.env).finish();
-        let doc = remote
-            .call(Method::GET, &format!("/api/v1/components/{}/openapi.json?{env}", args.component), None)
-            .await?;
+        remote.call(Method::GET, &format!("/api/v1/components/{}/openapi.json?{env}", args.component), None).await?
+    } else {
+        Value::Null
+    };
+    if let Some(token) = &args.access_token {
+        let schemes = doc.pointer("/components/securitySchemes");
+        if schemes.and_then(|s| s.get("oauth2").or_else(|| s.get("bearer"))).is_none() {
+            return Err(format!(
+                "`{}` takes no access token in {} (its trigger has no `security: {{ scheme: oauth2 }}`)",
+                args.component, args.env
+            ));
+        }
+        headers.insert("Authorization".into(), Value::String(format!("Bearer {token}")));
+    }
+    if let Some(key) = &args.api_key {
         let scheme = doc.pointer("/components/securitySchemes/apiKey").ok_or_else(|| {
             format!(
                 "`{}` takes no API key in {} (its trigger has no `security: {{ scheme: api_key }}`)",

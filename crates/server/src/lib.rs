@@ -137,6 +137,8 @@ fn router(app: Arc<App>) -> Router {
         .route("/.well-known/jwks.json", axum::routing::get(api::oauth2::jwks))
         .route("/.well-known/oauth-authorization-server", axum::routing::get(api::oauth2::metadata))
         .route("/", axum::routing::get(ui::index))
+        .route("/portal", axum::routing::get(ui::portal))
+        .route("/portal/", axum::routing::get(ui::portal))
         .route("/assets/{*file}", axum::routing::get(ui::asset))
         .merge(api::router(app.clone()))
         .merge(api::portal::router())

@@ -1,6 +1,6 @@
 //! The web UI: its production build (`ui/dist`, committed; `scripts/test` checks it matches
-//! `ui/src`), embedded in the binary and served at `/`. Nothing is fetched from elsewhere: the
-//! content security policy allows this origin only.
+//! `ui/src`), embedded in the binary: the studio at `/`, the developer portal at `/portal`.
+//! Nothing is fetched from elsewhere: the content security policy allows this origin only.
 
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -23,6 +23,7 @@ fn content_type(path: &str) -> &'static str {
         "png" => "image/png",
         "ico" => "image/x-icon",
         "json" => "application/json",
+        "txt" => "text/plain; charset=utf-8",
         "woff2" => "font/woff2",
         _ => "application/octet-stream",
     }
@@ -47,7 +48,12 @@ pub async fn index() -> Response {
     serve("index.html", "no-cache")
 }
 
-/// Built assets are named by their content: cached for good.
+/// The developer portal's page (`/portal`); its API is under `/portal/api/`.
+pub async fn portal() -> Response {
+    serve("portal/index.html", "no-cache")
+}
+
+/// Built assets are named by their content (Swagger UI's by its version): cached for good.
 pub async fn asset(Path(file): Path<String>) -> Response {
     serve(&format!("assets/{file}"), "public, max-age=31536000, immutable")
 }

@@ -13,6 +13,7 @@ fn text(b: &[u8]) -> String {
 const SHOP: &str = "component: shop\ntrigger:\n  type: http\n  with:\n    verify: { preset: stripe, secret: \"{{ config.secret }}\" }\nconfig:\n  secret: { type: secret }\nhandlers:\n  /:\n    POST: { steps: [ { log: \"{{ event.type }}\" } ] }\n";
 const HOOKS: &str = "component: hooks\ntrigger:\n  type: http\n  with:\n    verify: { preset: standard-webhooks, secret: \"{{ config.secret }}\" }\nconfig:\n  secret: { type: secret }\nhandlers:\n  /:\n    POST: { steps: [ { log: ok } ] }\n";
 const KEYED: &str = "component: keyed\ntrigger:\n  type: http\n  with:\n    security: { scheme: api_key, in: query, name: key }\nhandlers:\n  /:\n    POST: { steps: [ { log: ok } ] }\n";
+const LOCKED: &str = "component: locked\ntrigger:\n  type: http\n  with:\n    security: { scheme: oauth2 }\nhandlers:\n  /:\n    POST: { steps: [ { log: ok } ] }\n";
 const BOT: &str = "component: bot\ntrigger:\n  type: http\n  with:\n    verify: { preset: discord, public_key: d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a }\nhandlers:\n  /:\n    POST: { steps: [ { log: ok } ] }\n";
 
 fn shell(command: &str) -> String {
@@ -30,7 +31,7 @@ fn printed_commands_are_accepted_and_signed_only_by_the_server() {
     let project = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(project.path().join("components")).unwrap();
     std::fs::write(project.path().join("onset.yaml"), "name: demo\n").unwrap();
-    for (name, text) in [("shop", SHOP), ("hooks", HOOKS), ("bot", BOT), ("keyed", KEYED)] {
+    for (name, text) in [("shop", SHOP), ("hooks", HOOKS), ("bot", BOT), ("keyed", KEYED), ("locked", LOCKED)] {
         std::fs::write(project.path().join(format!("components/{name}.yaml")), text).unwrap();
     }
     let run = |args: &[&str]| {
@@ -84,6 +85,29 @@ fn printed_commands_are_accepted_and_signed_only_by_the_server() {
     assert!(shell(&command).contains(r#""duplicate":false"#));
     let out = run(&["curl", "hooks", "--api-key", &sandbox]);
     assert!(!out.status.success() && text(&out.stderr).contains("takes no API key"), "{}", text(&out.stderr));
+
+    // An OAuth2 API: a token of the server's authorization server goes in `Authorization`.
+    let out = run(&["app", "create", "token-app"]);
+    let created = text(&out.stdout);
+    let field = |name: &str| {
+        created.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string())).unwrap_or_default()
+    };
+    let (client_id, client_secret) = (field("client_id"), field("client_secret"));
+    assert!(run(&["subscribe", "token-app", "locked"]).status.success());
+    let answer = shell(&format!(
+        "curl -sS -u '{client_id}:{client_secret}' -d grant_type=client_credentials {base}/oauth2/token"
+    ));
+    let token: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let token = token["access_token"].as_str().unwrap_or_else(|| panic!("{answer}"));
+    let out = run(&["curl", "locked", "--access-token", token]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let command = text(&out.stdout);
+    assert!(command.contains(&format!("Authorization: Bearer {token}")), "{command}");
+    assert!(shell(&command).contains(r#""duplicate":false"#));
+    let out = run(&["curl", "locked"]);
+    assert!(shell(&text(&out.stdout)).contains("token_missing"));
+    let out = run(&["curl", "keyed", "--access-token", token]);
+    assert!(!out.status.success() && text(&out.stderr).contains("takes no access token"), "{}", text(&out.stderr));
 
     // Discord signs with its own private key: the server cannot.
     let out = run(&["curl", "bot"]);
