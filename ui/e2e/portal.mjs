@@ -2,7 +2,8 @@
 // server's own content security policy: the published APIs (a deprecated one marked), a consumer
 // signs up, creates an application, subscribes it under Bronze, gets a sandbox key, calls the API
 // from the console (Swagger UI, served by Onset) and sees 202, copies the operation's cURL
-// command and runs it in a shell (202 again), and both requests are stored events; an OAuth2 API
+// command and runs it in a shell (202 again), downloads the Postman collection and environment
+// (with the key) and newman runs them green, and the requests are stored events; an OAuth2 API
 // is called from the console with a test token of the application. Nothing is
 // fetched from another origin; axe-core checks every page.
 //
@@ -12,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { axe, bin, check, launch, serve, shot, until, violations } from './support.mjs';
+import { axe, bin, check, launch, repo, serve, shot, until, violations } from './support.mjs';
 
 const SHOP = `component: shop
 description: Orders of the shop.
@@ -141,10 +142,24 @@ async function main() {
     const out = execFileSync('/bin/sh', ['-c', `${command} -o /dev/null -w '%{http_code}'`], { encoding: 'utf8' });
     check(out.trim() === '202', `the copied command answered ${out}:\n${command}`);
 
-    // Both calls are stored events of the API.
-    await until('two stored events', async () => {
+    // The Postman collection and the environment with the sandbox key, downloaded from the page,
+    // run green with Postman's own runner (newman).
+    const saved = {};
+    for (const file of ['Postman collection', 'Postman environment (with your credential)']) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: file }).click()]);
+      saved[file] = join(project, download.suggestedFilename());
+      await download.saveAs(saved[file]);
+    }
+    const environment = JSON.parse(readFileSync(saved['Postman environment (with your credential)'], 'utf8'));
+    check(environment.values.some((v) => v.key === 'apiKey' && v.value === sandbox), 'the environment carries the sandbox key');
+    const newman = join(repo, 'tests/npm/node_modules/newman/bin/newman.js');
+    const report = execFileSync(process.execPath, [newman, 'run', saved['Postman collection'], '-e', saved['Postman environment (with your credential)'], '--color', 'off'], { encoding: 'utf8' });
+    check(/assertions\s*│\s*1\s*│\s*0/.test(report), `newman:\n${report}`);
+
+    // The three calls are stored events of the API.
+    await until('three stored events', async () => {
       const r = await (await fetch(`${base}/api/v1/events?component=shop&environment=development`, { headers: admin })).json();
-      return r.items?.length === 2;
+      return r.items?.length === 3;
     });
 
     // An OAuth2 API: the console calls it with a test token of the subscribed application.

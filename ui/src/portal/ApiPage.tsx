@@ -6,6 +6,7 @@ import { Copy } from './Copy';
 import {
   keyring,
   portal,
+  save,
   type Application,
   type Consumer,
   type IssuedKeys,
@@ -173,6 +174,18 @@ export function ApiPage({ me, environment, component }: { me: Consumer | null; e
       setNote(`A test token for ${Math.round(t.expires_in / 60)} minutes${t.scope ? ` with the scopes ${t.scope}` : ''}.`);
     });
 
+  // The API's documents; the Postman environment carries the credential this page holds.
+  const download = (file: 'openapi' | 'collection' | 'environment') =>
+    act(async () => {
+      if (file === 'openapi') return save(`${component}.${environment}.openapi.json`, doc);
+      const got = await portal.postman(environment, component, file);
+      if (file === 'collection') return save(`${component}.${environment}.postman_collection.json`, got);
+      for (const v of got.values ?? []) {
+        if (secret && (v.key === 'apiKey' || v.key === 'accessToken')) v.value = secret;
+      }
+      save(`${component}.${environment}.postman_environment.json`, got);
+    });
+
   if (error && !doc) {
     return (
       <section>
@@ -200,8 +213,19 @@ export function ApiPage({ me, environment, component }: { me: Consumer | null; e
         </p>
       )}
       {api && (
-        <p>
-          Base URL: <code data-testid="api-url">{api.url}</code>
+        <p className="row">
+          <span>
+            Base URL: <code data-testid="api-url">{api.url}</code>
+          </span>
+          <button type="button" className="secondary" onClick={() => download('openapi')}>
+            OpenAPI document
+          </button>
+          <button type="button" className="secondary" onClick={() => download('collection')}>
+            Postman collection
+          </button>
+          <button type="button" className="secondary" onClick={() => download('environment')}>
+            Postman environment{secret ? ' (with your credential)' : ''}
+          </button>
         </p>
       )}
       {error && (

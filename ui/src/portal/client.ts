@@ -85,6 +85,11 @@ export const portal = {
   apis: () => call<{ items: PublishedApi[] }>('GET', '/apis').then((r) => r.items),
   document: (environment: string, component: string) =>
     call<OpenApi>('GET', `/apis/${encodeURIComponent(environment)}/${encodeURIComponent(component)}/openapi.json`),
+  postman: (environment: string, component: string, file: 'collection' | 'environment') =>
+    call<PostmanFile>(
+      'GET',
+      `/apis/${encodeURIComponent(environment)}/${encodeURIComponent(component)}/postman.json?file=${file}`,
+    ),
   plans: () => call<{ items: Plan[] }>('GET', '/plans').then((r) => r.items),
   applications: () => call<{ items: Application[] }>('GET', '/applications').then((r) => r.items),
   createApplication: (name: string) => call<CreatedApplication>('POST', '/applications', { name }),
@@ -97,6 +102,24 @@ export const portal = {
     call<Subscription>('POST', '/subscriptions', { application, component, environment, plan }),
   unsubscribe: (id: string) => call<unknown>('DELETE', `/subscriptions/${encodeURIComponent(id)}`),
 };
+
+/** A Postman collection or environment file; an environment's `values` are `{key, value}`. */
+export interface PostmanFile {
+  values?: { key: string; value: string; enabled?: boolean }[];
+  [more: string]: unknown;
+}
+
+/** Saves JSON as a file the browser downloads. */
+export function save(name: string, value: unknown) {
+  const url = URL.createObjectURL(new Blob([JSON.stringify(value, null, 2)], { type: 'application/json' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  window.setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
 
 /** The parts of an OpenAPI 3.1 document the portal reads. */
 export interface OpenApi {

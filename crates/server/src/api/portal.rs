@@ -36,6 +36,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/portal/api/session", post(sign_in).get(session).delete(sign_out))
         .route("/portal/api/apis", get(apis))
         .route("/portal/api/apis/{environment}/{component}/openapi.json", get(api_document))
+        .route("/portal/api/apis/{environment}/{component}/postman.json", get(api_postman))
         .route("/portal/api/plans", get(plans))
         .route("/portal/api/applications", get(applications).post(create_application))
         .route("/portal/api/applications/{id}", delete(delete_application))
@@ -295,9 +296,32 @@ async fn api_document(
     headers: HeaderMap,
     Path((environment, component)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
+    Ok(Json(published_document(&app, &headers, &environment, &component)?))
+}
+
+#[derive(Deserialize)]
+struct PostmanFileQuery {
+    #[serde(default)]
+    file: super::types::PostmanFile,
+}
+
+/// The API's Postman collection (v2.1) or its environment file, as owners get them.
+async fn api_postman(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((environment, component)): Path<(String, String)>,
+    super::Q(q): super::Q<PostmanFileQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let doc = published_document(&app, &headers, &environment, &component)?;
+    let (collection, env_file) = onset_gateway::postman::collection(&doc, &environment);
+    Ok(Json(if q.file == super::types::PostmanFile::Environment { env_file } else { collection }))
+}
+
+/// The OpenAPI document of an API the portal shows (deployed, serving an API, not retired).
+fn published_document(app: &App, headers: &HeaderMap, environment: &str, component: &str) -> Result<Value, ApiError> {
     let shown =
-        app.active(&environment, &component).is_some_and(|d| crate::service::components::serves_api(&d.component))
-            && app.lifecycle.get(&environment, &component) != crate::lifecycle::State::Retired;
+        app.active(environment, component).is_some_and(|d| crate::service::components::serves_api(&d.component))
+            && app.lifecycle.get(environment, component) != crate::lifecycle::State::Retired;
     if !shown {
         return Err(ApiError::not_found(
             "unknown_api",
@@ -305,7 +329,7 @@ async fn api_document(
         ));
     }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    Ok(Json(crate::service::components::openapi(&app, &component, Some(&environment), host)?))
+    Ok(crate::service::components::openapi(app, component, Some(environment), host)?)
 }
 
 async fn plans(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {

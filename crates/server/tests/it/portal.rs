@@ -96,6 +96,20 @@ async fn a_consumer_signs_up_subscribes_and_calls_with_the_sandbox_key() {
         .await
         .unwrap();
     assert!(doc["info"]["description"].as_str().unwrap().contains("Send `POST /` with an order."), "{doc}");
+    // So are its Postman collection and environment file, with the key as a variable.
+    let get = |path: &str| s.client.get(s.url(path)).send();
+    let collection: Value =
+        get("/portal/api/apis/development/orders/postman.json").await.unwrap().json().await.unwrap();
+    assert_eq!(collection["info"]["schema"], "https://schema.getpostman.com/json/collection/v2.1.0/collection.json");
+    assert_eq!(collection["item"][0]["request"]["header"][1]["value"], "{{apiKey}}", "{collection}");
+    let environment: Value =
+        get("/portal/api/apis/development/orders/postman.json?file=environment").await.unwrap().json().await.unwrap();
+    let keys: Vec<&str> = environment["values"].as_array().unwrap().iter().filter_map(|v| v["key"].as_str()).collect();
+    assert_eq!(keys, ["baseUrl", "apiKey"], "{environment}");
+    let r = get("/portal/api/apis/development/orders/postman.json?file=pdf").await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = get("/portal/api/apis/production/orders/postman.json").await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // Accounts: one per address, a password of 10 characters or more, wrong ones refused.
     let r = signup(&s, "Ann@Example.com").await;
