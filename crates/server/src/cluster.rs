@@ -4,7 +4,8 @@
 //! A change is announced by the database (triggers, `NOTIFY`), so other nodes apply it at
 //! once; they also re-read every second, so a missed announcement costs at most that. Tokens
 //! need nothing here: every request looks its token up in the store, so a revocation holds
-//! everywhere at once.
+//! everywhere at once. What a node keeps of API-key and OAuth2-client lookups is dropped at every
+//! announcement and every second, so a replaced key or a removed subscription holds as fast.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash as _, Hasher as _};
@@ -43,6 +44,9 @@ pub async fn follow(app: Arc<App>) {
             () = tokio::time::sleep(EVERY) => {}
             () = app.shutdown.cancelled() => break,
         }
+        // Key and client lookups are dropped on every announcement (keys, applications,
+        // subscriptions and plans announce theirs) and at least every second otherwise.
+        app.keys.forget_all();
         if let Err(e) = sync(&app, &mut stamps).await {
             tracing::warn!(error = %e, "cannot follow the shared state; trying again in 1 s");
         }

@@ -1,7 +1,8 @@
 //! API keys at the ingress: what a key may call, looked up in the store and kept for a few
 //! seconds. A change made on this node (new keys, a deleted application, a subscription) clears
-//! what is kept, so it takes effect on the next request here; other nodes see it within
-//! [`KEPT_FOR`].
+//! what is kept, so it takes effect on the next request here; on PostgreSQL the other nodes
+//! clear theirs when the database announces the change, and every second regardless
+//! (`cluster::follow`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,7 +13,7 @@ use onset_store::StoreError;
 use crate::app::App;
 use crate::auth::PRODUCTION;
 
-/// How long a lookup is kept (the bound for changes made on other nodes).
+/// How long a lookup is kept on a node of its own.
 pub const KEPT_FOR: Duration = Duration::from_secs(5);
 /// Lookups kept at most; beyond, the expired ones are swept out and then everything.
 const KEEP_AT_MOST: usize = 10_000;

@@ -357,3 +357,58 @@ handlers:
     let events = a.get("/api/v1/events?limit=500").await["items"].as_array().unwrap().len();
     assert_eq!(events as u32, total, "only what was accepted is stored");
 }
+
+/// New keys made through one node: the replaced key is refused on that node at its next request
+/// and on the other within the cluster's bound (announced by the database; 1 s at most), and the
+/// new key works on both.
+#[tokio::test]
+async fn a_replaced_api_key_stops_on_both_nodes() {
+    const KEYED: &str = r#"
+component: keyed
+trigger:
+  type: http
+  with: { security: { scheme: api_key } }
+handlers:
+  /:
+    POST: { steps: [ { log: ok } ] }
+"#;
+    let schema = Schema::new();
+    let a = start_with(node(&schema.0, &[("keyed.yaml", KEYED)])).await;
+    let b = start_with(node(&schema.0, &[("keyed.yaml", KEYED)])).await;
+    let r = a.api.post(a.url("/api/v1/applications")).json(&json!({ "name": "shop" })).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let r = a
+        .api
+        .post(a.url("/api/v1/subscriptions"))
+        .json(&json!({ "application": "shop", "component": "keyed" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let issue = || async {
+        let r = a.api.post(a.url("/api/v1/applications/shop/keys")).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().await.unwrap()["sandbox"].as_str().unwrap().to_string()
+    };
+    let call = |s: &TestServer, key: &str| {
+        s.client.post(s.url("/hooks/development/keyed")).header("x-api-key", key).json(&json!({})).send()
+    };
+    let old = issue().await;
+    assert_eq!(call(&a, &old).await.unwrap().status(), 202);
+    assert_eq!(call(&b, &old).await.unwrap().status(), 202, "B has looked the key up and keeps it");
+    let new = issue().await;
+    assert_eq!(call(&a, &old).await.unwrap().status(), 401, "refused on A at once");
+    assert_eq!(call(&a, &new).await.unwrap().status(), 202);
+    // B kept its lookup of the old key; the database's announcement makes it drop it (the
+    // cluster's bound: at once, within 1 s should the announcement be lost).
+    let start = std::time::Instant::now();
+    while call(&b, &old).await.unwrap().status() != 401 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_millis(1500),
+            "the replaced key still works on B after 1.5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    println!("cluster: a key replaced through node A was refused on node B after {} ms", start.elapsed().as_millis());
+    assert_eq!(call(&b, &new).await.unwrap().status(), 202);
+}

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/postgres/0005_signing_keys.sql")),
     (6, include_str!("../../migrations/postgres/0006_quota_counts.sql")),
     (7, include_str!("../../migrations/postgres/0007_consumers.sql")),
+    (8, include_str!("../../migrations/postgres/0008_api_management_signals.sql")),
 ];
 
 /// An arbitrary constant naming the advisory lock migrations run under.
