@@ -22,12 +22,20 @@ impl Schema {
 }
 
 impl Drop for Schema {
+    /// Started, not waited for: the test's nodes run on the runtime this drop blocks, and one may
+    /// be inside a transaction the drop would wait on forever; once they are gone (at the latest
+    /// when the test ends) it goes through. It gives up after a minute rather than linger.
     fn drop(&mut self) {
-        let _ = std::process::Command::new("psql")
-            .env("PGOPTIONS", "--client-min-messages=warning")
-            .arg(database_url())
-            .args(["-q", "-c", &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0)])
-            .status();
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0);
+        std::thread::spawn(move || {
+            let _ = std::process::Command::new("psql")
+                .env("PGOPTIONS", "--client-min-messages=warning -c lock_timeout=60s")
+                .arg(database_url())
+                .args(["-q", "-c", &sql])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        });
     }
 }
 
