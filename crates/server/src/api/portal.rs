@@ -262,27 +262,24 @@ async fn apis(State(app): State<Arc<App>>, headers: HeaderMap) -> Json<Value> {
     let mut items: Vec<Value> = app
         .active_all()
         .into_iter()
-        .filter(|d| crate::service::components::serves_api(&d.component))
-        .filter_map(|d| {
+        .filter(|d| crate::service::components::in_portal(&app, &d.environment, d.name()))
+        .map(|d| {
             let name = d.name().to_string();
             let lifecycle = app.lifecycle.get(&d.environment, &name);
-            if lifecycle == crate::lifecycle::State::Retired {
-                return None;
-            }
             let security = match &d.security {
                 onset_gateway::security::Security::None => "none",
                 onset_gateway::security::Security::ApiKey(_) => "api_key",
                 onset_gateway::security::Security::OAuth2(o) if o.external.is_some() => "external_oauth2",
                 onset_gateway::security::Security::OAuth2(_) => "oauth2",
             };
-            Some(json!({
+            json!({
                 "component": name,
                 "environment": d.environment,
                 "description": d.component.description,
                 "lifecycle": lifecycle.api(),
                 "security": security,
                 "url": format!("{base}/hooks/{}/{name}", d.environment),
-            }))
+            })
         })
         .collect();
     items.sort_by(|a, b| {
@@ -319,10 +316,7 @@ async fn api_postman(
 
 /// The OpenAPI document of an API the portal shows (deployed, serving an API, not retired).
 fn published_document(app: &App, headers: &HeaderMap, environment: &str, component: &str) -> Result<Value, ApiError> {
-    let shown =
-        app.active(environment, component).is_some_and(|d| crate::service::components::serves_api(&d.component))
-            && app.lifecycle.get(environment, component) != crate::lifecycle::State::Retired;
-    if !shown {
+    if !crate::service::components::in_portal(app, environment, component) {
         return Err(ApiError::not_found(
             "unknown_api",
             format!("no API `{component}` is published in `{environment}`"),

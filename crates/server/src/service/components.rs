@@ -199,10 +199,17 @@ pub(crate) fn ingress_base(app: &App, host: Option<&str>) -> String {
 }
 
 /// Whether the component serves an API of its own resources and methods (the `http` trigger and
-/// any other whose intake is resources): what the portal publishes and consumers subscribe to.
-pub fn serves_api(component: &onset_model::Component) -> bool {
+/// any other whose intake is resources).
+fn serves_api(component: &onset_model::Component) -> bool {
     onset_sources::triggers::source(&component.trigger.kind)
         .is_some_and(|t| t.intake() == onset_sources::triggers::Intake::Resources)
+}
+
+/// Whether the developer portal shows the component's API in `environment` (and consumers may
+/// subscribe to it): deployed there, serving an API, not retired.
+pub fn in_portal(app: &App, environment: &str, name: &str) -> bool {
+    app.active(environment, name).is_some_and(|d| serves_api(&d.component))
+        && app.lifecycle.get(environment, name) != crate::lifecycle::State::Retired
 }
 
 /// The OpenAPI document of the component's API as deployed to `env`.

@@ -249,11 +249,7 @@ pub async fn subscribe(app: &App, who: &Caller<'_>, req: NewSubscription) -> Res
         Caller::Owner(p) => p.may_change(&environment)?,
         // Consumers subscribe to what the portal shows: published or deprecated APIs.
         Caller::Consumer(_) => {
-            let shown = app
-                .active(&environment, &req.component)
-                .is_some_and(|d| crate::service::components::serves_api(&d.component))
-                && !matches!(app.lifecycle.get(&environment, &req.component), crate::lifecycle::State::Retired);
-            if !shown {
+            if !crate::service::components::in_portal(app, &environment, &req.component) {
                 return Err(ServiceError::not_deployed(&req.component, &environment));
             }
         }
